@@ -1,0 +1,113 @@
+import type { CommandContext } from '../command.ts';
+import { CDK_OUT, synthesisIsStale } from '../target/project.ts';
+
+/** One check of `saga doctor`. */
+export interface DoctorCheck {
+  readonly name: string;
+  readonly status: 'ok' | 'warn' | 'fail';
+  readonly detail: string;
+  /** What to do when it is not ok. */
+  readonly fix?: string;
+}
+
+/** Options of `saga doctor`. */
+export interface DoctorOptions {
+  /** Also check AWS credentials, region and CDK bootstrap. @default true when the target is aws */
+  readonly aws: boolean;
+}
+
+/** `saga doctor`: checks what the local and aws targets need and says what to fix. */
+export async function doctor(ctx: CommandContext, options: DoctorOptions): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = [];
+  const [major] = process.versions.node.split('.').map(Number);
+  checks.push(
+    (major ?? 0) >= 24
+      ? { name: 'Node.js', status: 'ok', detail: process.version }
+      : {
+          name: 'Node.js',
+          status: 'fail',
+          detail: `${process.version} (needs 24+)`,
+          fix: 'run saga through npm (`npx saga`), which uses the project-pinned Node 24',
+        },
+  );
+  const { checkJava } = await import('../../infra/local/dynamodb-local.ts');
+  try {
+    checks.push({ name: 'Java (DynamoDB Local)', status: 'ok', detail: `Java ${checkJava()}` });
+  } catch (error) {
+    checks.push({
+      name: 'Java (DynamoDB Local)',
+      status: 'fail',
+      detail: (error as Error).message,
+      fix: 'install a Java 17+ runtime (Debian/Ubuntu: apt-get install openjdk-17-jre-headless)',
+    });
+  }
+  checks.push(
+    synthesisIsStale()
+      ? {
+          name: 'Synthesized app',
+          status: 'warn',
+          detail: `${CDK_OUT} is missing or older than the sources`,
+          fix: '`saga deploy` synthesizes it (or `npm run synth`)',
+        }
+      : { name: 'Synthesized app', status: 'ok', detail: CDK_OUT },
+  );
+  const { readLocalCloudState } = await import('../../infra/local/lifecycle.ts');
+  const state = await readLocalCloudState(ctx.projectDir);
+  if (state) {
+    let reachable = false;
+    try {
+      const res = await fetch(state.endpoint, { method: 'GET', signal: AbortSignal.timeout(2000) });
+      reachable = res.status > 0;
+    } catch {
+      reachable = false;
+    }
+    checks.push(
+      reachable
+        ? { name: 'Local cloud', status: 'ok', detail: `running (pid ${state.pid}) at ${state.endpoint}` }
+        : {
+            name: 'Local cloud',
+            status: 'fail',
+            detail: `pid ${state.pid} is alive but ${state.endpoint} does not answer`,
+            fix: '`saga destroy --yes` then `saga deploy`',
+          },
+    );
+  } else {
+    checks.push({ name: 'Local cloud', status: 'warn', detail: 'not running', fix: '`saga deploy` starts it' });
+  }
+  if (options.aws) {
+    const region = ctx.globals.region ?? ctx.env.AWS_REGION ?? ctx.env.AWS_DEFAULT_REGION;
+    checks.push(
+      region
+        ? { name: 'AWS region', status: 'ok', detail: region }
+        : { name: 'AWS region', status: 'fail', detail: 'none set', fix: 'pass --region or set AWS_REGION' },
+    );
+    const { awsCredentials } = await import('../target/target.ts');
+    try {
+      const provider = await awsCredentials(ctx.globals.profile);
+      const identity = await provider();
+      checks.push({ name: 'AWS credentials', status: 'ok', detail: `access key ${identity.accessKeyId.slice(0, 4)}…` });
+    } catch (error) {
+      checks.push({ name: 'AWS credentials', status: 'fail', detail: (error as Error).message.split('. ')[0] ?? '' });
+    }
+  }
+  return checks;
+}
+
+export default async function action(
+  ctx: CommandContext,
+  _args: readonly unknown[],
+  options: Record<string, unknown>,
+): Promise<number> {
+  const { chooseTarget } = await import('../target/target.ts');
+  const aws = Boolean(options.aws) || (await chooseTarget(ctx.projectDir, ctx.globals)) === 'aws';
+  const checks = await doctor(ctx, { aws });
+  const { out } = ctx;
+  for (const check of checks) {
+    out.data({ type: 'check', ...check });
+    const glyph =
+      check.status === 'ok' ? out.style.ok('✓') : check.status === 'warn' ? out.style.warn('!') : out.style.fail('✗');
+    out.line(`${glyph} ${check.name.padEnd(22)} ${check.detail}`);
+    if (check.fix && check.status !== 'ok') out.line(`  ${' '.repeat(22)} ${out.style.dim(`fix: ${check.fix}`)}`);
+  }
+  return checks.some((c) => c.status === 'fail') ? 3 : 0;
+}

@@ -1,0 +1,212 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { CommandContext, GlobalOptions } from './command.ts';
+import { isExpectedError } from './errors.ts';
+import { Output } from './ui/output.ts';
+import { type Prompter, terminalPrompter } from './ui/prompts.ts';
+
+/** Where `run` reads and writes; tests pass their own. */
+export interface RunIo {
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  readonly stderr: NodeJS.WritableStream;
+  readonly env: NodeJS.ProcessEnv;
+  /** The project folder (`.saga/`, `cdk.out/`). @default process.cwd() */
+  readonly cwd: string;
+  /** @default terminal prompts when stdout is a TTY */
+  readonly prompter?: Prompter;
+  /** Aborts long waits (Ctrl-C). */
+  readonly signal?: AbortSignal;
+}
+
+/** A command's action: loads its module lazily and returns an exit code. */
+type Action = (ctx: CommandContext, args: readonly unknown[], options: Record<string, unknown>) => Promise<number>;
+
+/**
+ * Runs the CLI with `argv` (without node and script) and returns the exit code. Never touches `process`
+ * itself (bin/saga does), so tests run it in-process.
+ */
+export async function run(argv: readonly string[], io: Partial<RunIo> = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const env = io.env ?? process.env;
+  const isTTY = Boolean((stdout as { isTTY?: boolean }).isTTY) && env.CI !== 'true';
+  const wantsJson = argv.includes('--json');
+  const early = new Output({
+    stdout: stdout as never,
+    stderr: stderr as never,
+    json: wantsJson,
+    color: isTTY && !env.NO_COLOR && !argv.includes('--no-color'),
+    interactive: isTTY,
+  });
+  let exitCode = 0;
+  const program = buildProgram(early, async (action, command, args) => {
+    const g = command.optsWithGlobals() as Record<string, unknown>;
+    const globals: GlobalOptions = {
+      target: g.target as string | undefined,
+      profile: g.profile as string | undefined,
+      region: g.region as string | undefined,
+      json: Boolean(g.json),
+      color: g.color !== false && !env.NO_COLOR && !g.json && isTTY,
+      yes: Boolean(g.yes),
+    };
+    const out = new Output({
+      stdout: stdout as never,
+      stderr: stderr as never,
+      json: globals.json,
+      color: globals.color,
+      interactive: isTTY,
+      width: Math.max(60, Math.min((stdout as { columns?: number }).columns ?? 100, 160)),
+    });
+    const ctx: CommandContext = {
+      out,
+      projectDir: io.cwd ?? process.cwd(),
+      env,
+      globals,
+      prompter: io.prompter ?? terminalPrompter(isTTY && !globals.json),
+      signal: io.signal ?? new AbortController().signal,
+    };
+    try {
+      exitCode = await action(ctx, args, command.opts());
+    } catch (error) {
+      exitCode = report(out, error);
+    }
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are successes; everything else commander rejects is a usage error.
+      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help'
+        ? 0
+        : 2;
+    }
+    return report(early, error);
+  }
+  return exitCode;
+}
+
+function report(out: Output, error: unknown): number {
+  if (isExpectedError(error)) {
+    out.error(error.message);
+    return error.exitCode;
+  }
+  const e = error instanceof Error ? error : new Error(String(error));
+  out.error(`Unexpected error (this is a bug in saga; please report it): ${e.message}`, e.stack);
+  return 1;
+}
+
+function int(name: string, min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) {
+      throw new InvalidArgumentError(`${name} must be a whole number ≥ ${min}; received ${JSON.stringify(value)}.`);
+    }
+    return n;
+  };
+}
+
+function positiveNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) {
+      throw new InvalidArgumentError(`${name} must be a number > 0; received ${JSON.stringify(value)}.`);
+    }
+    return n;
+  };
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function examples(lines: readonly string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}
+
+type Dispatch = (action: Action, command: Command, args: readonly unknown[]) => Promise<void>;
+
+function buildProgram(out: Output, dispatch: Dispatch): Command {
+  const program = new Command('saga')
+    .description(
+      'Deploy, drive, break and inspect an order-fulfilment saga: transactional outbox, idempotency and Step Functions\n' +
+        'orchestration, on AWS or on a local cloud that runs the same template.',
+    )
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => out.raw(s), writeErr: (s) => out.rawError(s) })
+    .showHelpAfterError('(run with --help for usage)')
+    .addOption(new Option('--target <target>', 'local or aws (default: the last deployed, else local)').choices(['local', 'aws']))
+    .option('--profile <name>', 'AWS profile (aws target)')
+    .option('--region <region>', 'AWS region (aws target)')
+    .option('--json', 'machine output: one JSON document per line', false)
+    .option('--no-color', 'no colours (NO_COLOR is honoured too)')
+    .option('--yes', 'answer yes to confirmations', false)
+    .addHelpText('after', examples(['saga deploy', 'saga order --fail inventory', 'saga watch', 'saga replay <orderId>']));
+
+  const on = (name: string, load: () => Promise<{ default: Action }>) => async (...raw: unknown[]) => {
+    const command = raw[raw.length - 1] as Command;
+    const args = raw.slice(0, -2);
+    const { default: action } = await load();
+    await dispatch(action, command, args);
+  };
+
+  program
+    .command('deploy')
+    .description('local: synthesize the CDK app and start the local cloud; aws: synthesize and deploy with the CDK toolkit')
+    .addOption(
+      new Option('--time-scale <factor>', 'local: shrink Retry/Wait delays and Lambda timeouts by this factor')
+        .argParser(positiveNumber('--time-scale'))
+        .default(0.1),
+    )
+    .option('--edge-port <port>', 'local: port of the AWS edge endpoint (default: a free one)', int('--edge-port', 1))
+    .addHelpText('after', examples(['saga deploy', 'saga deploy --time-scale 1', 'saga deploy --target aws --profile dev']))
+    .action(on('deploy', () => import('./commands/deploy.ts')));
+
+  program
+    .command('destroy')
+    .description('tear the stack down (local: stop the local cloud and remove its data)')
+    .addHelpText('after', examples(['saga destroy', 'saga destroy --yes']))
+    .action(on('destroy', () => import('./commands/destroy.ts')));
+
+  program
+    .command('replay')
+    .description('re-run the saga of an existing order and prove that no new side effect appears')
+    .argument('<orderId>', 'the order to replay (see saga ls)')
+    .option('--times <n>', 'how many re-runs', int('--times', 1), 1)
+    .option('--concurrency <c>', 'how many re-runs at once', int('--concurrency', 1), 1)
+    .addOption(
+      new Option('--via <path>', 'sfn: new executions with the original input; outbox: re-deliver the outbox event')
+        .choices(['sfn', 'outbox'])
+        .default('sfn'),
+    )
+    .addHelpText(
+      'after',
+      examples([
+        'saga replay 01JD8Z6Q3M4N5P6R7S8T9V0W1X',
+        'saga replay 01JD8Z6Q3M4N5P6R7S8T9V0W1X --times 10 --concurrency 5',
+        'saga replay 01JD8Z6Q3M4N5P6R7S8T9V0W1X --via outbox --json',
+      ]),
+    )
+    .action(on('replay', () => import('./commands/replay.ts')));
+
+  program
+    .command('ls')
+    .description('recent orders with status, execution status, duration and the failure injected')
+    .option('--limit <n>', 'how many orders, newest first', int('--limit', 1), 20)
+    .addHelpText('after', examples(['saga ls', 'saga ls --limit 5 --json']))
+    .action(on('ls', () => import('./commands/ls.ts')));
+
+  program
+    .command('logs')
+    .description("the order's log lines from every function, merged by time (CloudWatch Logs filter on orderId)")
+    .argument('<orderId>', 'the order id (see saga ls)')
+    .addHelpText('after', examples(['saga logs 01JD8Z6Q3M4N5P6R7S8T9V0W1X', 'saga logs 01JD8Z6Q3M4N5P6R7S8T9V0W1X --json']))
+    .action(on('logs', () => import('./commands/logs.ts')));
+
+  program
+    .command('doctor')
+    .description('check Node, Java, the local cloud, AWS credentials and region, and say what to fix')
+    .option('--aws', 'also check the aws target (credentials, region)', false)
+    .addHelpText('after', examples(['saga doctor', 'saga doctor --aws --profile dev']))
+    .action(on('doctor', () => import('./commands/doctor.ts')));
+
+  return program;
+}

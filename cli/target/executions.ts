@@ -1,0 +1,73 @@
+import {
+  DescribeExecutionCommand,
+  type DescribeExecutionCommandOutput,
+  ExecutionDoesNotExist,
+  type SFNClient,
+} from '@aws-sdk/client-sfn';
+import { UserError } from '../errors.ts';
+import type { ResolvedTarget } from './target.ts';
+
+const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/** Checks an order id (a ULID) and returns it upper-cased; exit 2 with what was received otherwise. */
+export function parseOrderId(value: string): string {
+  const id = value.trim().toUpperCase();
+  if (!ULID.test(id)) {
+    throw new UserError(
+      `An order id is a 26-character ULID (Crockford base 32); received ${JSON.stringify(value)}. \`saga ls\` lists them.`,
+    );
+  }
+  return id;
+}
+
+/** The ARN of the execution the outbox publisher starts for an order (execution name = order id). */
+export function executionArnFor(target: ResolvedTarget, executionName: string): string {
+  return `${target.outputs.StateMachineArn.replace(':stateMachine:', ':execution:')}:${executionName}`;
+}
+
+/** Accepts an execution ARN or an order id; returns the execution ARN. */
+export function toExecutionArn(target: ResolvedTarget, value: string): string {
+  if (value.startsWith('arn:')) {
+    if (!/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:]+:[^:]+$/.test(value)) {
+      throw new UserError(
+        `That is not a Step Functions execution ARN: ${JSON.stringify(value)}. ` +
+          'Expected arn:aws:states:<region>:<account>:execution:<stateMachine>:<name>, or pass an order id.',
+      );
+    }
+    return value;
+  }
+  return executionArnFor(target, parseOrderId(value));
+}
+
+/** Waits until an execution exists (the outbox publishes asynchronously), then returns its description. */
+export async function waitForExecutionToExist(
+  sfn: SFNClient,
+  executionArn: string,
+  options: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<DescribeExecutionCommandOutput> {
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  for (;;) {
+    try {
+      return await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    } catch (error) {
+      if (!(error instanceof ExecutionDoesNotExist) || Date.now() > deadline || options.signal?.aborted) throw error;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Waits until an execution is no longer RUNNING and returns its final description. */
+export async function waitForExecutionToEnd(
+  sfn: SFNClient,
+  executionArn: string,
+  options: { timeoutMs?: number; signal?: AbortSignal; intervalMs?: number } = {},
+): Promise<DescribeExecutionCommandOutput> {
+  const deadline = Date.now() + (options.timeoutMs ?? 300_000);
+  for (;;) {
+    const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    if (d.status !== 'RUNNING' && d.status !== 'PENDING_REDRIVE') return d;
+    if (Date.now() > deadline) throw new Error(`Execution ${executionArn} still running after ${options.timeoutMs} ms`);
+    if (options.signal?.aborted) return d;
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 250));
+  }
+}

@@ -1,0 +1,165 @@
+import type { Writable } from 'node:stream';
+import { Chalk, type ChalkInstance } from 'chalk';
+
+/** Where and how the CLI writes. The only module (with prompts.ts) that touches the terminal. */
+export interface OutputOptions {
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+  /** Machine output: one JSON document per line on stdout, no colour, no spinners. */
+  readonly json: boolean;
+  /** Colours on (false under --no-color, NO_COLOR, --json or no TTY). */
+  readonly color: boolean;
+  /** stdout is an interactive terminal: spinners and in-place redraw allowed. */
+  readonly interactive: boolean;
+  /** Terminal width for layout. @default 100 */
+  readonly width?: number;
+}
+
+/** The style functions a renderer may use (identity when colour is off). */
+export interface Style {
+  readonly ok: (s: string) => string;
+  readonly fail: (s: string) => string;
+  readonly warn: (s: string) => string;
+  readonly dim: (s: string) => string;
+  readonly bold: (s: string) => string;
+  readonly accent: (s: string) => string;
+}
+
+/** A spinner, or its plain stand-in when the output is not interactive. */
+export interface Progress {
+  update(text: string): void;
+  succeed(text?: string): void;
+  fail(text?: string): void;
+  stop(): void;
+}
+
+/** All terminal output of the CLI. */
+export class Output {
+  readonly json: boolean;
+  readonly interactive: boolean;
+  readonly width: number;
+  readonly style: Style;
+  private readonly stdout: Writable;
+  private readonly stderr: Writable;
+  private readonly chalk: ChalkInstance;
+  private liveLineCount = 0;
+
+  constructor(options: OutputOptions) {
+    this.stdout = options.stdout;
+    this.stderr = options.stderr;
+    this.json = options.json;
+    this.interactive = options.interactive && !options.json;
+    this.width = options.width ?? 100;
+    this.chalk = new Chalk({ level: options.color && !options.json ? 1 : 0 });
+    const c = this.chalk;
+    this.style = {
+      ok: (s) => c.green(s),
+      fail: (s) => c.red(s),
+      warn: (s) => c.yellow(s),
+      dim: (s) => c.dim(s),
+      bold: (s) => c.bold(s),
+      accent: (s) => c.cyan(s),
+    };
+  }
+
+  /** A line for people (suppressed under --json). */
+  line(text = ''): void {
+    if (!this.json) this.stdout.write(`${text}\n`);
+  }
+
+  /** A JSON document on its own line (only under --json). */
+  data(document: unknown): void {
+    if (this.json) this.stdout.write(`${JSON.stringify(document)}\n`);
+  }
+
+  success(text: string): void {
+    this.line(`${this.style.ok('✓')} ${text}`);
+  }
+
+  warn(text: string): void {
+    this.stderr.write(`${this.style.warn('!')} ${text}\n`);
+  }
+
+  /** An error message on stderr (also under --json, where it is a JSON object). */
+  error(text: string, detail?: string): void {
+    if (this.json) {
+      this.stderr.write(`${JSON.stringify({ type: 'error', message: text, ...(detail ? { detail } : {}) })}\n`);
+      return;
+    }
+    this.stderr.write(`${this.style.fail('✗')} ${text}\n`);
+    if (detail) this.stderr.write(`${this.style.dim(detail)}\n`);
+  }
+
+  /** Raw text to stdout for people (help, usage). */
+  raw(text: string): void {
+    if (!this.json) this.stdout.write(text);
+  }
+
+  /** Raw text to stderr. */
+  rawError(text: string): void {
+    this.stderr.write(text);
+  }
+
+  /** Aligned columns; the first row is the header. */
+  table(rows: readonly (readonly string[])[]): void {
+    if (this.json || rows.length === 0) return;
+    const widths: number[] = [];
+    for (const row of rows) {
+      row.forEach((cell, i) => {
+        widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell));
+      });
+    }
+    rows.forEach((row, r) => {
+      const text = row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - visibleLength(cell))))
+        .join('  ');
+      this.line(r === 0 ? this.style.bold(text) : text);
+    });
+  }
+
+  /**
+   * Replaces the lines last drawn with `live` by `lines` (in place on a TTY). Not for plain output: callers append
+   * there instead.
+   */
+  live(lines: readonly string[]): void {
+    if (!this.interactive) return;
+    if (this.liveLineCount > 0) this.stdout.write(`\x1b[${this.liveLineCount}F\x1b[0J`);
+    this.stdout.write(lines.map((l) => `${l}\n`).join(''));
+    this.liveLineCount = lines.length;
+  }
+
+  /** Ends the live block: the next `live` starts a new one below it. */
+  endLive(): void {
+    this.liveLineCount = 0;
+  }
+
+  /** A spinner on a TTY; otherwise one plain line at the start and one at the end (none under --json). */
+  async progress(text: string): Promise<Progress> {
+    if (!this.interactive) {
+      this.line(this.style.dim(`… ${text}`));
+      return {
+        update: () => {},
+        succeed: (t) => this.success(t ?? text),
+        fail: (t) => this.line(`${this.style.fail('✗')} ${t ?? text}`),
+        stop: () => {},
+      };
+    }
+    const { default: ora } = await import('ora');
+    const spinner = ora({ text, stream: this.stdout as NodeJS.WritableStream }).start();
+    return {
+      update: (t) => {
+        spinner.text = t;
+      },
+      succeed: (t) => spinner.succeed(t ?? spinner.text),
+      fail: (t) => spinner.fail(t ?? spinner.text),
+      stop: () => spinner.stop(),
+    };
+  }
+}
+
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+/** Length of a string as the terminal shows it (ANSI colour codes do not count). */
+export function visibleLength(text: string): number {
+  return text.replace(ANSI, '').length;
+}
