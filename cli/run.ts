@@ -30,7 +30,7 @@ export async function run(argv: readonly string[], io: Partial<RunIo> = {}): Pro
   const env = io.env ?? process.env;
   const isTTY = Boolean((stdout as { isTTY?: boolean }).isTTY) && env.CI !== 'true';
   const wantsJson = argv.includes('--json');
-  const early = new Output({
+  const early = await Output.create({
     stdout: stdout as never,
     stderr: stderr as never,
     json: wantsJson,
@@ -48,7 +48,7 @@ export async function run(argv: readonly string[], io: Partial<RunIo> = {}): Pro
       color: g.color !== false && !env.NO_COLOR && !g.json && isTTY,
       yes: Boolean(g.yes),
     };
-    const out = new Output({
+    const out = await Output.create({
       stdout: stdout as never,
       stderr: stderr as never,
       json: globals.json,
@@ -167,6 +167,27 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
     .action(on('destroy', () => import('./commands/destroy.ts')));
 
   program
+    .command('order')
+    .description('place an order through the API (SigV4-signed), with failures injected, and follow its saga')
+    .option('--fail <spec>', 'inject a failure: step[:mode[:arg]] (repeatable); steps payment, inventory, shipping, refund, release; modes error, transient[:N], timeout, crash-after-commit, latency[:MS]', collect, [])
+    .option('--items <list>', 'sku:qty,… (default espresso-beans:1,ceramic-mug:2)')
+    .option('--customer <id>', 'customer id', 'cust-demo')
+    .addOption(new Option('--currency <code>', 'currency').choices(['EUR', 'USD', 'GBP']).default('EUR'))
+    .option('--no-watch', 'do not follow the execution')
+    .option('--logs', "interleave the order's log lines with the timeline", false)
+    .addHelpText(
+      'after',
+      examples([
+        'saga order',
+        'saga order --fail inventory',
+        'saga order --fail payment:transient:2',
+        'saga order --fail shipping --fail refund:transient:2 --items burr-grinder:1',
+        'saga order --no-watch --json',
+      ]),
+    )
+    .action(on('order', () => import('./commands/order.ts')));
+
+  program
     .command('replay')
     .description('re-run the saga of an existing order and prove that no new side effect appears')
     .argument('<orderId>', 'the order to replay (see saga ls)')
@@ -200,6 +221,44 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
     .argument('<orderId>', 'the order id (see saga ls)')
     .addHelpText('after', examples(['saga logs 01JD8Z6Q3M4N5P6R7S8T9V0W1X', 'saga logs 01JD8Z6Q3M4N5P6R7S8T9V0W1X --json']))
     .action(on('logs', () => import('./commands/logs.ts')));
+
+  const flags = program
+    .command('flags')
+    .description('list, set and clear failure flags (order-scoped or GLOBAL)')
+    .addHelpText(
+      'after',
+      examples([
+        'saga flags',
+        'saga flags set payment:transient:2 --order 01JD8Z6Q3M4N5P6R7S8T9V0W1X',
+        'saga flags set publisher:error --global --rate 0.2',
+        'saga flags clear --all',
+      ]),
+    );
+  const flagsModule = () => import('./commands/flags.ts');
+  flags
+    .command('list', { isDefault: true })
+    .description('the flags in force')
+    .action(on('flags list', async () => ({ default: (await flagsModule()).actions.list })));
+  flags
+    .command('set')
+    .description('set a flag: step[:mode[:arg]] — steps payment, inventory, shipping, refund, release, publisher')
+    .argument('<spec>', 'e.g. payment, inventory:error, payment:transient:2, shipping:timeout, refund:crash-after-commit, payment:latency:500')
+    .option('--order <orderId>', 'for one order')
+    .option('--global', 'for every order')
+    .option('--rate <share>', 'GLOBAL only: the share of invocations hit, 0..1', (v: string) => {
+      const n = Number(v);
+      if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`--rate must be between 0 and 1; received ${JSON.stringify(v)}.`);
+      return n;
+    })
+    .action(on('flags set', async () => ({ default: (await flagsModule()).actions.set })));
+  flags
+    .command('clear')
+    .description('clear flags: one step or all steps, of one order, GLOBAL, or everywhere')
+    .argument('[step]', 'only this step')
+    .option('--order <orderId>', 'of one order')
+    .option('--global', 'the GLOBAL flags')
+    .option('--all', 'every flag')
+    .action(on('flags clear', async () => ({ default: (await flagsModule()).actions.clear })));
 
   program
     .command('doctor')

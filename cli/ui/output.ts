@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { Chalk, type ChalkInstance } from 'chalk';
+import type { ChalkInstance } from 'chalk';
 
 /** Where and how the CLI writes. The only module (with prompts.ts) that touches the terminal. */
 export interface OutputOptions {
@@ -41,25 +41,32 @@ export class Output {
   readonly style: Style;
   private readonly stdout: Writable;
   private readonly stderr: Writable;
-  private readonly chalk: ChalkInstance;
   private liveLineCount = 0;
 
-  constructor(options: OutputOptions) {
+  /** Builds an Output; chalk is loaded only when colours are on (keeps `saga --help` start-up lean). */
+  static async create(options: OutputOptions): Promise<Output> {
+    if (!options.color || options.json) return new Output(options, undefined);
+    const { Chalk } = await import('chalk');
+    return new Output(options, new Chalk({ level: 1 }));
+  }
+
+  private constructor(options: OutputOptions, chalk: ChalkInstance | undefined) {
     this.stdout = options.stdout;
     this.stderr = options.stderr;
     this.json = options.json;
     this.interactive = options.interactive && !options.json;
     this.width = options.width ?? 100;
-    this.chalk = new Chalk({ level: options.color && !options.json ? 1 : 0 });
-    const c = this.chalk;
-    this.style = {
-      ok: (s) => c.green(s),
-      fail: (s) => c.red(s),
-      warn: (s) => c.yellow(s),
-      dim: (s) => c.dim(s),
-      bold: (s) => c.bold(s),
-      accent: (s) => c.cyan(s),
-    };
+    const plain = (s: string) => s;
+    this.style = chalk
+      ? {
+          ok: (s) => chalk.green(s),
+          fail: (s) => chalk.red(s),
+          warn: (s) => chalk.yellow(s),
+          dim: (s) => chalk.dim(s),
+          bold: (s) => chalk.bold(s),
+          accent: (s) => chalk.cyan(s),
+        }
+      : { ok: plain, fail: plain, warn: plain, dim: plain, bold: plain, accent: plain };
   }
 
   /** A line for people (suppressed under --json). */

@@ -1,0 +1,129 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ulid } from 'ulid';
+import { CATALOG, findCatalogItem } from '../../services/shared/catalog.ts';
+import { type FailSpec, formatFailSpec, writeFailureFlag } from '../../services/shared/failure-flags.ts';
+import type { CommandContext } from '../command.ts';
+import { CheckFailedError, UserError } from '../errors.ts';
+import { executionArnFor } from '../target/executions.ts';
+import { expectedOrderStatus } from '../target/expectations.ts';
+import { callApi } from '../target/http.ts';
+import { resolveTarget } from '../target/target.ts';
+import { parseSpecForCli } from './flags.ts';
+
+/** Options of `saga order`. */
+export interface OrderOptions {
+  /** Failure specs (`step[:mode[:arg]]`) set on this order before it is placed. @default none */
+  readonly fail: readonly string[];
+  /** `sku:qty,…`. @default one espresso-beans and one ceramic-mug */
+  readonly items?: string;
+  /** @default 'cust-demo' */
+  readonly customer: string;
+  /** @default 'EUR' */
+  readonly currency: string;
+  /** Follow the execution with the live timeline. @default true */
+  readonly watch: boolean;
+  /** Also show the order's log lines (with watch). @default false */
+  readonly logs: boolean;
+}
+
+/** The `order` JSON contract (design §6). */
+export interface PlacedOrder {
+  readonly orderId: string;
+  readonly executionArn: string;
+  readonly status: string;
+  readonly flags: readonly string[];
+}
+
+const DEFAULT_ITEMS = 'espresso-beans:1,ceramic-mug:2';
+
+/** Parses `--items sku:qty,…` against the catalog: exit 2 naming what was wrong and the SKUs that exist. */
+export function parseItems(text: string): { sku: string; qty: number }[] {
+  const skus = CATALOG.map((c) => c.sku).join(', ');
+  const parts = text.split(',').map((p) => p.trim()).filter(Boolean);
+  if (parts.length === 0) throw new UserError(`--items is empty. Use sku:qty,… with skus from: ${skus}.`);
+  const seen = new Set<string>();
+  return parts.map((part) => {
+    const [sku = '', qtyText = '1', ...rest] = part.split(':');
+    if (rest.length > 0 || !/^\d+$/.test(qtyText) || Number(qtyText) < 1) {
+      throw new UserError(`--items entry ${JSON.stringify(part)} is not sku:qty with a whole quantity ≥ 1 (e.g. espresso-beans:2).`);
+    }
+    if (!findCatalogItem(sku)) throw new UserError(`Unknown sku ${JSON.stringify(sku)} in --items. Known skus: ${skus}.`);
+    if (seen.has(sku)) throw new UserError(`sku ${sku} appears twice in --items; give it once with the total quantity.`);
+    seen.add(sku);
+    return { sku, qty: Number(qtyText) };
+  });
+}
+
+/** Parses the --fail specs; one flag per step. */
+export function parseFailSpecs(specs: readonly string[]): FailSpec[] {
+  const parsed = specs.map(parseSpecForCli);
+  const steps = parsed.map((p) => p.step);
+  const dup = steps.find((s, i) => steps.indexOf(s) !== i);
+  if (dup) throw new UserError(`--fail names step ${dup} twice; a step takes one failure mode per order.`);
+  return parsed;
+}
+
+/** `saga order`: sets the order's failure flags, POSTs it signed, and returns what the API said. */
+export async function placeOrder(ctx: CommandContext, options: OrderOptions): Promise<PlacedOrder> {
+  // Usage errors first: they need no stack.
+  const specs = parseFailSpecs(options.fail);
+  const items = parseItems(options.items ?? DEFAULT_ITEMS);
+  const target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
+  const orderId = ulid();
+  if (specs.length > 0) {
+    const ddb = new DynamoDBClient(target.clientConfig());
+    await Promise.all(
+      specs.map((spec) => writeFailureFlag(ddb, target.outputs.FailureFlagsTableName, { orderId }, spec)),
+    );
+  }
+  const response = await callApi(target, 'POST', '/orders', {
+    body: { orderId, customerId: options.customer, items, currency: options.currency },
+  });
+  if (response.status !== 202 && response.status !== 200) {
+    const detail = typeof response.body === 'object' ? JSON.stringify(response.body) : response.text;
+    const error = `The order API answered ${response.status}: ${detail}`;
+    throw response.status >= 400 && response.status < 500 ? new UserError(error) : new Error(error);
+  }
+  const body = response.body as { orderId?: string; status?: string };
+  return {
+    orderId: body.orderId ?? orderId,
+    executionArn: executionArnFor(target, body.orderId ?? orderId),
+    status: body.status ?? 'PENDING',
+    flags: specs.map(formatFailSpec),
+  };
+}
+
+export default async function action(
+  ctx: CommandContext,
+  _args: readonly unknown[],
+  options: Record<string, unknown>,
+): Promise<number> {
+  const orderOptions: OrderOptions = {
+    fail: (options.fail as string[] | undefined) ?? [],
+    items: options.items as string | undefined,
+    customer: (options.customer as string | undefined) ?? 'cust-demo',
+    currency: (options.currency as string | undefined) ?? 'EUR',
+    watch: options.watch !== false,
+    logs: Boolean(options.logs),
+  };
+  const placed = await placeOrder(ctx, orderOptions);
+  const { out } = ctx;
+  out.data(placed);
+  out.success(
+    `Order ${out.style.bold(placed.orderId)} placed (${placed.status})` +
+      (placed.flags.length > 0 ? ` with failures injected: ${placed.flags.join(', ')}` : ''),
+  );
+  if (!orderOptions.watch) {
+    out.line(out.style.dim(`Follow it with: saga watch ${placed.orderId}`));
+    return 0;
+  }
+  const { followExecution } = await import('./watch.ts');
+  const summary = await followExecution(ctx, placed.executionArn, { logs: orderOptions.logs, waitForStart: true });
+  const expected = expectedOrderStatus(parseFailSpecs(orderOptions.fail));
+  if (summary.orderStatus && summary.orderStatus !== expected) {
+    throw new CheckFailedError(
+      `The saga ended with order status ${summary.orderStatus}, but the injected failures imply ${expected}.`,
+    );
+  }
+  return 0;
+}
