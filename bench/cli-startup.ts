@@ -24,7 +24,11 @@ function time(args: string[]): { ms: number; status: number | null } {
   const samples: number[] = [];
   for (let i = 0; i < runs + 2; i++) {
     const start = process.hrtime.bigint();
-    const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'ignore', env: { ...process.env, NO_COLOR: '1' } });
+    const result = spawnSync(process.execPath, args, {
+      cwd: root,
+      stdio: 'ignore',
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
     status = result.status;
     if (i >= 2) samples.push(ms); // the first two warm the file cache
@@ -37,7 +41,9 @@ const help = time([saga, '--help']);
 const ls = time([saga, 'ls']);
 console.log(`Node ${process.version}, ${runs} runs each, median wall time`);
 console.log(`node -e 0      ${bare.ms.toFixed(1).padStart(7)} ms  1.00×`);
-console.log(`saga --help    ${help.ms.toFixed(1).padStart(7)} ms  ${(help.ms / bare.ms).toFixed(2)}×  (target ≤ 2×)`);
+console.log(
+  `saga --help    ${help.ms.toFixed(1).padStart(7)} ms  ${(help.ms / bare.ms).toFixed(2)}×  (target ≤ 2×)`,
+);
 console.log(
   `saga ls        ${ls.ms.toFixed(1).padStart(7)} ms  ${(ls.ms / bare.ms).toFixed(2)}×  (exit ${ls.status}${ls.status === 3 ? ': local cloud not running' : ''})`,
 );

@@ -188,6 +188,23 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
     .action(on('order', () => import('./commands/order.ts')));
 
   program
+    .command('watch')
+    .description('the live saga timeline of an execution (picker of recent ones when no argument on a TTY)')
+    .argument('[execution]', 'execution ARN or order id')
+    .option('--no-follow', 'print the timeline so far and stop')
+    .option('--logs', "interleave the order's log lines", false)
+    .option('--from-file <path>', 'render a saved `aws stepfunctions get-execution-history` JSON')
+    .addHelpText(
+      'after',
+      examples([
+        'saga watch 01JD8Z6Q3M4N5P6R7S8T9V0W1X',
+        'saga watch arn:aws:states:us-east-1:123456789012:execution:OrderSaga:01JD8Z6Q3M4N5P6R7S8T9V0W1X --no-follow',
+        'aws stepfunctions get-execution-history --execution-arn $ARN > h.json && saga watch --from-file h.json',
+      ]),
+    )
+    .action(on('watch', () => import('./commands/watch.ts')));
+
+  program
     .command('replay')
     .description('re-run the saga of an existing order and prove that no new side effect appears')
     .argument('<orderId>', 'the order to replay (see saga ls)')
