@@ -1,0 +1,497 @@
+/**
+ * Amazon EventBridge for the local cloud: event buses, rules with event patterns, targets (with input / input
+ * path, retries and dead-letter queues) and archives, spoken over `AWSEvents.<Operation>` (awsJson1_1).
+ *
+ * PutEvents answers at once and delivers in the background, as EventBridge does; `idle()` waits for delivery.
+ * A target fails when the dispatcher rejects. Archives only record events; there is no replay API here.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { appendFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AwsError, type JsonService } from './aws-error.ts';
+import { matchesEventPattern, validateEventPattern } from './event-pattern.ts';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION, type TargetDispatcher } from './types.ts';
+
+/** A rule target as the template declares it. */
+export interface EventTargetSpec {
+  readonly id: string;
+  readonly arn: string;
+  /** `DeadLetterConfig.Arn`: an SQS queue that gets the event once retries are exhausted. */
+  readonly deadLetterArn?: string;
+  /** Constant JSON text delivered instead of the event. */
+  readonly input?: string;
+  /** JSONPath (`$.detail`, `$.detail.items[0]`) selecting the part of the event to deliver. */
+  readonly inputPath?: string;
+  /** `RetryPolicy.MaximumRetryAttempts`. @default 185 (EventBridge's default) */
+  readonly maximumRetryAttempts?: number;
+}
+
+/** A rule as the template declares it. */
+export interface EventRuleSpec {
+  readonly name: string;
+  readonly arn: string;
+  readonly busName: string;
+  /** The event pattern (object or JSON text). */
+  readonly eventPattern: unknown;
+  /** @default 'ENABLED' */
+  readonly state?: 'ENABLED' | 'DISABLED';
+  readonly targets: readonly EventTargetSpec[];
+}
+
+/** Attributes EventBridge sets on a dead-letter message (SQS message attributes). */
+export type DeadLetterAttributes = Record<string, { DataType: 'String'; StringValue: string }>;
+
+/**
+ * A dispatcher that can also send a dead-letter message with its attributes (RULE_ARN, TARGET_ARN,
+ * ERROR_CODE, ERROR_MESSAGE, …). Without `deliverDeadLetter` the event is passed to `deliver` as is.
+ */
+export interface DeadLetterDispatcher extends TargetDispatcher {
+  deliverDeadLetter?(queueArn: string, body: string, attributes: DeadLetterAttributes): Promise<void>;
+}
+
+/** Options of {@link EventBridgeService}. */
+export interface EventBridgeServiceOptions {
+  /** Delivers events to target ARNs and dead-letter queues. */
+  readonly dispatcher: DeadLetterDispatcher;
+  /** Archives are kept under `<dataDir>/events/archives`. @default archives in memory only */
+  readonly dataDir?: string;
+  /** First retry delay; each retry doubles it (full jitter), up to 10 s. @default 200 */
+  readonly retryBaseDelayMs?: number;
+  /** Where delivery failures are reported (the local cloud log). @default ignored */
+  readonly log?: (line: string) => void;
+}
+
+/** An EventBridge event as rules and targets see it. */
+export interface EventEnvelope {
+  readonly version: '0';
+  readonly id: string;
+  readonly 'detail-type': string;
+  readonly source: string;
+  readonly account: string;
+  readonly time: string;
+  readonly region: string;
+  readonly resources: readonly string[];
+  readonly detail: unknown;
+}
+
+interface Bus {
+  readonly name: string;
+  readonly arn: string;
+  readonly createdAt: number;
+}
+
+interface Rule extends EventRuleSpec {
+  readonly pattern: unknown;
+}
+
+interface Archive {
+  readonly name: string;
+  readonly arn: string;
+  readonly sourceArn: string;
+  readonly eventPattern?: unknown;
+  readonly retentionDays?: number;
+  readonly file?: string;
+  readonly events: { archivedAt: number; event: EventEnvelope }[];
+}
+
+const DEFAULT_MAXIMUM_RETRY_ATTEMPTS = 185;
+const MAX_RETRY_DELAY_MS = 10_000;
+
+/** EventBridge buses, rules, targets and archives. */
+export class EventBridgeService implements JsonService {
+  readonly #dispatcher: DeadLetterDispatcher;
+  readonly #archiveDir: string | undefined;
+  readonly #retryBaseDelayMs: number;
+  readonly #log: (line: string) => void;
+  readonly #buses = new Map<string, Bus>();
+  readonly #rules = new Map<string, Map<string, Rule>>();
+  readonly #archives = new Map<string, Archive>();
+  readonly #pending = new Set<Promise<void>>();
+  readonly #timers = new Set<{ timer: NodeJS.Timeout; wake: () => void }>();
+  #archiveWrites: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(options: EventBridgeServiceOptions) {
+    this.#dispatcher = options.dispatcher;
+    this.#retryBaseDelayMs = options.retryBaseDelayMs ?? 200;
+    this.#log = options.log ?? (() => {});
+    if (options.dataDir !== undefined) {
+      this.#archiveDir = join(options.dataDir, 'events', 'archives');
+      mkdirSync(this.#archiveDir, { recursive: true });
+    }
+    this.createBus({ name: 'default', arn: busArn('default') });
+  }
+
+  /** Creates an event bus (the `default` bus always exists). */
+  createBus(spec: { name: string; arn: string }): void {
+    if (!this.#buses.has(spec.name)) this.#buses.set(spec.name, { ...spec, createdAt: Date.now() });
+    if (!this.#rules.has(spec.name)) this.#rules.set(spec.name, new Map());
+  }
+
+  /** Creates or replaces a rule and its targets. Throws `InvalidEventPatternException` for a bad pattern. */
+  putRule(spec: EventRuleSpec): void {
+    const rules = this.#rules.get(spec.busName);
+    if (!rules) throw busNotFound(spec.busName);
+    const pattern =
+      typeof spec.eventPattern === 'string' ? (JSON.parse(spec.eventPattern) as unknown) : spec.eventPattern;
+    validateEventPattern(pattern);
+    rules.set(spec.name, { ...spec, pattern });
+  }
+
+  /** Creates an archive of the events reaching `sourceArn` (a bus ARN) that match `eventPattern` (all if absent). */
+  createArchive(spec: {
+    name: string;
+    arn: string;
+    sourceArn: string;
+    eventPattern?: unknown;
+    retentionDays?: number;
+  }): void {
+    if (spec.eventPattern !== undefined) validateEventPattern(spec.eventPattern);
+    const file = this.#archiveDir ? join(this.#archiveDir, `${spec.name}.jsonl`) : undefined;
+    const events = file ? loadArchive(file, spec.retentionDays) : [];
+    this.#archives.set(spec.name, { ...spec, ...(file ? { file } : {}), events });
+    if (file && spec.retentionDays) {
+      // Rewrite without the expired events so the file does not grow forever.
+      const text = events.map((e) => `${JSON.stringify(e)}\n`).join('');
+      this.#archiveWrites = this.#archiveWrites.then(() => writeFile(file, text));
+    }
+  }
+
+  /** The events an archive holds, oldest first. */
+  archivedEvents(name: string): readonly EventEnvelope[] {
+    const archive = this.#archives.get(name);
+    if (!archive) throw new AwsError('ResourceNotFoundException', `Archive ${name} does not exist.`);
+    return archive.events.map((e) => e.event);
+  }
+
+  async handle(operation: string, input: Record<string, unknown>): Promise<unknown> {
+    switch (operation) {
+      case 'PutEvents':
+        return this.#putEvents(input);
+      case 'DescribeEventBus': {
+        const bus = this.#bus(typeof input.Name === 'string' ? input.Name : 'default');
+        return {
+          Name: bus.name,
+          Arn: bus.arn,
+          CreationTime: bus.createdAt / 1000,
+          LastModifiedTime: bus.createdAt / 1000,
+        };
+      }
+      case 'ListEventBuses': {
+        const prefix = typeof input.NamePrefix === 'string' ? input.NamePrefix : '';
+        const buses = [...this.#buses.values()].filter((b) => b.name.startsWith(prefix));
+        return {
+          EventBuses: buses.map((b) => ({
+            Name: b.name,
+            Arn: b.arn,
+            CreationTime: b.createdAt / 1000,
+            LastModifiedTime: b.createdAt / 1000,
+          })),
+        };
+      }
+      case 'ListRules': {
+        const bus = this.#bus(typeof input.EventBusName === 'string' ? input.EventBusName : 'default');
+        const prefix = typeof input.NamePrefix === 'string' ? input.NamePrefix : '';
+        const rules = [...(this.#rules.get(bus.name)?.values() ?? [])].filter((r) =>
+          r.name.startsWith(prefix),
+        );
+        return {
+          Rules: rules.map((r) => ({
+            Name: r.name,
+            Arn: r.arn,
+            EventPattern: JSON.stringify(r.pattern),
+            State: r.state ?? 'ENABLED',
+            EventBusName: bus.name,
+          })),
+        };
+      }
+      case 'ListTargetsByRule': {
+        const bus = this.#bus(typeof input.EventBusName === 'string' ? input.EventBusName : 'default');
+        const name = typeof input.Rule === 'string' ? input.Rule : '';
+        const rule = this.#rules.get(bus.name)?.get(name);
+        if (!rule)
+          throw new AwsError(
+            'ResourceNotFoundException',
+            `Rule ${name} does not exist on EventBus ${bus.name}.`,
+          );
+        return {
+          Targets: rule.targets.map((t) => ({
+            Id: t.id,
+            Arn: t.arn,
+            ...(t.input !== undefined ? { Input: t.input } : {}),
+            ...(t.inputPath !== undefined ? { InputPath: t.inputPath } : {}),
+            ...(t.deadLetterArn !== undefined ? { DeadLetterConfig: { Arn: t.deadLetterArn } } : {}),
+            ...(t.maximumRetryAttempts !== undefined
+              ? {
+                  RetryPolicy: {
+                    MaximumRetryAttempts: t.maximumRetryAttempts,
+                    MaximumEventAgeInSeconds: 86400,
+                  },
+                }
+              : {}),
+          })),
+        };
+      }
+      default:
+        throw new AwsError(
+          'UnknownOperationException',
+          `The local cloud's EventBridge does not implement ${operation}. Supported: PutEvents, DescribeEventBus, ListEventBuses, ListRules, ListTargetsByRule.`,
+        );
+    }
+  }
+
+  /** Resolves once every delivery started so far (including retries and dead-lettering) has finished. */
+  async idle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+    await this.#archiveWrites;
+  }
+
+  /** Abandons pending retries (their events are dropped), waits for in-flight deliveries and archive writes. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const entry of this.#timers) {
+      clearTimeout(entry.timer);
+      entry.wake();
+    }
+    await this.idle();
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+
+  #bus(nameOrArn: string): Bus {
+    const name = nameOrArn.startsWith('arn:')
+      ? nameOrArn.slice(nameOrArn.indexOf('event-bus/') + 10)
+      : nameOrArn;
+    const bus = this.#buses.get(name);
+    if (!bus) throw busNotFound(name);
+    return bus;
+  }
+
+  #putEvents(input: Record<string, unknown>): {
+    FailedEntryCount: number;
+    Entries: Record<string, string>[];
+  } {
+    const entries = input.Entries;
+    if (!Array.isArray(entries) || entries.length < 1 || entries.length > 10) {
+      throw new AwsError(
+        'ValidationException',
+        `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and 10 (received ${Array.isArray(entries) ? entries.length : 'no'} entries).`,
+      );
+    }
+    const typed = entries as Record<string, unknown>[];
+    const required = ['Source', 'DetailType', 'Detail'] as const;
+    if (typed.every((e) => required.some((k) => typeof e?.[k] !== 'string' || e[k] === ''))) {
+      // EventBridge fails the whole request when no entry has all of Source, DetailType and Detail.
+      throw new AwsError(
+        'ValidationException',
+        'Parameter(s) Source, DetailType and Detail are required for every entry; none of the entries has all three.',
+      );
+    }
+    const results = typed.map((entry) => this.#putEntry(entry ?? {}));
+    return { FailedEntryCount: results.filter((r) => r.ErrorCode !== undefined).length, Entries: results };
+  }
+
+  #putEntry(entry: Record<string, unknown>): Record<string, string> {
+    for (const field of ['Source', 'DetailType', 'Detail'] as const) {
+      if (typeof entry[field] !== 'string' || entry[field] === '') {
+        return {
+          ErrorCode: 'InvalidArgument',
+          ErrorMessage: `Parameter ${field} is not valid. Reason: ${field} is a required argument.`,
+        };
+      }
+    }
+    let detail: unknown;
+    try {
+      detail = JSON.parse(entry.Detail as string);
+    } catch {
+      return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
+    }
+    if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) {
+      return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed: it must be a JSON object.' };
+    }
+    const busName =
+      typeof entry.EventBusName === 'string' && entry.EventBusName !== '' ? entry.EventBusName : 'default';
+    let bus: Bus;
+    try {
+      bus = this.#bus(busName);
+    } catch (error) {
+      return { ErrorCode: 'ResourceNotFoundException', ErrorMessage: (error as Error).message };
+    }
+    const event: EventEnvelope = {
+      version: '0',
+      id: randomUUID(),
+      'detail-type': entry.DetailType as string,
+      source: entry.Source as string,
+      account: LOCAL_ACCOUNT_ID,
+      time: isoSeconds(eventTime(entry.Time)),
+      region: LOCAL_REGION,
+      resources: Array.isArray(entry.Resources) ? (entry.Resources as string[]) : [],
+      detail,
+    };
+    this.#route(bus, event);
+    return { EventId: event.id };
+  }
+
+  #route(bus: Bus, event: EventEnvelope): void {
+    for (const rule of this.#rules.get(bus.name)?.values() ?? []) {
+      if ((rule.state ?? 'ENABLED') !== 'ENABLED' || !matchesEventPattern(rule.pattern, event)) continue;
+      for (const target of rule.targets) this.#track(this.#deliver(rule, target, event));
+    }
+    for (const archive of this.#archives.values()) {
+      if (archive.sourceArn !== bus.arn) continue;
+      if (archive.eventPattern !== undefined && !matchesEventPattern(archive.eventPattern, event)) continue;
+      const record = { archivedAt: Date.now(), event };
+      archive.events.push(record);
+      if (archive.file) {
+        const file = archive.file;
+        this.#archiveWrites = this.#archiveWrites.then(() => appendFile(file, `${JSON.stringify(record)}\n`));
+      }
+    }
+  }
+
+  #track(promise: Promise<void>): void {
+    this.#pending.add(promise);
+    void promise.finally(() => this.#pending.delete(promise));
+  }
+
+  async #deliver(rule: Rule, target: EventTargetSpec, event: EventEnvelope): Promise<void> {
+    const payload = transform(target, event);
+    const maxRetries = target.maximumRetryAttempts ?? DEFAULT_MAXIMUM_RETRY_ATTEMPTS;
+    let lastError: unknown;
+    for (let attempt = 0; attempt <= maxRetries; attempt++) {
+      if (attempt > 0) {
+        const cap = Math.min(MAX_RETRY_DELAY_MS, this.#retryBaseDelayMs * 2 ** (attempt - 1));
+        await this.#sleep(cap / 2 + Math.random() * (cap / 2));
+        if (this.#closed) return;
+      }
+      try {
+        await this.#dispatcher.deliver(target.arn, payload);
+        return;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    const { code, message } = describeError(lastError);
+    this.#log(
+      `EventBridge: delivery of event ${event.id} from rule ${rule.name} to ${target.arn} failed after ${maxRetries + 1} attempts: ${code} ${message}`,
+    );
+    if (!target.deadLetterArn) return;
+    const attributes: DeadLetterAttributes = {
+      RULE_ARN: { DataType: 'String', StringValue: rule.arn },
+      TARGET_ARN: { DataType: 'String', StringValue: target.arn },
+      ERROR_CODE: { DataType: 'String', StringValue: code },
+      ERROR_MESSAGE: { DataType: 'String', StringValue: message },
+      EXHAUSTED_RETRY_CONDITION: { DataType: 'String', StringValue: 'MaximumRetryAttempts' },
+      RETRY_ATTEMPTS: { DataType: 'String', StringValue: String(maxRetries) },
+    };
+    try {
+      if (this.#dispatcher.deliverDeadLetter) {
+        await this.#dispatcher.deliverDeadLetter(target.deadLetterArn, JSON.stringify(event), attributes);
+      } else {
+        await this.#dispatcher.deliver(target.deadLetterArn, event);
+      }
+    } catch (error) {
+      this.#log(
+        `EventBridge: dead-letter queue ${target.deadLetterArn} refused event ${event.id}: ${describeError(error).message}`,
+      );
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const entry = {
+        timer: setTimeout(() => {
+          this.#timers.delete(entry);
+          resolve();
+        }, ms),
+        wake: resolve,
+      };
+      this.#timers.add(entry);
+    });
+  }
+}
+
+function busArn(name: string): string {
+  return `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:event-bus/${name}`;
+}
+
+function busNotFound(name: string): AwsError {
+  return new AwsError('ResourceNotFoundException', `Event bus ${name} does not exist.`);
+}
+
+function eventTime(time: unknown): Date {
+  if (typeof time === 'number') return new Date(time * 1000);
+  if (typeof time === 'string' && !Number.isNaN(Date.parse(time))) return new Date(time);
+  return new Date();
+}
+
+function isoSeconds(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function describeError(error: unknown): { code: string; message: string } {
+  if (error instanceof AwsError) {
+    const type = error.type.slice(error.type.indexOf('#') + 1);
+    if (/NotFound|DoesNotExist/.test(type)) return { code: 'RESOURCE_NOT_FOUND', message: error.message };
+    if (/Throttl|TooManyRequests/.test(type)) return { code: 'THROTTLING', message: error.message };
+    return { code: 'SDK_CLIENT_ERROR', message: `${type}: ${error.message}` };
+  }
+  if (error instanceof Error) return { code: 'SDK_CLIENT_ERROR', message: `${error.name}: ${error.message}` };
+  return { code: 'SDK_CLIENT_ERROR', message: String(error) };
+}
+
+/** Applies `Input` (constant JSON) or `InputPath` (JSONPath into the event); otherwise the event itself. */
+function transform(target: EventTargetSpec, event: EventEnvelope): unknown {
+  if (target.input !== undefined) {
+    try {
+      return JSON.parse(target.input) as unknown;
+    } catch {
+      return target.input;
+    }
+  }
+  if (target.inputPath !== undefined) return selectPath(event, target.inputPath);
+  return event;
+}
+
+/** A JSONPath subset: `$`, `.name`, `['name']`, `[index]`. */
+export function selectPath(value: unknown, path: string): unknown {
+  if (!path.startsWith('$')) {
+    throw new AwsError(
+      'ValidationException',
+      `InputPath must start with "$", received ${JSON.stringify(path)}.`,
+    );
+  }
+  const steps = [...path.slice(1).matchAll(/\.([^.[\]]+)|\['([^']*)'\]|\[(\d+)\]/g)];
+  let current: unknown = value;
+  for (const [, dotted, quoted, index] of steps) {
+    if (current === null || typeof current !== 'object') return undefined;
+    const key = dotted ?? quoted ?? Number(index);
+    current = (current as Record<string | number, unknown>)[key];
+  }
+  return current;
+}
+
+function loadArchive(
+  file: string,
+  retentionDays: number | undefined,
+): { archivedAt: number; event: EventEnvelope }[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const oldest = retentionDays ? Date.now() - retentionDays * 86_400_000 : 0;
+  const out: { archivedAt: number; event: EventEnvelope }[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      const record = JSON.parse(line) as { archivedAt: number; event: EventEnvelope };
+      if (record.archivedAt >= oldest) out.push(record);
+    } catch {
+      // A torn last line from a crash: skip it rather than refuse to start.
+    }
+  }
+  return out;
+}
