@@ -278,6 +278,28 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
     .action(on('flags clear', async () => ({ default: (await flagsModule()).actions.clear })));
 
   program
+    .command('demo')
+    .description('the guided tour: deploys if needed, then a happy order, compensation, retries, a crash after commit, a replay')
+    .addHelpText('after', examples(['saga demo', 'saga demo --json']))
+    .action(on('demo', () => import('./commands/demo.ts')));
+
+  program
+    .command('bench')
+    .description('N orders at concurrency C with a failure mix: throughput, latency, then every invariant (exit 1 on a violation)')
+    .option('--orders <n>', 'how many orders', int('--orders', 1), 50)
+    .option('--concurrency <c>', 'orders in flight at once', int('--concurrency', 1), 10)
+    .option('--mix <mix>', 'failure mix, spec=weight,… (none = no failure; + joins specs)', 'none=1')
+    .addHelpText(
+      'after',
+      examples([
+        'saga bench',
+        'saga bench --orders 200 --concurrency 20 --mix none=6,inventory=2,payment:transient:2=1,shipping+refund:transient:2=1',
+        'saga bench --json',
+      ]),
+    )
+    .action(on('bench', () => import('./commands/bench.ts')));
+
+  program
     .command('doctor')
     .description('check Node, Java, the local cloud, AWS credentials and region, and say what to fix')
     .option('--aws', 'also check the aws target (credentials, region)', false)
