@@ -1,0 +1,432 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  ListExecutionsCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { TEST_AWS, testDynamoDbClient } from '../../../test/support/dynamodb.ts';
+import { AwsError } from '../aws-error.ts';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../types.ts';
+import type { LocalHistoryEvent } from './history.ts';
+import { RESTART_CAUSE, StepFunctionsService, type StepFunctionsServiceOptions } from './service.ts';
+import { eventTypes, TestFunctions } from './testing.ts';
+
+const dynamodb = testDynamoDbClient();
+const ROLE = `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/saga-test`;
+const MACHINE = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stateMachine:Gate`;
+const DEFINITION = JSON.stringify({
+  StartAt: 'Work',
+  States: {
+    Work: {
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: { FunctionName: 'gate', 'Payload.$': '$' },
+      OutputPath: '$.Payload',
+      Next: 'Done',
+    },
+    Done: { Type: 'Pass', End: true },
+  },
+});
+
+/** `gate` returns its input once the test opens the gate for that input's `id` (or at once without `hold`). */
+const gates = new Map<string, () => void>();
+function gateFunctions(): TestFunctions {
+  return new TestFunctions({
+    gate: (payload) => {
+      const { id, hold } = payload as { id: string; hold?: boolean };
+      if (!hold) return payload;
+      return new Promise((resolve) => gates.set(id, () => resolve(payload)));
+    },
+  });
+}
+/** Resolves once the held `gate` call for `id` is running. */
+async function called(id: string): Promise<void> {
+  for (let i = 0; i < 200 && !gates.has(id); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+/** Opens the gate of a held `gate` call, waiting for the call to arrive first. */
+async function open(id: string): Promise<void> {
+  await called(id);
+  const release = gates.get(id);
+  if (release === undefined) throw new Error(`gate ${id} was never called`);
+  gates.delete(id);
+  release();
+}
+
+function makeService(extra: Partial<StepFunctionsServiceOptions> = {}): StepFunctionsService {
+  const service = new StepFunctionsService({
+    lambda: gateFunctions(),
+    dynamodb,
+    timeScale: 0.01,
+    accountId: LOCAL_ACCOUNT_ID,
+    region: LOCAL_REGION,
+    ...extra,
+  });
+  service.createStateMachine({
+    name: 'Gate',
+    arn: MACHINE,
+    definition: DEFINITION,
+    roleArn: ROLE,
+    type: 'STANDARD',
+  });
+  return service;
+}
+
+async function start(service: StepFunctionsService, input: unknown, name?: string): Promise<string> {
+  const out = (await service.handle('StartExecution', {
+    stateMachineArn: MACHINE,
+    input: JSON.stringify(input),
+    ...(name === undefined ? {} : { name }),
+  })) as { executionArn: string };
+  return out.executionArn;
+}
+
+async function awsErrorOf(promise: Promise<unknown>): Promise<AwsError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof AwsError)) throw new Error(`expected an AwsError, got ${String(error)}`);
+  return error;
+}
+
+const service = makeService();
+afterAll(() => service.close());
+
+describe('StartExecution name semantics', () => {
+  test('same name and input while RUNNING returns the same execution; otherwise ExecutionAlreadyExists', async () => {
+    const first = (await service.handle('StartExecution', {
+      stateMachineArn: MACHINE,
+      name: 'order-1',
+      input: '{"id":"order-1","hold":true}',
+    })) as { executionArn: string; startDate: number };
+    expect(first.executionArn).toBe(`arn:aws:states:us-east-1:000000000000:execution:Gate:order-1`);
+    expect(typeof first.startDate).toBe('number');
+    const again = await service.handle('StartExecution', {
+      stateMachineArn: MACHINE,
+      name: 'order-1',
+      input: '{"id":"order-1","hold":true}',
+    });
+    expect(again).toEqual(first);
+    const different = await awsErrorOf(
+      service.handle('StartExecution', {
+        stateMachineArn: MACHINE,
+        name: 'order-1',
+        input: '{"id":"other"}',
+      }),
+    );
+    expect(different.type).toBe('ExecutionAlreadyExists');
+    await open('order-1');
+    await service.waitForExecution(first.executionArn);
+    const closed = await awsErrorOf(
+      service.handle('StartExecution', {
+        stateMachineArn: MACHINE,
+        name: 'order-1',
+        input: '{"id":"order-1","hold":true}',
+      }),
+    );
+    expect(closed.type).toBe('ExecutionAlreadyExists');
+    expect(
+      service.getExecutionHistory(first.executionArn).filter((e) => e.type === 'ExecutionStarted'),
+    ).toHaveLength(1);
+  });
+
+  test('bad requests get the AWS error types', async () => {
+    const noName = await start(service, { id: 'x' });
+    expect(noName).toMatch(/:execution:Gate:[0-9a-f-]{36}$/);
+    expect((await awsErrorOf(start(service, {}, 'has space'))).type).toBe('InvalidName');
+    expect((await awsErrorOf(start(service, {}, 'a'.repeat(81)))).type).toBe('InvalidName');
+    expect(
+      (await awsErrorOf(service.handle('StartExecution', { stateMachineArn: `${MACHINE}Nope`, input: '{}' })))
+        .type,
+    ).toBe('StateMachineDoesNotExist');
+    expect((await awsErrorOf(service.handle('StartExecution', { stateMachineArn: 'not-an-arn' }))).type).toBe(
+      'InvalidArn',
+    );
+    const badInput = await awsErrorOf(
+      service.handle('StartExecution', { stateMachineArn: MACHINE, input: '{oops' }),
+    );
+    expect(badInput.type).toBe('InvalidExecutionInput');
+    expect((await awsErrorOf(service.handle('StartExecution', {}))).type).toBe('ValidationException');
+    expect((await awsErrorOf(service.handle('CreateActivity', {}))).type).toBe('UnknownOperationException');
+    const unknown = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:execution:Gate:missing`;
+    expect((await awsErrorOf(service.handle('DescribeExecution', { executionArn: unknown }))).type).toBe(
+      'ExecutionDoesNotExist',
+    );
+  });
+});
+
+describe('reading executions', () => {
+  let arn = '';
+  let all: readonly LocalHistoryEvent[] = [];
+  beforeAll(async () => {
+    arn = await start(service, { id: 'paging' }, 'paging');
+    await service.waitForExecution(arn);
+    all = service.getExecutionHistory(arn);
+  });
+
+  test('GetExecutionHistory pages forward and backward with opaque tokens', async () => {
+    expect(all.length).toBeGreaterThan(5);
+    for (const reverseOrder of [false, true]) {
+      const ids: number[] = [];
+      let nextToken: string | undefined;
+      do {
+        const page = (await service.handle('GetExecutionHistory', {
+          executionArn: arn,
+          maxResults: 2,
+          reverseOrder,
+          nextToken,
+        })) as { events: { id: number; timestamp: number }[]; nextToken?: string };
+        expect(page.events.length).toBeLessThanOrEqual(2);
+        expect(typeof page.events[0]?.timestamp).toBe('number');
+        ids.push(...page.events.map((e) => e.id));
+        nextToken = page.nextToken;
+      } while (nextToken !== undefined);
+      const expected = all.map((e) => e.id);
+      expect(ids).toEqual(reverseOrder ? expected.reverse() : expected);
+    }
+    const firstPage = (await service.handle('GetExecutionHistory', { executionArn: arn, maxResults: 2 })) as {
+      nextToken: string;
+    };
+    // A token belongs to its request: another order (or execution) is refused.
+    const mixed = service.handle('GetExecutionHistory', {
+      executionArn: arn,
+      reverseOrder: true,
+      nextToken: firstPage.nextToken,
+    });
+    expect((await awsErrorOf(mixed)).type).toBe('InvalidToken');
+    const tooMany = service.handle('GetExecutionHistory', { executionArn: arn, maxResults: 1001 });
+    expect((await awsErrorOf(tooMany)).type).toBe('ValidationException');
+  });
+
+  test('includeExecutionData false leaves out inputs and outputs', async () => {
+    const { events } = (await service.handle('GetExecutionHistory', {
+      executionArn: arn,
+      includeExecutionData: false,
+    })) as {
+      events: Record<string, Record<string, unknown>>[];
+    };
+    expect(events).toHaveLength(all.length);
+    expect(JSON.stringify(events)).not.toMatch(/"(input|output)":/);
+    expect(events[0]?.executionStartedEventDetails?.roleArn).toBe(ROLE);
+  });
+
+  test('DescribeExecution, ListExecutions (newest first, filter, paging), state machines', async () => {
+    const described = (await service.handle('DescribeExecution', { executionArn: arn })) as Record<
+      string,
+      unknown
+    >;
+    expect(described).toMatchObject({
+      executionArn: arn,
+      stateMachineArn: MACHINE,
+      name: 'paging',
+      status: 'SUCCEEDED',
+      input: '{"id":"paging"}',
+      output: '{"id":"paging"}',
+    });
+    expect(described.stopDate as number).toBeGreaterThanOrEqual(described.startDate as number);
+    const later = await start(service, { id: 'later' }, 'later');
+    await service.waitForExecution(later);
+    const pages: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = (await service.handle('ListExecutions', {
+        stateMachineArn: MACHINE,
+        maxResults: 1,
+        nextToken,
+      })) as {
+        executions: { executionArn: string; startDate: number }[];
+        nextToken?: string;
+      };
+      pages.push(...page.executions.map((e) => e.executionArn));
+      nextToken = page.nextToken;
+    } while (nextToken !== undefined);
+    expect(pages[0]).toBe(later);
+    expect(pages).toContain(arn);
+    expect(new Set(pages).size).toBe(pages.length);
+    const running = (await service.handle('ListExecutions', {
+      stateMachineArn: MACHINE,
+      statusFilter: 'RUNNING',
+    })) as {
+      executions: unknown[];
+    };
+    expect(running.executions).toEqual([]);
+    const machines = (await service.handle('ListStateMachines', {})) as { stateMachines: { name: string }[] };
+    expect(machines.stateMachines.map((m) => m.name)).toEqual(['Gate']);
+    const machine = (await service.handle('DescribeStateMachine', { stateMachineArn: MACHINE })) as Record<
+      string,
+      unknown
+    >;
+    expect(machine).toMatchObject({
+      name: 'Gate',
+      status: 'ACTIVE',
+      definition: DEFINITION,
+      roleArn: ROLE,
+      type: 'STANDARD',
+    });
+    expect(machine.loggingConfiguration).toEqual({ level: 'OFF', includeExecutionData: false });
+  });
+
+  test('StopExecution aborts a running execution with an ExecutionAborted event', async () => {
+    const held = await start(service, { id: 'stop-me', hold: true }, 'stop-me');
+    await called('stop-me');
+    const out = (await service.handle('StopExecution', {
+      executionArn: held,
+      error: 'Manual',
+      cause: 'test',
+    })) as {
+      stopDate: number;
+    };
+    expect(typeof out.stopDate).toBe('number');
+    const described = await service.waitForExecution(held);
+    expect(described).toMatchObject({ status: 'ABORTED', error: 'Manual', cause: 'test' });
+    const last = service.getExecutionHistory(held).at(-1);
+    expect(last?.type).toBe('ExecutionAborted');
+    expect(last?.executionAbortedEventDetails).toEqual({ error: 'Manual', cause: 'test' });
+    await open('stop-me');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The late result of the task is ignored: nothing is recorded after the execution closed.
+    expect(service.getExecutionHistory(held).at(-1)?.type).toBe('ExecutionAborted');
+  });
+});
+
+describe('the AWS SDK reads the answers', () => {
+  let server: Server;
+  let client: SFNClient;
+  beforeAll(async () => {
+    // A minimal awsJson1_0 endpoint in front of the service (the real edge does the same, plus SigV4).
+    server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const operation = String(req.headers['x-amz-target']).split('.')[1] ?? '';
+        service.handle(operation, JSON.parse(Buffer.concat(chunks).toString() || '{}')).then(
+          (body) => {
+            res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' }).end(JSON.stringify(body));
+          },
+          (error: AwsError) => {
+            res
+              .writeHead(error.statusCode, { 'content-type': 'application/x-amz-json-1.0' })
+              .end(JSON.stringify({ __type: error.type, message: error.message }));
+          },
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    client = new SFNClient({
+      ...TEST_AWS,
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    });
+  });
+  afterAll(() => {
+    client.destroy();
+    server.close();
+  });
+
+  test('dates parse as Date, histories and errors come through @aws-sdk/client-sfn', async () => {
+    const started = await client.send(
+      new StartExecutionCommand({ stateMachineArn: MACHINE, name: 'via-sdk', input: '{"id":"via-sdk"}' }),
+    );
+    expect(started.startDate).toBeInstanceOf(Date);
+    await service.waitForExecution(String(started.executionArn));
+    const described = await client.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
+    expect(described.status).toBe('SUCCEEDED');
+    expect(described.stopDate).toBeInstanceOf(Date);
+    expect(
+      Math.abs(Number(described.startDate?.getTime()) - Number(started.startDate?.getTime())),
+    ).toBeLessThan(1);
+    const history = await client.send(new GetExecutionHistoryCommand({ executionArn: started.executionArn }));
+    expect(history.events?.[0]?.timestamp).toBeInstanceOf(Date);
+    expect(eventTypes(history.events ?? [])).toEqual(
+      eventTypes(service.getExecutionHistory(String(started.executionArn))),
+    );
+    expect(history.events?.[2]?.taskScheduledEventDetails?.resource).toBe('invoke');
+    const listed = await client.send(new ListExecutionsCommand({ stateMachineArn: MACHINE, maxResults: 1 }));
+    expect(listed.executions?.[0]?.startDate).toBeInstanceOf(Date);
+    await expect(
+      client.send(new StartExecutionCommand({ stateMachineArn: MACHINE, name: 'via-sdk', input: '{"x":1}' })),
+    ).rejects.toMatchObject({ name: 'ExecutionAlreadyExists' });
+  });
+});
+
+describe('persistence under dataDir/stepfunctions', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'saga-sfn-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  test('finished histories survive a new service on the same dataDir', async () => {
+    const first = makeService({ dataDir });
+    const arn = await start(first, { id: 'persist' }, 'persist');
+    await first.waitForExecution(arn);
+    const before = first.getExecutionHistory(arn);
+    await first.close();
+    const file = join(dataDir, 'stepfunctions', 'Gate', 'persist.json');
+    expect(JSON.parse(readFileSync(file, 'utf8')).status).toBe('SUCCEEDED');
+
+    const second = makeService({ dataDir });
+    expect(second.getExecutionHistory(arn)).toEqual(before);
+    const described = (await second.handle('DescribeExecution', { executionArn: arn })) as { status: string };
+    expect(described.status).toBe('SUCCEEDED');
+    expect((await awsErrorOf(start(second, { id: 'persist' }, 'persist'))).type).toBe(
+      'ExecutionAlreadyExists',
+    );
+    await second.close();
+  });
+
+  test('an execution RUNNING when the process died is FAILED (States.Runtime) after a restart', async () => {
+    const crashed = makeService({ dataDir });
+    const arn = await start(crashed, { id: 'crash', hold: true }, 'crash');
+    const file = join(dataDir, 'stepfunctions', 'Gate', 'crash.json');
+    // Events are written as they arrive: wait until the file shows the task started.
+    for (
+      let i = 0;
+      i < 100 && !(existsSync(file) && readFileSync(file, 'utf8').includes('TaskStarted'));
+      i++
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(JSON.parse(readFileSync(file, 'utf8')).status).toBe('RUNNING');
+
+    // The "crashed" instance is never closed before the new one reads the directory.
+    const restarted = makeService({ dataDir });
+    const described = await restarted.waitForExecution(arn);
+    expect(described).toMatchObject({ status: 'FAILED', error: 'States.Runtime', cause: RESTART_CAUSE });
+    const events = restarted.getExecutionHistory(arn);
+    expect(eventTypes(events)).toEqual([
+      'ExecutionStarted',
+      'TaskStateEntered',
+      'TaskScheduled',
+      'TaskStarted',
+      'ExecutionFailed',
+    ]);
+    expect(events.at(-1)?.executionFailedEventDetails).toEqual({
+      error: 'States.Runtime',
+      cause: RESTART_CAUSE,
+    });
+    expect(JSON.parse(readFileSync(file, 'utf8')).status).toBe('FAILED');
+    await restarted.close();
+
+    await open('crash');
+    await crashed.waitForExecution(arn);
+    await crashed.close();
+  });
+
+  test('close() waits for running executions, then stops the stragglers', async () => {
+    const closing = makeService();
+    const quick = await start(closing, { id: 'quick' }, 'quick');
+    const stuck = await start(closing, { id: 'stuck', hold: true }, 'stuck');
+    await closing.close();
+    expect((await closing.waitForExecution(quick)).status).toBe('SUCCEEDED');
+    expect(await closing.waitForExecution(stuck)).toMatchObject({
+      status: 'ABORTED',
+      error: 'States.Runtime',
+    });
+    expect((await awsErrorOf(start(closing, { id: 'late' }, 'late'))).type).toBe('ServiceUnavailable');
+    await open('stuck');
+  });
+});

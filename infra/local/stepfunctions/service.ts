@@ -1,0 +1,576 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DescribeExecutionOutput } from '@aws-sdk/client-sfn';
+import { AwsError, type JsonService } from '../aws-error.ts';
+import type { LambdaInvoker } from '../types.ts';
+import {
+  appendEvent,
+  dataDetails,
+  EXECUTION_STATUSES,
+  type ExecutionRecord,
+  type LocalHistoryEvent,
+  toWire,
+  withoutExecutionData,
+} from './history.ts';
+import {
+  type CompiledDefinition,
+  compileDefinition,
+  ExecutionRun,
+  InvalidDefinitionError,
+} from './runner.ts';
+import { ExecutionStore } from './store.ts';
+
+/** Options of {@link StepFunctionsService}. */
+export interface StepFunctionsServiceOptions {
+  /** The local cloud's data directory; executions persist under `<dataDir>/stepfunctions`. In memory without it. */
+  readonly dataDir?: string;
+  /** Runs the functions `lambda:invoke` tasks and Lambda-ARN tasks name. */
+  readonly lambda: LambdaInvoker;
+  /** The client `arn:aws:states:::dynamodb:*` tasks call (pointed at DynamoDB Local). */
+  readonly dynamodb: DynamoDBClient;
+  /**
+   * Multiplies Retry pauses and Wait durations (0.01 → a 2 s backoff takes 20 ms, jitter kept).
+   * Task and execution `TimeoutSeconds` are not scaled. @default 1
+   */
+  readonly timeScale?: number;
+  readonly accountId: string;
+  readonly region: string;
+}
+
+/** A state machine to create, as the template declares it (definition substitutions already done). */
+export interface StateMachineSpec {
+  readonly name: string;
+  readonly arn: string;
+  readonly definition: string;
+  readonly roleArn: string;
+  readonly type: 'STANDARD' | 'EXPRESS';
+  /** CloudFormation (`Level`, `Destinations`…) or API (`level`…) shape; answered in the API shape. */
+  readonly loggingConfiguration?: unknown;
+  readonly tracingConfiguration?: unknown;
+}
+
+interface StateMachineEntry {
+  readonly name: string;
+  readonly arn: string;
+  readonly definition: string;
+  readonly roleArn: string;
+  readonly type: 'STANDARD' | 'EXPRESS';
+  readonly loggingConfiguration: unknown;
+  readonly tracingConfiguration: unknown;
+  readonly creationDate: Date;
+  readonly compiled: CompiledDefinition;
+}
+
+/** Bad configuration of the service itself (not an AWS API error). */
+export class StepFunctionsConfigError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StepFunctionsConfigError';
+  }
+}
+
+/** Cause recorded on executions found RUNNING when the service starts (see the constructor). */
+export const RESTART_CAUSE = 'local cloud restarted while the execution was running';
+/** Cause recorded on executions still running when {@link StepFunctionsService.close} gives up waiting. */
+export const STOP_CAUSE = 'local cloud stopped while the execution was running';
+
+const CLOSE_GRACE_MS = 2_000;
+const MAX_INPUT_BYTES = 256 * 1024;
+const OPERATIONS = [
+  'StartExecution',
+  'DescribeExecution',
+  'GetExecutionHistory',
+  'ListExecutions',
+  'StopExecution',
+  'ListStateMachines',
+  'DescribeStateMachine',
+  'DescribeStateMachineForExecution',
+];
+
+// AWS: 1–80 characters; no whitespace, brackets, wildcards, special characters or control characters.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what AWS forbids.
+const VALID_NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]{1,80}$/u;
+
+/**
+ * The local AWS Step Functions: runs state machine definitions with aws-local-stepfunctions, records
+ * every execution's history as AWS `HistoryEvent`s, persists it, and answers the `AWSStepFunctions.*`
+ * JSON API so that `@aws-sdk/client-sfn` (the CLI, the publisher Lambda) talks to it as to AWS.
+ */
+export class StepFunctionsService implements JsonService {
+  readonly #lambda: LambdaInvoker;
+  readonly #dynamodb: DynamoDBClient;
+  readonly #timeScale: number;
+  readonly #accountId: string;
+  readonly #region: string;
+  readonly #store: ExecutionStore;
+  readonly #machines = new Map<string, StateMachineEntry>();
+  readonly #records = new Map<string, ExecutionRecord>();
+  readonly #runs = new Map<string, ExecutionRun>();
+  #closing = false;
+
+  constructor(options: StepFunctionsServiceOptions) {
+    const timeScale = options.timeScale ?? 1;
+    if (!Number.isFinite(timeScale) || timeScale <= 0) {
+      throw new StepFunctionsConfigError(
+        `timeScale must be a positive number (1 = real time, 0.01 = 100× faster); received ${String(options.timeScale)}.`,
+      );
+    }
+    this.#lambda = options.lambda;
+    this.#dynamodb = options.dynamodb;
+    this.#timeScale = timeScale;
+    this.#accountId = options.accountId;
+    this.#region = options.region;
+    this.#store = new ExecutionStore(
+      options.dataDir === undefined ? undefined : join(options.dataDir, 'stepfunctions'),
+    );
+    for (const record of this.#store.loadAll()) {
+      if (record.status === 'RUNNING') {
+        // The interpreter's state (where it was, its pending retries) died with the process, and resuming
+        // half a saga could repeat side effects in ways AWS never would. AWS itself never loses a running
+        // execution, so no choice is faithful; we close it visibly: FAILED, States.Runtime, with a cause that
+        // says why, and an ExecutionFailed event so that histories stay well-formed.
+        const now = new Date();
+        appendEvent(
+          record,
+          'ExecutionFailed',
+          { executionFailedEventDetails: { error: 'States.Runtime', cause: RESTART_CAUSE } },
+          now,
+        );
+        record.status = 'FAILED';
+        record.stopDate = now;
+        record.error = 'States.Runtime';
+        record.cause = RESTART_CAUSE;
+        this.#store.saveSync(record);
+      }
+      this.#records.set(record.executionArn, record);
+    }
+  }
+
+  /** Creates (or, on a re-deploy, replaces) a state machine. Throws AwsError InvalidName / InvalidDefinition. */
+  createStateMachine(spec: StateMachineSpec): void {
+    if (!VALID_NAME.test(spec.name)) throw new AwsError('InvalidName', `Invalid Name: '${spec.name}'`);
+    if (spec.type !== 'STANDARD' && spec.type !== 'EXPRESS') {
+      throw new AwsError(
+        'ValidationException',
+        `Invalid state machine type '${String(spec.type)}': use STANDARD or EXPRESS.`,
+      );
+    }
+    let compiled: CompiledDefinition;
+    try {
+      compiled = compileDefinition(spec.definition);
+    } catch (error) {
+      if (error instanceof InvalidDefinitionError) {
+        throw new AwsError('InvalidDefinition', `Invalid State Machine Definition: '${error.message}'`, 400, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    const previous = this.#machines.get(spec.arn);
+    this.#machines.set(spec.arn, {
+      name: spec.name,
+      arn: spec.arn,
+      definition: spec.definition,
+      roleArn: spec.roleArn,
+      type: spec.type,
+      loggingConfiguration: toApiShape(spec.loggingConfiguration) ?? {
+        level: 'OFF',
+        includeExecutionData: false,
+      },
+      tracingConfiguration: toApiShape(spec.tracingConfiguration) ?? { enabled: false },
+      creationDate: previous?.creationDate ?? new Date(),
+      compiled,
+    });
+  }
+
+  /** Answers one `AWSStepFunctions.<operation>` request; throws AwsError as AWS would. */
+  async handle(operation: string, input: Record<string, unknown>): Promise<unknown> {
+    switch (operation) {
+      case 'StartExecution':
+        return toWire(this.#startExecution(input));
+      case 'DescribeExecution':
+        return toWire(this.#describe(this.#recordOf(input)));
+      case 'GetExecutionHistory':
+        return toWire(this.#history(input));
+      case 'ListExecutions':
+        return toWire(this.#listExecutions(input));
+      case 'StopExecution':
+        return toWire(this.#stopExecution(input));
+      case 'ListStateMachines':
+        return toWire(this.#listStateMachines(input));
+      case 'DescribeStateMachine':
+        return toWire(this.#describeMachine(this.#machineOf(requireString(input, 'stateMachineArn'))));
+      case 'DescribeStateMachineForExecution': {
+        const record = this.#recordOf(input);
+        const { status: _status, ...machine } = this.#describeMachine(
+          this.#machineOf(record.stateMachineArn),
+        );
+        return toWire({ ...machine, updateDate: machine.creationDate });
+      }
+      default:
+        throw new AwsError(
+          'UnknownOperationException',
+          `The local Step Functions does not implement ${operation}. It implements: ${OPERATIONS.join(', ')}.`,
+        );
+    }
+  }
+
+  /**
+   * Resolves with the execution's description once it is no longer RUNNING (in-process helper for the
+   * cloud and tests). Throws AwsError ExecutionDoesNotExist, or an Error after `timeoutMs`.
+   */
+  async waitForExecution(
+    executionArn: string,
+    options: { timeoutMs?: number } = {},
+  ): Promise<DescribeExecutionOutput> {
+    const record = this.#recordOf({ executionArn });
+    const run = this.#runs.get(executionArn);
+    if (run !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout =
+        options.timeoutMs === undefined
+          ? new Promise<never>(() => undefined)
+          : new Promise<never>((_, reject) => {
+              timer = setTimeout(
+                () =>
+                  reject(
+                    new Error(
+                      `Execution ${executionArn} was still RUNNING after ${options.timeoutMs} ms of waiting.`,
+                    ),
+                  ),
+                options.timeoutMs,
+              );
+            });
+      try {
+        await Promise.race([run.done, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    return this.#describe(record);
+  }
+
+  /** The execution's full history, oldest first (in-process; timestamps as `Date`). */
+  getExecutionHistory(executionArn: string): readonly LocalHistoryEvent[] {
+    return [...this.#recordOf({ executionArn }).events];
+  }
+
+  /**
+   * Stops accepting executions, waits up to 2 s for running ones, stops the rest (ExecutionAborted,
+   * error States.Runtime, cause {@link STOP_CAUSE}) and writes everything to disk.
+   */
+  async close(): Promise<void> {
+    this.#closing = true;
+    const running = [...this.#runs.values()];
+    if (running.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(running.map((run) => run.done)),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, CLOSE_GRACE_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      for (const run of this.#runs.values()) run.stop('States.Runtime', STOP_CAUSE);
+    }
+    await this.#store.flush();
+  }
+
+  #startExecution(input: Record<string, unknown>): { executionArn: string; startDate: Date } {
+    const machine = this.#machineOf(requireString(input, 'stateMachineArn'));
+    const name = optionalString(input, 'name') ?? randomUUID();
+    if (!VALID_NAME.test(name)) throw new AwsError('InvalidName', `Invalid Name: '${name}'`);
+    const rawInput = optionalString(input, 'input') ?? '{}';
+    if (Buffer.byteLength(rawInput) > MAX_INPUT_BYTES) {
+      throw new AwsError(
+        'InvalidExecutionInput',
+        `Invalid State Machine Execution Input: 'The input is ${Buffer.byteLength(rawInput)} bytes; the limit is ${MAX_INPUT_BYTES}.'`,
+      );
+    }
+    try {
+      JSON.parse(rawInput);
+    } catch (error) {
+      throw new AwsError(
+        'InvalidExecutionInput',
+        `Invalid State Machine Execution Input: '${(error as Error).message}'`,
+      );
+    }
+    const executionArn = `arn:aws:states:${this.#region}:${this.#accountId}:execution:${machine.name}:${name}`;
+    const existing = this.#records.get(executionArn);
+    if (existing !== undefined) {
+      // AWS: the same name and input while the execution runs is an idempotent retry of the same request.
+      if (existing.status === 'RUNNING' && existing.input === rawInput) {
+        return { executionArn, startDate: existing.startDate };
+      }
+      throw new AwsError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
+    }
+    if (this.#closing) {
+      throw new AwsError(
+        'ServiceUnavailable',
+        'The local cloud is shutting down; start the execution after it restarts.',
+        503,
+      );
+    }
+    const startDate = new Date();
+    const record: ExecutionRecord = {
+      executionArn,
+      stateMachineArn: machine.arn,
+      name,
+      roleArn: machine.roleArn,
+      startDate,
+      input: rawInput,
+      status: 'RUNNING',
+      events: [],
+    };
+    appendEvent(
+      record,
+      'ExecutionStarted',
+      {
+        executionStartedEventDetails: {
+          input: rawInput,
+          inputDetails: dataDetails(),
+          roleArn: machine.roleArn,
+        },
+      },
+      startDate,
+    );
+    this.#records.set(executionArn, record);
+    this.#store.save(record);
+    const run = new ExecutionRun(
+      record,
+      { arn: machine.arn, name: machine.name, compiled: machine.compiled },
+      { lambda: this.#lambda, dynamodb: this.#dynamodb, region: this.#region, timeScale: this.#timeScale },
+      () => this.#store.save(record),
+    );
+    this.#runs.set(executionArn, run);
+    void run.done.then(() => this.#runs.delete(executionArn));
+    run.start();
+    return { executionArn, startDate };
+  }
+
+  #describe(record: ExecutionRecord): DescribeExecutionOutput {
+    return {
+      executionArn: record.executionArn,
+      stateMachineArn: record.stateMachineArn,
+      name: record.name,
+      status: record.status,
+      startDate: record.startDate,
+      stopDate: record.stopDate,
+      input: record.input,
+      inputDetails: { included: true },
+      output: record.output,
+      outputDetails: record.output === undefined ? undefined : { included: true },
+      error: record.error,
+      cause: record.cause,
+      redriveCount: 0,
+    };
+  }
+
+  #history(input: Record<string, unknown>): { events: LocalHistoryEvent[]; nextToken?: string } {
+    const record = this.#recordOf(input);
+    const maxResults = pageSize(input);
+    const reverse = input.reverseOrder === true;
+    const token = optionalString(input, 'nextToken');
+    let cursor = reverse ? Number.POSITIVE_INFINITY : 0;
+    if (token !== undefined) {
+      const decoded = decodeToken(token);
+      if (decoded?.a !== record.executionArn || decoded.r !== reverse || typeof decoded.c !== 'number') {
+        throw new AwsError('InvalidToken', `Invalid Token: '${token}'`);
+      }
+      cursor = decoded.c;
+    }
+    const candidates = reverse
+      ? record.events.filter((event) => event.id < cursor).reverse()
+      : record.events.filter((event) => event.id > cursor);
+    const page = candidates.slice(0, maxResults);
+    const last = page.at(-1);
+    const events = input.includeExecutionData === false ? page.map(withoutExecutionData) : page;
+    return candidates.length > page.length && last !== undefined
+      ? { events, nextToken: encodeToken({ a: record.executionArn, r: reverse, c: last.id }) }
+      : { events };
+  }
+
+  #listExecutions(input: Record<string, unknown>): { executions: unknown[]; nextToken?: string } {
+    const stateMachineArn = requireString(input, 'stateMachineArn');
+    const statusFilter = optionalString(input, 'statusFilter');
+    if (statusFilter !== undefined && !EXECUTION_STATUSES.includes(statusFilter)) {
+      throw new AwsError(
+        'ValidationException',
+        `1 validation error detected: Value '${statusFilter}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [${EXECUTION_STATUSES.join(', ')}]`,
+      );
+    }
+    const all = [...this.#records.values()].filter((record) => record.stateMachineArn === stateMachineArn);
+    if (all.length === 0) this.#machineOf(stateMachineArn);
+    const sorted = all
+      .filter((record) => statusFilter === undefined || record.status === statusFilter)
+      .sort(
+        (a, b) => b.startDate.getTime() - a.startDate.getTime() || compare(b.executionArn, a.executionArn),
+      );
+    const token = optionalString(input, 'nextToken');
+    let candidates = sorted;
+    if (token !== undefined) {
+      const decoded = decodeToken(token);
+      if (
+        decoded?.s !== stateMachineArn ||
+        decoded.f !== (statusFilter ?? null) ||
+        typeof decoded.t !== 'number'
+      ) {
+        throw new AwsError('InvalidToken', `Invalid Token: '${token}'`);
+      }
+      const t = decoded.t;
+      const a = String(decoded.a);
+      // Keyset paging: executions started meanwhile do not shift the pages already handed out.
+      candidates = sorted.filter(
+        (r) => r.startDate.getTime() < t || (r.startDate.getTime() === t && compare(r.executionArn, a) < 0),
+      );
+    }
+    const page = candidates.slice(0, pageSize(input));
+    const executions = page.map((record) => ({
+      executionArn: record.executionArn,
+      stateMachineArn: record.stateMachineArn,
+      name: record.name,
+      status: record.status,
+      startDate: record.startDate,
+      stopDate: record.stopDate,
+      redriveCount: 0,
+    }));
+    const last = page.at(-1);
+    return candidates.length > page.length && last !== undefined
+      ? {
+          executions,
+          nextToken: encodeToken({
+            s: stateMachineArn,
+            f: statusFilter ?? null,
+            t: last.startDate.getTime(),
+            a: last.executionArn,
+          }),
+        }
+      : { executions };
+  }
+
+  #stopExecution(input: Record<string, unknown>): { stopDate: Date } {
+    const record = this.#recordOf(input);
+    const error = optionalString(input, 'error');
+    const cause = optionalString(input, 'cause');
+    if (error !== undefined && error.length > 256) {
+      throw new AwsError('ValidationException', 'error must be at most 256 characters.');
+    }
+    if (cause !== undefined && cause.length > 32768) {
+      throw new AwsError('ValidationException', 'cause must be at most 32768 characters.');
+    }
+    this.#runs.get(record.executionArn)?.stop(error, cause);
+    return { stopDate: record.stopDate ?? new Date() };
+  }
+
+  #listStateMachines(input: Record<string, unknown>): { stateMachines: unknown[]; nextToken?: string } {
+    const all = [...this.#machines.values()].sort((a, b) => compare(a.name, b.name));
+    const token = optionalString(input, 'nextToken');
+    let offset = 0;
+    if (token !== undefined) {
+      const decoded = decodeToken(token);
+      if (typeof decoded?.o !== 'number') throw new AwsError('InvalidToken', `Invalid Token: '${token}'`);
+      offset = decoded.o;
+    }
+    const max = pageSize(input);
+    const stateMachines = all.slice(offset, offset + max).map((machine) => ({
+      stateMachineArn: machine.arn,
+      name: machine.name,
+      type: machine.type,
+      creationDate: machine.creationDate,
+    }));
+    return offset + max < all.length
+      ? { stateMachines, nextToken: encodeToken({ o: offset + max }) }
+      : { stateMachines };
+  }
+
+  #describeMachine(machine: StateMachineEntry): Record<string, unknown> & { creationDate: Date } {
+    return {
+      stateMachineArn: machine.arn,
+      name: machine.name,
+      status: 'ACTIVE',
+      definition: machine.definition,
+      roleArn: machine.roleArn,
+      type: machine.type,
+      creationDate: machine.creationDate,
+      loggingConfiguration: machine.loggingConfiguration,
+      tracingConfiguration: machine.tracingConfiguration,
+    };
+  }
+
+  #machineOf(arn: string): StateMachineEntry {
+    const machine = this.#machines.get(arn);
+    if (machine !== undefined) return machine;
+    if (!/^arn:aws[\w-]*:states:[^:]+:\d{12}:stateMachine:[^:]+$/.test(arn)) {
+      throw new AwsError('InvalidArn', `Invalid Arn: 'Resource type not valid in this context: ${arn}'`);
+    }
+    throw new AwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
+  }
+
+  #recordOf(input: Record<string, unknown>): ExecutionRecord {
+    const arn = requireString(input, 'executionArn');
+    const record = this.#records.get(arn);
+    if (record !== undefined) return record;
+    if (!/^arn:aws[\w-]*:states:[^:]+:\d{12}:execution:[^:]+:[^:]+$/.test(arn)) {
+      throw new AwsError('InvalidArn', `Invalid Arn: 'Resource type not valid in this context: ${arn}'`);
+    }
+    throw new AwsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
+  }
+}
+
+function requireString(input: Record<string, unknown>, key: string): string {
+  const value = input[key];
+  if (typeof value !== 'string') {
+    throw new AwsError(
+      'ValidationException',
+      `1 validation error detected: Value ${JSON.stringify(value ?? null)} at '${key}' failed to satisfy constraint: Member must not be null and must be a string`,
+    );
+  }
+  return value;
+}
+
+function optionalString(input: Record<string, unknown>, key: string): string | undefined {
+  return input[key] === undefined || input[key] === null ? undefined : requireString(input, key);
+}
+
+function pageSize(input: Record<string, unknown>): number {
+  const value = input.maxResults;
+  if (value === undefined || value === null || value === 0) return 100;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 1000) {
+    throw new AwsError(
+      'ValidationException',
+      `1 validation error detected: Value '${String(value)}' at 'maxResults' failed to satisfy constraint: Member must have value between 0 and 1000`,
+    );
+  }
+  return value;
+}
+
+function encodeToken(value: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify({ v: 1, ...value })).toString('base64url');
+}
+
+function decodeToken(token: string): Record<string, unknown> | undefined {
+  try {
+    const value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as unknown;
+    return value !== null && typeof value === 'object' && (value as { v?: unknown }).v === 1
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** CloudFormation's PascalCase configuration (`Level`, `IncludeExecutionData`…) in the API's camelCase. */
+function toApiShape(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(toApiShape);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) {
+    out[key.charAt(0).toLowerCase() + key.slice(1)] = toApiShape(inner);
+  }
+  return out;
+}
