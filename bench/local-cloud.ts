@@ -1,0 +1,101 @@
+/**
+ * Local cloud figures (issue "local cloud"): cold start, order → terminal-state latency on the happy path,
+ * sustained orders/s with 10 concurrent clients, and DynamoDB Local's own single-item write rate on the same
+ * machine (the floor: an order costs a dozen or more writes), so orders/s can be read as a share of it.
+ *
+ *   node bench/local-cloud.ts [--orders 100] [--latency-orders 30] [--time-scale 0.1]
+ *
+ * Runs in a temporary project folder with its own local cloud; prints figures, asserts nothing.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { run } from '../cli/run.ts';
+import { CDK_OUT, synthesisIsStale, synthesize } from '../cli/target/project.ts';
+import { startLocalCloudDetached, stopLocalCloud } from '../infra/local/lifecycle.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../infra/local/types.ts';
+
+const { values } = parseArgs({
+  options: {
+    orders: { type: 'string', default: '100' },
+    'latency-orders': { type: 'string', default: '30' },
+    'time-scale': { type: 'string', default: '0.1' },
+  },
+});
+
+async function cli(cwd: string, argv: string[]): Promise<Record<string, unknown>[]> {
+  const stdout = new PassThrough();
+  const chunks: Buffer[] = [];
+  stdout.on('data', (c: Buffer) => chunks.push(c));
+  const stderr = new PassThrough();
+  stderr.resume();
+  const code = await run([...argv, '--json'], { cwd, stdout, stderr, env: { ...process.env, CI: 'true' } });
+  if (code !== 0) throw new Error(`saga ${argv.join(' ')} exited ${code}: ${Buffer.concat(chunks).toString()}`);
+  return Buffer.concat(chunks)
+    .toString()
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+async function writeRate(endpoint: string, seconds: number, clients: number): Promise<number> {
+  const ddb = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const table = `bench-writes-${Date.now()}`;
+  await ddb.send(
+    new CreateTableCommand({
+      TableName: table,
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
+    }),
+  );
+  const end = Date.now() + seconds * 1000;
+  let writes = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      for (let i = 0; Date.now() < end; i++) {
+        await ddb.send(new PutItemCommand({ TableName: table, Item: { pk: { S: `${c}-${i}` }, v: { N: `${i}` } } }));
+        writes++;
+      }
+    }),
+  );
+  return writes / seconds;
+}
+
+const projectDir = await mkdtemp(join(tmpdir(), 'saga-bench-'));
+try {
+  if (synthesisIsStale()) await synthesize();
+  const coldStart = Date.now();
+  const state = await startLocalCloudDetached({ projectDir, cdkOut: CDK_OUT, timeScale: Number(values['time-scale']) });
+  const coldMs = Date.now() - coldStart;
+  console.log(`cold start of the local cloud: ${(coldMs / 1000).toFixed(1)} s (target < 15 s)`);
+
+  // Warm the Lambda workers, then sequential happy-path orders for latency.
+  await cli(projectDir, ['bench', '--orders', '5', '--concurrency', '5']);
+  const latency = (await cli(projectDir, ['bench', '--orders', values['latency-orders'], '--concurrency', '1'])).find(
+    (l) => l.type === 'bench',
+  ) as { latencyMs: { p50: number; p99: number } };
+  console.log(
+    `happy path, order → terminal state, 1 client: p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms (target p50 < 300 ms)`,
+  );
+  const load = (await cli(projectDir, ['bench', '--orders', values.orders, '--concurrency', '10'])).find(
+    (l) => l.type === 'bench',
+  ) as { ordersPerSecond: number; latencyMs: { p50: number; p99: number }; violations: number };
+  console.log(
+    `sustained, 10 clients, ${values.orders} orders: ${load.ordersPerSecond.toFixed(1)} orders/s ` +
+      `(p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms; invariant violations ${load.violations}) (target ≥ 20/s)`,
+  );
+  const rate = await writeRate(state.dynamodbEndpoint, 5, 20);
+  console.log(`DynamoDB Local single-item PutItem (stream on), 20 clients: ${rate.toFixed(0)} writes/s`);
+  console.log(
+    `orders/s as a share of the write floor: ${load.ordersPerSecond.toFixed(1)} orders/s ≈ ${(load.ordersPerSecond * 14).toFixed(0)} writes/s at ~14 writes per order = ${((load.ordersPerSecond * 14 * 100) / rate).toFixed(0)}% of ${rate.toFixed(0)}`,
+  );
+} finally {
+  await stopLocalCloud({ projectDir, removeData: true });
+  await rm(projectDir, { recursive: true, force: true });
+}
