@@ -1,0 +1,385 @@
+/**
+ * Failure injection: flags in the FailureFlags table make a saga step fail in a chosen way, so the saga's
+ * retries, compensations and idempotency can be watched at work. Shared by the functions (which read and act
+ * on flags) and the CLI (which parses what users type and writes flags).
+ *
+ * Table layout: pk `ORDER#<orderId>` (one order) or `GLOBAL` (every order), sk = step; attributes `mode`,
+ * `times`/`remaining`, `latencyMs`, `rate` (GLOBAL only), `ttl` (epoch seconds).
+ */
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import {
+  OutOfStock,
+  PaymentDeclined,
+  RefundFailed,
+  ReleaseFailed,
+  ShippingUnavailable,
+  TransientError,
+} from './errors.ts';
+
+/** The steps a flag can target; `publisher` is the outbox publisher. */
+export const STEPS = ['payment', 'inventory', 'shipping', 'refund', 'release', 'publisher'] as const;
+/** One of {@link STEPS}. */
+export type FailureStep = (typeof STEPS)[number];
+
+/** How a flagged step fails. */
+export const MODES = ['error', 'transient', 'timeout', 'crash-after-commit', 'latency'] as const;
+/** One of {@link MODES}. */
+export type FailureMode = (typeof MODES)[number];
+
+/** The pk of flags that apply to every order. */
+export const GLOBAL_SCOPE = 'GLOBAL';
+
+/** Which orders a flag applies to: one order, or all of them. */
+export type FlagScope = typeof GLOBAL_SCOPE | { readonly orderId: string };
+
+/** `transient` without a count fails this many times. */
+export const DEFAULT_TRANSIENT_TIMES = 1;
+/** `latency` without a duration sleeps this long. */
+export const DEFAULT_LATENCY_MS = 1000;
+/** Flags expire after a day unless told otherwise (DynamoDB TTL on `ttl`; readers also ignore expired ones). */
+export const DEFAULT_FLAG_TTL_SECONDS = 24 * 60 * 60;
+
+const MAX_TRANSIENT_TIMES = 100;
+const MAX_LATENCY_MS = 15 * 60 * 1000;
+const SPEC_HELP =
+  `valid steps: ${STEPS.join(', ')}; valid modes: error, transient[:N], timeout, crash-after-commit, ` +
+  'latency[:MS]. Examples: payment, payment:transient:2, shipping:latency:500';
+
+/** A parsed failure spec (`step[:mode[:arg]]`). */
+export interface FailSpec {
+  /** The step that fails. */
+  readonly step: FailureStep;
+  /** How it fails. */
+  readonly mode: FailureMode;
+  /** `transient`: how many invocations fail before it succeeds; `crash-after-commit`: always 1. */
+  readonly times?: number;
+  /** `latency`: how long the step sleeps before its side effect. */
+  readonly latencyMs?: number;
+}
+
+/** A failure spec or flag the user typed that cannot be understood. */
+export class FailSpecError extends Error {
+  /** What was received, as typed. */
+  readonly received: string;
+
+  constructor(received: string, problem: string, options?: ErrorOptions) {
+    super(`Invalid failure spec '${received}': ${problem}. ${SPEC_HELP}`, options);
+    this.name = 'FailSpecError';
+    this.received = received;
+  }
+}
+
+function isStep(value: string): value is FailureStep {
+  return (STEPS as readonly string[]).includes(value);
+}
+
+function isMode(value: string): value is FailureMode {
+  return (MODES as readonly string[]).includes(value);
+}
+
+function parsePositiveInt(spec: string, what: string, raw: string, max: number): number {
+  if (!/^\d+$/.test(raw))
+    throw new FailSpecError(spec, `${what} must be a positive whole number, got '${raw}'`);
+  const value = Number(raw);
+  if (value < 1 || value > max)
+    throw new FailSpecError(spec, `${what} must be between 1 and ${max}, got ${value}`);
+  return value;
+}
+
+/**
+ * Parses a failure spec as users type it: `payment` (= `payment:error`), `payment:error`,
+ * `payment:transient[:N]` (N defaults to 1), `payment:timeout`, `payment:crash-after-commit`,
+ * `payment:latency[:MS]` (MS defaults to 1000). Case and surrounding spaces are ignored.
+ *
+ * @throws FailSpecError naming what was received and the valid steps and modes.
+ */
+export function parseFailSpec(spec: string): FailSpec {
+  const parts = spec.trim().toLowerCase().split(':');
+  const [step = '', mode = 'error', arg, ...extra] = parts;
+  if (step === '') throw new FailSpecError(spec, 'no step given');
+  if (!isStep(step)) throw new FailSpecError(spec, `unknown step '${step}'`);
+  if (!isMode(mode)) throw new FailSpecError(spec, `unknown mode '${mode}'`);
+  if (extra.length > 0) throw new FailSpecError(spec, `too many ':' parts (${parts.length}, at most 3)`);
+  switch (mode) {
+    case 'transient':
+      return {
+        step,
+        mode,
+        times:
+          arg === undefined ? DEFAULT_TRANSIENT_TIMES : parsePositiveInt(spec, 'N', arg, MAX_TRANSIENT_TIMES),
+      };
+    case 'latency':
+      return {
+        step,
+        mode,
+        latencyMs: arg === undefined ? DEFAULT_LATENCY_MS : parsePositiveInt(spec, 'MS', arg, MAX_LATENCY_MS),
+      };
+    case 'crash-after-commit':
+      if (arg !== undefined) throw new FailSpecError(spec, `mode '${mode}' takes no argument, got '${arg}'`);
+      return { step, mode, times: 1 };
+    default:
+      if (arg !== undefined) throw new FailSpecError(spec, `mode '${mode}' takes no argument, got '${arg}'`);
+      return { step, mode };
+  }
+}
+
+/** The canonical spec string of a parsed spec (`payment:transient:2`); `parseFailSpec` reads it back. */
+export function formatFailSpec(spec: FailSpec): string {
+  if (spec.mode === 'transient') return `${spec.step}:transient:${spec.times ?? DEFAULT_TRANSIENT_TIMES}`;
+  if (spec.mode === 'latency') return `${spec.step}:latency:${spec.latencyMs ?? DEFAULT_LATENCY_MS}`;
+  return `${spec.step}:${spec.mode}`;
+}
+
+/** What {@link writeFailureFlag} stores: a spec plus the GLOBAL-only rate and a lifetime. */
+export interface FailureFlagInput extends FailSpec {
+  /** GLOBAL flags only: the share of invocations (0..1) the flag hits. @default 1 (every invocation) */
+  readonly rate?: number;
+  /** Seconds until the flag expires. @default DEFAULT_FLAG_TTL_SECONDS */
+  readonly ttlSeconds?: number;
+}
+
+/** A flag as stored in the FailureFlags table. */
+export interface FailureFlag {
+  /** `ORDER#<orderId>` or `GLOBAL`. */
+  readonly pk: string;
+  /** The step (the table's sk). */
+  readonly sk: FailureStep;
+  readonly mode: FailureMode;
+  /** Invocations to fail, as set (transient, crash-after-commit). */
+  readonly times?: number;
+  /** Invocations still to fail; decremented atomically by each one that fails. */
+  readonly remaining?: number;
+  readonly latencyMs?: number;
+  /** GLOBAL only: the share of invocations hit. */
+  readonly rate?: number;
+  /** Expiry, epoch seconds. */
+  readonly ttl: number;
+}
+
+/** The FailureFlags pk of a scope. */
+export function flagScopeKey(scope: FlagScope): string {
+  return scope === GLOBAL_SCOPE ? GLOBAL_SCOPE : `ORDER#${scope.orderId}`;
+}
+
+const documentClients = new WeakMap<DynamoDBClient, DynamoDBDocumentClient>();
+
+function documentClientFor(client: DynamoDBClient): DynamoDBDocumentClient {
+  let doc = documentClients.get(client);
+  if (!doc) {
+    doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+    documentClients.set(client, doc);
+  }
+  return doc;
+}
+
+/**
+ * Writes (replaces) the flag for `flag.step` in a scope and returns what was stored.
+ *
+ * @throws FailSpecError when a rate is given for an order scope or is outside 0..1.
+ */
+export async function writeFailureFlag(
+  client: DynamoDBClient,
+  table: string,
+  scope: FlagScope,
+  flag: FailureFlagInput,
+): Promise<FailureFlag> {
+  if (flag.rate !== undefined) {
+    if (scope !== GLOBAL_SCOPE) {
+      throw new FailSpecError(formatFailSpec(flag), `a rate (${flag.rate}) applies to GLOBAL flags only`);
+    }
+    if (!(flag.rate >= 0 && flag.rate <= 1)) {
+      throw new FailSpecError(formatFailSpec(flag), `rate must be between 0 and 1, got ${flag.rate}`);
+    }
+  }
+  const times =
+    flag.mode === 'crash-after-commit'
+      ? 1
+      : flag.mode === 'transient'
+        ? (flag.times ?? DEFAULT_TRANSIENT_TIMES)
+        : undefined;
+  const item: FailureFlag = {
+    pk: flagScopeKey(scope),
+    sk: flag.step,
+    mode: flag.mode,
+    ...(times === undefined ? {} : { times, remaining: times }),
+    ...(flag.mode === 'latency' ? { latencyMs: flag.latencyMs ?? DEFAULT_LATENCY_MS } : {}),
+    ...(flag.rate === undefined ? {} : { rate: flag.rate }),
+    ttl: Math.floor(Date.now() / 1000) + (flag.ttlSeconds ?? DEFAULT_FLAG_TTL_SECONDS),
+  };
+  await documentClientFor(client).send(new PutCommand({ TableName: table, Item: item }));
+  return item;
+}
+
+/** Deletes the flag for a step in a scope (no error when there is none). */
+export async function deleteFailureFlag(
+  client: DynamoDBClient,
+  table: string,
+  scope: FlagScope,
+  step: FailureStep,
+): Promise<void> {
+  await documentClientFor(client).send(
+    new DeleteCommand({ TableName: table, Key: { pk: flagScopeKey(scope), sk: step } }),
+  );
+}
+
+/** Every unexpired flag in the table (a scan: the table holds a handful of rows). */
+export async function listFailureFlags(client: DynamoDBClient, table: string): Promise<FailureFlag[]> {
+  const now = Math.floor(Date.now() / 1000);
+  const flags: FailureFlag[] = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await documentClientFor(client).send(
+      new ScanCommand({ TableName: table, ExclusiveStartKey }),
+    );
+    for (const item of page.Items ?? []) {
+      const flag = item as FailureFlag;
+      if (flag.ttl > now) flags.push(flag);
+    }
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return flags;
+}
+
+/** Knobs for {@link readFailureFlag}, for tests. */
+export interface ReadFailureFlagOptions {
+  /** Draws the number compared with a GLOBAL flag's rate. @default Math.random */
+  readonly random?: () => number;
+}
+
+/**
+ * The flag that applies to this order's step: the order's own flag first (it shadows a GLOBAL one, even when
+ * exhausted), then the GLOBAL flag, which hits only a `rate` share of invocations. Expired flags are ignored.
+ */
+export async function readFailureFlag(
+  client: DynamoDBClient,
+  table: string,
+  orderId: string,
+  step: FailureStep,
+  options: ReadFailureFlagOptions = {},
+): Promise<FailureFlag | undefined> {
+  const doc = documentClientFor(client);
+  const now = Math.floor(Date.now() / 1000);
+  const get = async (pk: string): Promise<FailureFlag | undefined> => {
+    const { Item } = await doc.send(
+      new GetCommand({ TableName: table, Key: { pk, sk: step }, ConsistentRead: true }),
+    );
+    const flag = Item as FailureFlag | undefined;
+    return flag && flag.ttl > now ? flag : undefined;
+  };
+  const own = await get(flagScopeKey({ orderId }));
+  if (own) return own;
+  const global = await get(GLOBAL_SCOPE);
+  if (!global) return undefined;
+  const random = options.random ?? Math.random;
+  if (global.rate !== undefined && random() >= global.rate) return undefined;
+  return global;
+}
+
+/** What the injection helpers need besides the flag. */
+export interface InjectionContext {
+  readonly client: DynamoDBClient;
+  /** The FailureFlags table (to decrement `remaining`). */
+  readonly table: string;
+  /** The Lambda context: `timeout` sleeps past its remaining time. */
+  readonly lambdaContext: { getRemainingTimeInMillis(): number };
+  /** @default a real timer */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The business error a step's `error` mode throws (the publisher has none: it fails transiently). */
+export function injectedError(step: FailureStep, flag: Pick<FailureFlag, 'pk'>): Error {
+  const why = `injected by failure flag ${flag.pk}/${step}`;
+  switch (step) {
+    case 'payment':
+      return new PaymentDeclined(`Payment declined (${why})`);
+    case 'inventory':
+      return new OutOfStock({ sku: '*', available: 0, requested: 0 }, `Out of stock (${why})`);
+    case 'shipping':
+      return new ShippingUnavailable(`Shipping unavailable (${why})`);
+    case 'refund':
+      return new RefundFailed(`Refund failed (${why})`);
+    case 'release':
+      return new ReleaseFailed(`Stock release failed (${why})`);
+    case 'publisher':
+      return new TransientError(`Outbox publishing failed (${why})`);
+  }
+}
+
+/** Takes one from the flag's `remaining` if any is left; true when this invocation should fail. */
+async function takeOne(flag: FailureFlag, ctx: InjectionContext): Promise<boolean> {
+  try {
+    await documentClientFor(ctx.client).send(
+      new UpdateCommand({
+        TableName: ctx.table,
+        Key: { pk: flag.pk, sk: flag.sk },
+        UpdateExpression: 'SET remaining = remaining - :one',
+        ConditionExpression: 'remaining > :zero',
+        ExpressionAttributeValues: { ':one': 1, ':zero': 0 },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
+/**
+ * Acts on a flag before the step's side effect: `error` throws the step's business error, `transient` throws
+ * {@link TransientError} while `remaining` lasts, `timeout` sleeps past the Lambda's own timeout (so the
+ * runtime stops it; if nothing does, it then fails transiently), `latency` sleeps `latencyMs`.
+ * `crash-after-commit` does nothing here (see {@link injectAfterCommit}).
+ */
+export async function injectBefore(flag: FailureFlag | undefined, ctx: InjectionContext): Promise<void> {
+  if (!flag) return;
+  const sleep = ctx.sleep ?? realSleep;
+  switch (flag.mode) {
+    case 'error':
+      throw injectedError(flag.sk, flag);
+    case 'transient':
+      if (await takeOne(flag, ctx)) {
+        throw new TransientError(`Transient failure injected by failure flag ${flag.pk}/${flag.sk}`);
+      }
+      return;
+    case 'timeout': {
+      // A context without a clock (not Lambda's) gets Lambda's longest timeout, 15 minutes.
+      const remaining =
+        typeof ctx.lambdaContext.getRemainingTimeInMillis === 'function'
+          ? ctx.lambdaContext.getRemainingTimeInMillis()
+          : 15 * 60 * 1000;
+      const ms = remaining + 1000;
+      await sleep(ms);
+      throw new TransientError(
+        `Still running ${ms} ms later, past the function timeout (failure flag ${flag.pk}/${flag.sk}, mode ` +
+          'timeout): the runtime should have stopped it',
+      );
+    }
+    case 'latency':
+      await sleep(flag.latencyMs ?? DEFAULT_LATENCY_MS);
+      return;
+    case 'crash-after-commit':
+      return;
+  }
+}
+
+/**
+ * Acts on a flag after the step's side effect committed: `crash-after-commit` throws
+ * `TransientError('crashed after commit')` once (the retry must find the committed side effect and not repeat
+ * it). Other modes do nothing here.
+ */
+export async function injectAfterCommit(flag: FailureFlag | undefined, ctx: InjectionContext): Promise<void> {
+  if (flag?.mode !== 'crash-after-commit') return;
+  if (await takeOne(flag, ctx)) {
+    throw new TransientError(`crashed after commit (failure flag ${flag.pk}/${flag.sk})`);
+  }
+}
