@@ -15,6 +15,7 @@ import {
   waitForExecutionToExist,
 } from '../target/executions.ts';
 import { LEDGER_KEYS, type Ledger, newSideEffects, readLedger } from '../target/ledger.ts';
+import { IDEMPOTENCY_HIT_MESSAGE } from '../../services/shared/idempotency-hit.ts';
 import { readOrderLogs } from '../target/logs.ts';
 import { type ResolvedTarget, resolveTarget } from '../target/target.ts';
 
@@ -41,8 +42,6 @@ export interface ReplayResult {
   readonly verdict: 'idempotent' | 'DUPLICATES';
 }
 
-/** The log message the saga functions write when Powertools answers from the idempotency store. */
-export const IDEMPOTENCY_HIT_MESSAGE = 'Idempotency hit';
 
 async function pool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;

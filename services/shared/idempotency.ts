@@ -6,6 +6,8 @@
 import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { IDEMPOTENCY_HIT_MESSAGE } from './idempotency-hit.ts';
+import { logger } from './logger.ts';
 
 /** What {@link idempotencyOptions} needs. */
 export interface IdempotencyOptionsInput {
@@ -48,6 +50,10 @@ export function idempotencyOptions(input: IdempotencyOptionsInput): IdempotencyO
       eventKeyJmesPath: 'idempotency_key',
       payloadValidationJmesPath: input.payloadValidationJmesPath,
       throwOnNoIdempotencyKey: true,
+      responseHook: (response, record) => {
+        logger.info(IDEMPOTENCY_HIT_MESSAGE, { keyPrefix: input.keyPrefix, idempotencyKey: record.idempotencyKey });
+        return response;
+      },
       ...(input.expiresAfterSeconds === undefined ? {} : { expiresAfterSeconds: input.expiresAfterSeconds }),
     }),
     keyPrefix: input.keyPrefix,
