@@ -1,0 +1,241 @@
+/**
+ * The local cloud in one process: DynamoDB Local, CloudWatch Logs, Lambda, SQS, EventBridge, Step
+ * Functions and the edge, with the synthesized template deployed onto them.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { createTargetDispatcher, type DeployResult, deployTemplate } from './deploy.ts';
+import { type DynamoDbLocal, freePort, startDynamoDbLocal } from './dynamodb-local.ts';
+import { type Edge, startEdge } from './edge.ts';
+import { EventBridgeService } from './events.ts';
+import { LambdaRuntime } from './lambda/runtime.ts';
+import { LogsService } from './logs.ts';
+import { SqsService } from './sqs.ts';
+import { StepFunctionsService } from './stepfunctions/service.ts';
+import { DynamoDbStreamMapping } from './stream-poller.ts';
+import { loadCloudAssembly } from './template.ts';
+import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from './types.ts';
+
+/** Options for {@link startLocalCloud}. */
+export interface LocalCloudOptions {
+  /** The project root (where `cdk.out` and `.saga/` live). */
+  readonly projectDir: string;
+  /** The synthesized cloud assembly. */
+  readonly cdkOut: string;
+  /** Where the cloud keeps its data (`dynamodb/`, `logs/`, `stepfunctions/`, `sqs/`, `esm/`, `deploy.json`). */
+  readonly dataDir: string;
+  /** The edge's port on 127.0.0.1. @default a free port */
+  readonly edgePort?: number;
+  /**
+   * Shrinks time, keeping its shape: Step Functions Retry/Wait delays and Lambda timeouts
+   * (0.1 = ten times faster; a 10 s function timeout becomes 1 s). @default 1
+   */
+  readonly timeScale?: number;
+  /**
+   * Lambda timeouts only, when they should shrink less than the Retry delays (a very small scale leaves a
+   * function less time than a DynamoDB round trip takes on a loaded machine). @default timeScale
+   */
+  readonly lambdaTimeScale?: number;
+  /** @default 'Saga' */
+  readonly stackName?: string;
+  /** DynamoDB Local's port. @default a free port */
+  readonly dynamodbPort?: number;
+  /** Where the cloud reports progress and what it does not run. @default stdout (cloud.log in the background process) */
+  readonly log?: (line: string) => void;
+}
+
+/** A running local cloud. */
+export interface LocalCloud {
+  /** The edge, `http://127.0.0.1:<port>`: point `AWS_ENDPOINT_URL` here. */
+  readonly endpoint: string;
+  /** The orders HTTP API (the `ApiUrl` output; else the first served API's URL). */
+  readonly apiUrl: string;
+  readonly dynamodbEndpoint: string;
+  readonly outputs: Readonly<Record<string, string>>;
+  /** Template resources the local cloud does not run. */
+  readonly unsupported: readonly { logicalId: string; type: string }[];
+  readonly lambda: LambdaRuntime;
+  readonly stepfunctions: StepFunctionsService;
+  readonly logs: LogsService;
+  readonly events: EventBridgeService;
+  readonly sqs: SqsService;
+  /** Everything deploy did, resource by resource. */
+  readonly deployment: DeployResult;
+  /** Resolves once every record now in the DynamoDB streams has been handled by its mapping. */
+  drainStreams(): Promise<void>;
+  /** Stops everything in reverse order of start: mappings, edge, services, DynamoDB Local. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the local cloud and deploys the template on it. DynamoDB Local's JVM starts first and
+ * everything that does not need it (functions, buses, state machines, the edge, the HTTP API) comes up
+ * meanwhile. On failure, whatever was started is stopped again before the error is rethrown.
+ */
+export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
+  const log =
+    options.log ?? ((line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`));
+  const stackName = options.stackName ?? 'Saga';
+  const region = LOCAL_REGION;
+  const dataDir = resolve(options.dataDir);
+  // Fail on a missing cdk.out before starting anything.
+  const assembly = loadCloudAssembly(options.cdkOut, stackName);
+  mkdirSync(join(dataDir, 'esm'), { recursive: true });
+
+  const [dynamodbPort, edgePort] = await Promise.all([
+    options.dynamodbPort ?? freePort(),
+    options.edgePort ?? freePort(),
+  ]);
+  const dynamodbEndpoint = `http://127.0.0.1:${dynamodbPort}`;
+  const endpoint = `http://127.0.0.1:${edgePort}`;
+  const started = Date.now();
+  const dynamodbStart = startDynamoDbLocal({ port: dynamodbPort, dataDir: join(dataDir, 'dynamodb') });
+  let dynamodbFailure: unknown;
+  // Observed below; a rejection before then must not count as unhandled.
+  dynamodbStart.then(
+    () => log(`DynamoDB Local ready on ${dynamodbEndpoint} in ${Date.now() - started} ms`),
+    (error: unknown) => {
+      dynamodbFailure = error;
+    },
+  );
+
+  const stoppers: { name: string; stop: () => Promise<void> }[] = [];
+  const stopAll = async (): Promise<void> => {
+    const errors: unknown[] = [];
+    for (const { name, stop } of stoppers.reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        errors.push(new Error(`stopping ${name} failed`, { cause: error }));
+      }
+    }
+    stoppers.length = 0;
+    if (errors.length > 0) throw new AggregateError(errors, 'The local cloud did not stop cleanly');
+  };
+  stoppers.push({
+    name: 'DynamoDB Local',
+    stop: async () => {
+      const ddb: DynamoDbLocal | undefined = await dynamodbStart.catch(() => undefined);
+      await ddb?.stop();
+    },
+  });
+
+  try {
+    const clientConfig = { endpoint: dynamodbEndpoint, region, credentials: LOCAL_CREDENTIALS };
+    const dynamodb = new DynamoDBClient(clientConfig);
+    const streams = new DynamoDBStreamsClient(clientConfig);
+    stoppers.push({
+      name: 'AWS SDK clients',
+      stop: async () => {
+        dynamodb.destroy();
+        streams.destroy();
+      },
+    });
+
+    const logs = new LogsService({ dataDir });
+    stoppers.push({ name: 'Logs', stop: () => logs.close() });
+    const lambda = new LambdaRuntime({
+      logs,
+      timeScale: options.lambdaTimeScale ?? options.timeScale,
+      baseEnvironment: {
+        AWS_ENDPOINT_URL: endpoint,
+        AWS_REGION: region,
+        AWS_DEFAULT_REGION: region,
+        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      },
+    });
+    stoppers.push({ name: 'Lambda', stop: () => lambda.close() });
+    const sqs = new SqsService({ dataDir, queueUrlBase: () => `${endpoint}/${LOCAL_ACCOUNT_ID}` });
+    stoppers.push({ name: 'SQS', stop: () => sqs.close() });
+    const stepfunctions = new StepFunctionsService({
+      dataDir,
+      lambda,
+      dynamodb,
+      timeScale: options.timeScale,
+      accountId: LOCAL_ACCOUNT_ID,
+      region,
+    });
+    stoppers.push({ name: 'Step Functions', stop: () => stepfunctions.close() });
+    let events: EventBridgeService | undefined;
+    const dispatcher = createTargetDispatcher({ lambda, sqs, stepfunctions, logs, events: () => events });
+    const eventBridge = new EventBridgeService({ dispatcher, dataDir, log });
+    events = eventBridge;
+    stoppers.push({ name: 'EventBridge', stop: () => eventBridge.close() });
+
+    const edge: Edge = await startEdge({
+      port: edgePort,
+      services: { stepfunctions, logs, events: eventBridge, sqs, lambda, dynamodbEndpoint },
+      region,
+      credentials: LOCAL_CREDENTIALS,
+      log,
+    });
+    stoppers.push({ name: 'edge', stop: () => edge.close() });
+
+    const deployment = await deployTemplate({
+      assembly,
+      dataDir,
+      accountId: LOCAL_ACCOUNT_ID,
+      region,
+      parts: {
+        dynamodb,
+        dynamodbReady: dynamodbStart,
+        streams,
+        lambda,
+        logs,
+        sqs,
+        events: eventBridge,
+        stepfunctions,
+        edge,
+        dispatcher,
+        createStreamMapping: (mapping) => new DynamoDbStreamMapping({ ...mapping, log }),
+      },
+    });
+    stoppers.push({
+      name: 'event source mappings',
+      stop: async () => {
+        await Promise.all(deployment.mappings.map((m) => m.stop()));
+      },
+    });
+    for (const mapping of deployment.mappings) mapping.start();
+
+    for (const r of deployment.unsupported) {
+      log(
+        `unsupported: ${r.logicalId} (${r.type})${r.note ? `: ${r.note}` : ''} — not run by the local cloud`,
+      );
+    }
+    log(
+      `deployed ${stackName}: ${deployment.resources.filter((r) => r.status === 'created' || r.status === 'existing').length} ` +
+        `resources up, ${deployment.accepted.length} accepted (not enforced), ${deployment.unsupported.length} unsupported; ` +
+        `edge ${endpoint}, DynamoDB Local ${dynamodbEndpoint}, ${Date.now() - started} ms`,
+    );
+
+    let stopped: Promise<void> | undefined;
+    return {
+      endpoint,
+      apiUrl: deployment.outputs.ApiUrl ?? deployment.httpApis[0]?.url ?? '',
+      dynamodbEndpoint,
+      outputs: deployment.outputs,
+      unsupported: deployment.unsupported.map((r) => ({ logicalId: r.logicalId, type: r.type })),
+      lambda,
+      stepfunctions,
+      logs,
+      events: eventBridge,
+      sqs,
+      deployment,
+      drainStreams: async () => {
+        await Promise.all(deployment.mappings.map((m) => m.drain()));
+      },
+      stop: () => {
+        stopped ??= stopAll();
+        return stopped;
+      },
+    };
+  } catch (error) {
+    await stopAll().catch(() => undefined);
+    // A table failing because Java or DynamoDB Local did not start: the root cause is the clearer message.
+    throw dynamodbFailure ?? error;
+  }
+}
