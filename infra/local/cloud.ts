@@ -19,6 +19,12 @@ import { loadCloudAssembly } from './template.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from './types.ts';
 
 /** Options for {@link startLocalCloud}. */
+/**
+ * Lambda timeouts shrink at most this much by default: a 10 s timeout keeps 3 s, enough for a cold worker's first
+ * AWS call on a loaded 2-core machine (measured 1–4 s), so a scaled timeout never fires on a healthy invocation.
+ */
+export const MIN_LAMBDA_TIME_SCALE = 0.3;
+
 export interface LocalCloudOptions {
   /** The project root (where `cdk.out` and `.saga/` live). */
   readonly projectDir: string;
@@ -35,7 +41,8 @@ export interface LocalCloudOptions {
   readonly timeScale?: number;
   /**
    * Lambda timeouts only, when they should shrink less than the Retry delays (a very small scale leaves a
-   * function less time than a DynamoDB round trip takes on a loaded machine). @default timeScale
+   * function less time than a DynamoDB round trip takes on a loaded machine).
+   * @default max(timeScale, MIN_LAMBDA_TIME_SCALE)
    */
   readonly lambdaTimeScale?: number;
   /** @default 'Saga' */
@@ -138,7 +145,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     stoppers.push({ name: 'Logs', stop: () => logs.close() });
     const lambda = new LambdaRuntime({
       logs,
-      timeScale: options.lambdaTimeScale ?? options.timeScale,
+      timeScale: options.lambdaTimeScale ?? Math.max(options.timeScale ?? 1, MIN_LAMBDA_TIME_SCALE),
       baseEnvironment: {
         AWS_ENDPOINT_URL: endpoint,
         AWS_REGION: region,
