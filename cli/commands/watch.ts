@@ -43,6 +43,19 @@ function isThrottle(error: unknown): boolean {
   return (error as Error).name === 'ThrottlingException' || (error as Error).name === 'TooManyRequestsException';
 }
 
+function isNoSuchExecution(error: unknown): boolean {
+  return (error as Error).name === 'ExecutionDoesNotExist';
+}
+
+/** An unknown execution is the user's mistake (a mistyped id, another stack), not a bug: exit 2, no stack. */
+function noSuchExecution(executionArn: string, cause: unknown): UserError {
+  return new UserError(
+    `No saga execution ${executionArn}. Check the order id or ARN with \`saga ls\`; ` +
+      'a freshly placed order starts its saga a moment later (`saga order` waits for it).',
+    { cause },
+  );
+}
+
 /**
  * Follows an execution with the saga timeline: incremental history polls (each costs O(new events)) at an interval
  * that respects the GetExecutionHistory quota; redrawn in place on a TTY, append-only lines otherwise, JSON lines
@@ -80,6 +93,7 @@ export async function followExecution(
     try {
       fresh = (await cursor.poll()).length;
     } catch (error) {
+      if (isNoSuchExecution(error)) throw noSuchExecution(executionArn, error);
       if (!isThrottle(error)) throw error;
       throttled = true;
     }

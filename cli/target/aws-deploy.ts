@@ -1,9 +1,14 @@
-import type { DeployResult as ToolkitDeployResult, ICloudAssemblySource, IIoHost, Toolkit } from '@aws-cdk/toolkit-lib';
+import type {
+  ICloudAssemblySource,
+  IIoHost,
+  Toolkit,
+  DeployResult as ToolkitDeployResult,
+} from '@aws-cdk/toolkit-lib';
 import type { CommandContext } from '../command.ts';
 import type { DeployResult } from '../commands/deploy.ts';
 import { AbortError, EnvironmentError } from '../errors.ts';
-import type { Progress } from '../ui/output.ts';
-import { writeContext, type StackOutputs } from './context.ts';
+import type { Output, Progress } from '../ui/output.ts';
+import { type StackOutputs, writeContext } from './context.ts';
 import { CDK_OUT, synthesize } from './project.ts';
 import { awsCredentials } from './target.ts';
 
@@ -13,7 +18,11 @@ export type ToolkitLike = Pick<Toolkit, 'fromAssemblyDirectory' | 'deploy' | 'de
 /** Seams for tests: AWS itself cannot run here. */
 export interface AwsDeploySeams {
   /** Builds the toolkit from the IoHost the CLI feeds its progress line from. @default the real Toolkit */
-  readonly createToolkit?: (ioHost: IIoHost, profile: string | undefined, region: string) => Promise<ToolkitLike>;
+  readonly createToolkit?: (
+    ioHost: IIoHost,
+    profile: string | undefined,
+    region: string,
+  ) => Promise<ToolkitLike>;
   /** Skips the credential check (the stand-in toolkit needs none). @default false */
   readonly skipCredentialCheck?: boolean;
 }
@@ -27,7 +36,10 @@ function regionOf(ctx: CommandContext): string {
 }
 
 /** An IoHost that turns the toolkit's stack activity into the progress line and its confirmations into prompts. */
-export function progressIoHost(ctx: CommandContext, progress: () => Progress | undefined): IIoHost & { errors: string[] } {
+export function progressIoHost(
+  ctx: CommandContext,
+  progress: () => Progress | undefined,
+): IIoHost & { errors: string[] } {
   const errors: string[] = [];
   return {
     errors,
@@ -56,7 +68,11 @@ export function progressIoHost(ctx: CommandContext, progress: () => Progress | u
   } as IIoHost & { errors: string[] };
 }
 
-async function realToolkit(ioHost: IIoHost, profile: string | undefined, region: string): Promise<ToolkitLike> {
+async function realToolkit(
+  ioHost: IIoHost,
+  profile: string | undefined,
+  region: string,
+): Promise<ToolkitLike> {
   const { Toolkit, BaseCredentials } = await import('@aws-cdk/toolkit-lib');
   return new Toolkit({
     ioHost,
@@ -66,45 +82,81 @@ async function realToolkit(ioHost: IIoHost, profile: string | undefined, region:
   });
 }
 
+/**
+ * The progress line of the stage running now. A stage that throws ends it as failed: a spinner left running would
+ * keep the process alive after the error.
+ */
+function progressLine(out: Output) {
+  let active: Progress | undefined;
+  let failText: string | undefined;
+  return {
+    /** The running stage's progress (stack activity updates it), if any. */
+    current: (): Progress | undefined => active,
+    async start(text: string, onFailure?: string): Promise<void> {
+      active = await out.progress(text);
+      failText = onFailure;
+    },
+    succeed(text: string): void {
+      active?.succeed(text);
+      active = undefined;
+    },
+    stop(): void {
+      active?.stop();
+      active = undefined;
+    },
+    fail(): void {
+      active?.fail(failText);
+      active = undefined;
+    },
+  };
+}
+
 /** `saga deploy --target aws`: synth, bootstrap check with a prompt, deploy with the toolkit, outputs saved. */
 export async function deployToAws(ctx: CommandContext, seams: AwsDeploySeams = {}): Promise<DeployResult> {
   const region = regionOf(ctx);
   const profile = ctx.globals.profile;
   if (!seams.skipCredentialCheck) await awsCredentials(profile);
   const { out } = ctx;
-  let current: Progress | undefined = await out.progress('Synthesizing the CDK app');
-  await synthesize();
-  current.succeed('Synthesized the CDK app');
-  const ioHost = progressIoHost(ctx, () => current);
-  const toolkit = await (seams.createToolkit ?? realToolkit)(ioHost, profile, region);
-  const cx: ICloudAssemblySource = await toolkit.fromAssemblyDirectory(CDK_OUT);
-  current = await out.progress(`Deploying Saga to ${region}`);
+  const line = progressLine(out);
   let result: ToolkitDeployResult;
   try {
-    result = await toolkit.deploy(cx);
-  } catch (error) {
-    if (!/bootstrap/i.test((error as Error).message)) {
-      current.fail('Deployment failed');
-      throw error;
+    await line.start('Synthesizing the CDK app', 'Synthesis failed');
+    await synthesize();
+    line.succeed('Synthesized the CDK app');
+    const ioHost = progressIoHost(ctx, line.current);
+    const toolkit = await (seams.createToolkit ?? realToolkit)(ioHost, profile, region);
+    const cx: ICloudAssemblySource = await toolkit.fromAssemblyDirectory(CDK_OUT);
+    await line.start(`Deploying Saga to ${region}`, 'Deployment failed');
+    try {
+      result = await toolkit.deploy(cx);
+    } catch (error) {
+      if (!/bootstrap/i.test((error as Error).message)) throw error;
+      line.stop();
+      const ok =
+        ctx.globals.yes ||
+        (await ctx.prompter.confirm(
+          `The AWS environment in ${region} is not bootstrapped for the CDK (no CDKToolkit stack). Bootstrap it now?`,
+          { default: true },
+        ));
+      if (!ok) {
+        throw new AbortError(
+          'Not bootstrapped, nothing deployed. Run `npx cdk bootstrap` yourself, then deploy again.',
+        );
+      }
+      await line.start(`Bootstrapping ${region}`);
+      const { BootstrapEnvironments } = await import('@aws-cdk/toolkit-lib');
+      await toolkit.bootstrap(BootstrapEnvironments.fromCloudAssemblySource(cx));
+      line.succeed(`Bootstrapped ${region}`);
+      await line.start(`Deploying Saga to ${region}`, 'Deployment failed');
+      result = await toolkit.deploy(cx);
     }
-    current.stop();
-    const ok =
-      ctx.globals.yes ||
-      (await ctx.prompter.confirm(
-        `The AWS environment in ${region} is not bootstrapped for the CDK (no CDKToolkit stack). Bootstrap it now?`,
-        { default: true },
-      ));
-    if (!ok) throw new AbortError('Not bootstrapped, nothing deployed. Run `npx cdk bootstrap` yourself, then deploy again.');
-    current = await out.progress(`Bootstrapping ${region}`);
-    const { BootstrapEnvironments } = await import('@aws-cdk/toolkit-lib');
-    await toolkit.bootstrap(BootstrapEnvironments.fromCloudAssemblySource(cx));
-    current.succeed(`Bootstrapped ${region}`);
-    current = await out.progress(`Deploying Saga to ${region}`);
-    result = await toolkit.deploy(cx);
+    line.succeed(`Deployed Saga to ${region}`);
+  } catch (error) {
+    line.fail();
+    throw error;
   }
   const stack = result.stacks.find((s) => s.stackName === 'Saga') ?? result.stacks[0];
   const outputs = (stack?.outputs ?? {}) as unknown as StackOutputs;
-  current.succeed(`Deployed Saga to ${region}`);
   await writeContext(ctx.projectDir, {
     target: 'aws',
     region,
@@ -122,13 +174,18 @@ export async function deployToAws(ctx: CommandContext, seams: AwsDeploySeams = {
 export async function destroyOnAws(ctx: CommandContext, seams: AwsDeploySeams = {}): Promise<void> {
   const region = regionOf(ctx);
   if (!seams.skipCredentialCheck) await awsCredentials(ctx.globals.profile);
-  let current: Progress | undefined = await ctx.out.progress(`Destroying Saga in ${region}`);
-  const ioHost = progressIoHost(ctx, () => current);
-  const toolkit = await (seams.createToolkit ?? realToolkit)(ioHost, ctx.globals.profile, region);
-  if (!(await import('node:fs')).existsSync(`${CDK_OUT}/Saga.template.json`)) await synthesize();
-  const cx = await toolkit.fromAssemblyDirectory(CDK_OUT);
-  await toolkit.destroy(cx);
-  current.succeed(`Destroyed Saga in ${region}`);
-  current = undefined;
+  const line = progressLine(ctx.out);
+  try {
+    await line.start(`Destroying Saga in ${region}`);
+    const ioHost = progressIoHost(ctx, line.current);
+    const toolkit = await (seams.createToolkit ?? realToolkit)(ioHost, ctx.globals.profile, region);
+    if (!(await import('node:fs')).existsSync(`${CDK_OUT}/Saga.template.json`)) await synthesize();
+    const cx = await toolkit.fromAssemblyDirectory(CDK_OUT);
+    await toolkit.destroy(cx);
+    line.succeed(`Destroyed Saga in ${region}`);
+  } catch (error) {
+    line.fail();
+    throw error;
+  }
   await writeContext(ctx.projectDir, { target: 'local' });
 }

@@ -1,0 +1,81 @@
+import { describe, expect, test } from 'vitest';
+import { ANSI_ESCAPE, CapturedStream, stripAnsi } from '../../test/support/cli.ts';
+import { Output, type OutputOptions, visibleLength } from './output.ts';
+
+async function output(options: Partial<OutputOptions> = {}) {
+  const stdout = new CapturedStream();
+  const stderr = new CapturedStream();
+  const out = await Output.create({
+    stdout,
+    stderr,
+    json: false,
+    color: false,
+    interactive: false,
+    ...options,
+  });
+  return { out, stdout, stderr };
+}
+
+describe('Output', () => {
+  test('people output: lines and tables on stdout, JSON documents suppressed', async () => {
+    const { out, stdout, stderr } = await output();
+    out.line('hello');
+    out.data({ ignored: true });
+    out.table([
+      ['name', 'value'],
+      ['ApiUrl', 'http://x/'],
+    ]);
+    expect(stdout.text()).toBe('hello\nname    value\nApiUrl  http://x/\n');
+    expect(stderr.text()).toBe('');
+  });
+
+  test('--json: one JSON document per line; lines, tables and raw help suppressed', async () => {
+    const { out, stdout } = await output({ json: true, color: true, interactive: true });
+    out.line('hello');
+    out.success('done');
+    out.table([['a'], ['b']]);
+    out.raw('usage');
+    out.live(['spinner frame']);
+    out.data({ a: 1 });
+    out.data({ b: 'two' });
+    expect(stdout.text()).toBe('{"a":1}\n{"b":"two"}\n');
+    expect(out.interactive).toBe(false);
+  });
+
+  test('--json errors are JSON objects on stderr', async () => {
+    const { out, stderr } = await output({ json: true });
+    out.error('it broke', 'at line 1');
+    expect(JSON.parse(stderr.text())).toEqual({ type: 'error', message: 'it broke', detail: 'at line 1' });
+  });
+
+  test('colour on: ANSI escapes; colour off: none; visibleLength ignores them', async () => {
+    const coloured = await output({ color: true });
+    coloured.out.success('ok');
+    expect(coloured.stdout.text()).toMatch(ANSI_ESCAPE);
+    expect(visibleLength(coloured.out.style.ok('ok'))).toBe(2);
+    const plain = await output({ color: false });
+    plain.out.success('ok');
+    plain.out.error('bad');
+    expect(plain.stdout.text()).toBe('✓ ok\n');
+    expect(plain.stderr.text()).toBe('✗ bad\n');
+  });
+
+  test('tables align on visible width, not on escape codes', async () => {
+    const { out, stdout } = await output({ color: true });
+    out.table([
+      ['a', 'b'],
+      [out.style.ok('long-cell'), 'x'],
+    ]);
+    const lines = stripAnsi(stdout.text()).split('\n');
+    expect(lines[0]).toBe('a          b');
+    expect(lines[1]).toBe('long-cell  x');
+  });
+
+  test('progress off a terminal: one plain line at the start and one at the end', async () => {
+    const { out, stdout } = await output();
+    const progress = await out.progress('Deploying');
+    progress.update('Deploying 3/10');
+    progress.succeed('Deployed');
+    expect(stdout.text()).toBe('… Deploying\n✓ Deployed\n');
+  });
+});
