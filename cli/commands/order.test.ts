@@ -55,6 +55,7 @@ describe('parseFailSpecs', () => {
     [['payment:transient:0'], /N must be between 1 and 100, got 0/],
     [['payment:timeout:5'], /mode 'timeout' takes no argument, got '5'/],
     [['payment', 'inventory', 'payment:timeout'], /--fail names step payment twice/],
+    [['publisher:transient'], /--fail publisher is not an order failure.*saga flags set publisher/],
   ])('%j → UserError (exit 2)', (specs, message) => {
     let caught: unknown;
     try {

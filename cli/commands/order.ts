@@ -57,6 +57,12 @@ export function parseItems(text: string): { sku: string; qty: number }[] {
 /** Parses the --fail specs; one flag per step. */
 export function parseFailSpecs(specs: readonly string[]): FailSpec[] {
   const parsed = specs.map(parseSpecForCli);
+  if (parsed.some((p) => p.step === 'publisher')) {
+    throw new UserError(
+      '--fail publisher is not an order failure: the publisher runs before the saga exists. ' +
+        'Set it for every order with `saga flags set publisher:transient --global --rate 0.3`.',
+    );
+  }
   const steps = parsed.map((p) => p.step);
   const dup = steps.find((s, i) => steps.indexOf(s) !== i);
   if (dup) throw new UserError(`--fail names step ${dup} twice; a step takes one failure mode per order.`);

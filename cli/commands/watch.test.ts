@@ -149,6 +149,16 @@ describe('saga watch --from-file with a bad file → exit 2 naming the file', ()
     expect(error.message).toContain('keys executions');
   });
 
+  test.each([['[]'], ['{"events":[]}']])('a history with no events (%s)', async (text) => {
+    const cwd = await tempProject();
+    const file = join(cwd, 'empty.json');
+    await writeFile(file, text);
+    const result = await runCli(['watch', '--from-file', file], { cwd });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${file} holds no history events`);
+    expect(result.stdout).toBe('');
+  });
+
   test('a missing file', async () => {
     const cwd = await tempProject();
     const file = join(cwd, 'missing.json');

@@ -15,7 +15,7 @@ import {
 } from '../timeline/index.ts';
 import type { CommandContext } from '../command.ts';
 import { UserError } from '../errors.ts';
-import { toExecutionArn, waitForExecutionToExist } from '../target/executions.ts';
+import { checkExecutionArn, parseOrderId, toExecutionArn, waitForExecutionToExist } from '../target/executions.ts';
 import { type OrderLogLine, readOrderLogs } from '../target/logs.ts';
 import { resolveTarget } from '../target/target.ts';
 import { shortFunctionName } from './logs.ts';
@@ -163,6 +163,11 @@ export async function renderHistoryFile(ctx: CommandContext, path: string): Prom
     if (error instanceof HistoryFileError) throw new UserError(`${path}: ${error.message}`, { cause: error });
     throw error;
   }
+  if (events.length === 0) {
+    throw new UserError(
+      `${path} holds no history events. Save one with \`aws stepfunctions get-execution-history --execution-arn <arn> --output json > history.json\`.`,
+    );
+  }
   const model = buildTimeline(events);
   const { out } = ctx;
   if (out.json) {
@@ -198,6 +203,9 @@ export async function watch(ctx: CommandContext, execution: string | undefined, 
     }
     arn = await pickExecution(ctx);
   } else {
+    // Check the argument before looking for the stack: a typo is a usage error wherever it runs.
+    if (!execution.startsWith('arn:')) parseOrderId(execution);
+    else checkExecutionArn(execution);
     const target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
     arn = toExecutionArn(target, execution);
   }

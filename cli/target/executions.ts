@@ -25,18 +25,20 @@ export function executionArnFor(target: ResolvedTarget, executionName: string): 
   return `${target.outputs.StateMachineArn.replace(':stateMachine:', ':execution:')}:${executionName}`;
 }
 
+/** Checks the shape of an execution ARN; exit 2 with what was expected otherwise. */
+export function checkExecutionArn(value: string): string {
+  if (!/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:]+:[^:]+$/.test(value)) {
+    throw new UserError(
+      `That is not a Step Functions execution ARN: ${JSON.stringify(value)}. ` +
+        'Expected arn:aws:states:<region>:<account>:execution:<stateMachine>:<name>, or pass an order id.',
+    );
+  }
+  return value;
+}
+
 /** Accepts an execution ARN or an order id; returns the execution ARN. */
 export function toExecutionArn(target: ResolvedTarget, value: string): string {
-  if (value.startsWith('arn:')) {
-    if (!/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:]+:[^:]+$/.test(value)) {
-      throw new UserError(
-        `That is not a Step Functions execution ARN: ${JSON.stringify(value)}. ` +
-          'Expected arn:aws:states:<region>:<account>:execution:<stateMachine>:<name>, or pass an order id.',
-      );
-    }
-    return value;
-  }
-  return executionArnFor(target, parseOrderId(value));
+  return value.startsWith('arn:') ? checkExecutionArn(value) : executionArnFor(target, parseOrderId(value));
 }
 
 /** Waits until an execution exists (the outbox publishes asynchronously), then returns its description. */
