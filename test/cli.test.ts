@@ -1,0 +1,326 @@
+/**
+ * The saga CLI end to end (issue "saga CLI"): `order`, `watch` and `replay` run in-process against the shared local
+ * cloud, and every claim they print is checked against the tables and the execution histories.
+ */
+import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { ulid } from 'ulid';
+import { beforeAll, describe, expect, inject, test } from 'vitest';
+import { executionArnFor, waitForExecutionToEnd, waitForExecutionToExist } from '../cli/target/executions.ts';
+import { callApi } from '../cli/target/http.ts';
+import { readStock, type StockLevels } from '../cli/target/invariants.ts';
+import { type Ledger, readLedger } from '../cli/target/ledger.ts';
+import { type ResolvedTarget, resolveTarget } from '../cli/target/target.ts';
+import { type CliResult, runCli } from './support/cli.ts';
+
+const cwd = inject('sagaProjectDir');
+
+/** One `watch` JSON line of kind step (design §6). */
+interface StepLine {
+  readonly type: 'step';
+  readonly state: string;
+  readonly phase: 'forward' | 'compensation' | 'final';
+  readonly status: 'succeeded' | 'failed' | 'caught' | 'running';
+  readonly attempts: number;
+  readonly error?: string;
+}
+
+/** The last `watch` JSON line (design §6). */
+interface SummaryLine {
+  readonly type: 'summary';
+  readonly status: string;
+  readonly orderStatus: string | null;
+  readonly compensatedInReverse: boolean | null;
+  readonly transitions: number;
+  readonly durationMs: number;
+}
+
+/** The first `order --json` line (design §6). */
+interface PlacedLine {
+  readonly orderId: string;
+  readonly executionArn: string;
+  readonly status: string;
+  readonly flags: readonly string[];
+}
+
+/** The `replay --json` document (design §6). */
+interface ReplayLine {
+  readonly orderId: string;
+  readonly before: Ledger;
+  readonly after: Ledger;
+  readonly newSideEffects: number;
+  readonly idempotencyHits: number;
+  readonly verdict: string;
+  readonly executions: readonly { executionArn: string; status: string }[];
+}
+
+/** What one `saga order --json` run produced, with the ledger and stock read around it. */
+interface PlacedOrder {
+  readonly result: CliResult;
+  readonly placed: PlacedLine;
+  readonly steps: readonly StepLine[];
+  readonly summary: SummaryLine;
+  readonly ledger: Ledger;
+  readonly stockBefore: StockLevels;
+  readonly stockAfter: StockLevels;
+}
+
+function jsonLines(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+function timeline(lines: readonly Record<string, unknown>[]): { steps: StepLine[]; summary: SummaryLine } {
+  const steps = lines.filter((l) => l.type === 'step') as unknown as StepLine[];
+  const last = lines.at(-1) as unknown as SummaryLine | undefined;
+  if (last?.type !== 'summary')
+    throw new Error(`The last JSON line is not a summary: ${JSON.stringify(last)}`);
+  return { steps, summary: last };
+}
+
+function stateIndex(steps: readonly StepLine[], state: string): number {
+  const i = steps.findIndex((s) => s.state === state);
+  if (i < 0) throw new Error(`No step ${state} in ${steps.map((s) => s.state).join(' → ')}`);
+  return i;
+}
+
+function step(steps: readonly StepLine[], state: string): StepLine {
+  return steps[stateIndex(steps, state)] as StepLine;
+}
+
+let target: ResolvedTarget;
+
+/**
+ * Runs `concurrency` plain orders through the stack at once and ignores how they end. The shared cloud scales
+ * Lambda timeouts ×0.1 (10 s → 1 s), and a sandbox's first invocation also loads the AWS SDK lazily: on a loaded
+ * machine that first invocation can outlive 1 s. Warming that many sandboxes per forward function keeps the
+ * scenarios about the saga, not about cold starts.
+ */
+async function warmUp(on: ResolvedTarget, concurrency: number): Promise<void> {
+  const sfn = new SFNClient(on.clientConfig());
+  const one = async (): Promise<void> => {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const orderId = ulid();
+      const response = await callApi(on, 'POST', '/orders', {
+        body: {
+          orderId,
+          customerId: 'cust-warm-up',
+          items: [{ sku: 'espresso-beans', qty: 1 }],
+          currency: 'EUR',
+        },
+      });
+      const arn = executionArnFor(on, orderId);
+      // A 500 may still have committed the order (the function timed out after its transaction): look briefly.
+      const end = await waitForExecutionToExist(sfn, arn, {
+        timeoutMs: response.status === 202 ? 30_000 : 3_000,
+      })
+        .then(() => waitForExecutionToEnd(sfn, arn, { timeoutMs: 60_000 }))
+        .catch(() => undefined);
+      if (end?.status === 'SUCCEEDED') return;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, one));
+}
+
+/** `saga order --json …` with the ledger of the order and the stock read before and after. */
+async function order(args: readonly string[]): Promise<PlacedOrder> {
+  const stockBefore = await readStock(target);
+  const result = await runCli(['order', '--json', ...args], { cwd });
+  const lines = jsonLines(result.stdout);
+  const placed = lines[0] as unknown as PlacedLine;
+  if (result.code !== 0 || !placed?.orderId) {
+    throw new Error(`saga order ${args.join(' ')} exited ${result.code}: ${result.stderr}\n${result.stdout}`);
+  }
+  const { steps, summary } = timeline(lines.slice(1));
+  return {
+    result,
+    placed,
+    steps,
+    summary,
+    ledger: await readLedger(target, placed.orderId),
+    stockBefore,
+    stockAfter: await readStock(target),
+  };
+}
+
+function stockDelta(o: PlacedOrder, skus: readonly string[]): Record<string, number> {
+  return Object.fromEntries(skus.map((sku) => [sku, (o.stockAfter[sku] ?? 0) - (o.stockBefore[sku] ?? 0)]));
+}
+
+let happy: PlacedOrder;
+let inventoryFails: PlacedOrder;
+let paymentTransient: PlacedOrder;
+let shippingFails: PlacedOrder;
+let crashAfterCommit: PlacedOrder;
+
+beforeAll(async () => {
+  target = await resolveTarget(cwd, {});
+  await warmUp(target, 3);
+  // One after the other: each order then finds warm sandboxes (see warmUp), and the stock deltas are exact.
+  happy = await order([]);
+  inventoryFails = await order(['--fail', 'inventory', '--items', 'pour-over-kettle:1']);
+  paymentTransient = await order(['--fail', 'payment:transient:2']);
+  shippingFails = await order(['--fail', 'shipping', '--items', 'burr-grinder:1']);
+  crashAfterCommit = await order(['--fail', 'payment:crash-after-commit']);
+});
+
+describe('saga order', () => {
+  test('a happy order: placed, followed to SUCCEEDED/COMPLETED, one charge, one reservation per item, one shipment', () => {
+    const { placed, steps, summary, ledger, result } = happy;
+    expect(result.code).toBe(0);
+    expect(Object.keys(placed).sort()).toEqual(['executionArn', 'flags', 'orderId', 'status']);
+    expect(placed.orderId).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+    expect(placed.executionArn).toBe(
+      `${target.outputs.StateMachineArn.replace(':stateMachine:', ':execution:')}:${placed.orderId}`,
+    );
+    expect(placed.status).toBe('PENDING');
+    expect(placed.flags).toEqual([]);
+    expect(steps.map((s) => s.state)).toEqual([
+      'ChargePayment',
+      'ReserveInventory',
+      'ShipOrder',
+      'MarkOrderCompleted',
+      'OrderCompleted',
+    ]);
+    expect(steps.slice(0, 3).every((s) => s.phase === 'forward' && s.status === 'succeeded')).toBe(true);
+    expect(summary).toMatchObject({ status: 'SUCCEEDED', orderStatus: 'COMPLETED' });
+    // The default items: espresso-beans:1, ceramic-mug:2.
+    expect(ledger).toEqual({ charges: 1, refunds: 0, reservations: 2, releases: 0, shipments: 1 });
+  });
+
+  test('--fail inventory: ReserveInventory caught, the payment refunded, the order CANCELLED, stock untouched', () => {
+    const { placed, steps, summary, ledger, result } = inventoryFails;
+    expect(result.code).toBe(0);
+    expect(placed.flags).toEqual(['inventory:error']);
+    expect(step(steps, 'ReserveInventory')).toMatchObject({
+      status: 'caught',
+      phase: 'forward',
+      error: 'OutOfStock',
+    });
+    expect(step(steps, 'RefundPayment')).toMatchObject({ phase: 'compensation', status: 'succeeded' });
+    expect(stateIndex(steps, 'ReserveInventory')).toBeLessThan(stateIndex(steps, 'RefundPayment'));
+    expect(stateIndex(steps, 'RefundPayment')).toBeLessThan(stateIndex(steps, 'MarkOrderCancelled'));
+    expect(steps.some((s) => s.state === 'ShipOrder')).toBe(false);
+    expect(summary).toMatchObject({ status: 'FAILED', orderStatus: 'CANCELLED', compensatedInReverse: true });
+    expect(ledger).toEqual({ charges: 1, refunds: 1, reservations: 0, releases: 0, shipments: 0 });
+    expect(stockDelta(inventoryFails, ['pour-over-kettle'])).toEqual({ 'pour-over-kettle': 0 });
+  });
+
+  test('--fail payment:transient:2: ChargePayment takes three attempts, then the order completes with one charge', () => {
+    const { placed, steps, summary, ledger, result } = paymentTransient;
+    expect(result.code).toBe(0);
+    expect(placed.flags).toEqual(['payment:transient:2']);
+    expect(step(steps, 'ChargePayment')).toMatchObject({ status: 'succeeded', attempts: 3 });
+    expect(summary).toMatchObject({ status: 'SUCCEEDED', orderStatus: 'COMPLETED' });
+    expect(ledger.charges).toBe(1);
+    expect(ledger.shipments).toBe(1);
+  });
+
+  test('--fail shipping: ReleaseInventory then RefundPayment, the reverse of the completed steps; CANCELLED', () => {
+    const { steps, summary, ledger, result } = shippingFails;
+    expect(result.code).toBe(0);
+    expect(step(steps, 'ShipOrder')).toMatchObject({ status: 'caught', error: 'ShippingUnavailable' });
+    expect(step(steps, 'ReleaseInventory').phase).toBe('compensation');
+    expect(step(steps, 'RefundPayment').phase).toBe('compensation');
+    expect(stateIndex(steps, 'ShipOrder')).toBeLessThan(stateIndex(steps, 'ReleaseInventory'));
+    expect(stateIndex(steps, 'ReleaseInventory')).toBeLessThan(stateIndex(steps, 'RefundPayment'));
+    expect(summary).toMatchObject({ status: 'FAILED', orderStatus: 'CANCELLED', compensatedInReverse: true });
+    expect(ledger).toEqual({ charges: 1, refunds: 1, reservations: 1, releases: 1, shipments: 0 });
+    // Reserved, then released: the grinder is back on the shelf.
+    expect(stockDelta(shippingFails, ['burr-grinder'])).toEqual({ 'burr-grinder': 0 });
+  });
+
+  test('--fail payment:crash-after-commit: the retry finds the committed charge; COMPLETED with one charge', () => {
+    const { steps, summary, ledger, result } = crashAfterCommit;
+    expect(result.code).toBe(0);
+    expect(step(steps, 'ChargePayment')).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect(summary).toMatchObject({ status: 'SUCCEEDED', orderStatus: 'COMPLETED' });
+    expect(ledger).toEqual({ charges: 1, refunds: 0, reservations: 2, releases: 0, shipments: 1 });
+  });
+});
+
+describe('saga replay', () => {
+  test('every order replays idempotently: no new side effect, the happy one answered from the idempotency store', async () => {
+    const replay = async (orderId: string, extra: readonly string[] = []) => {
+      const result = await runCli(['replay', orderId, '--json', ...extra], { cwd });
+      return { result, doc: jsonLines(result.stdout)[0] as unknown as ReplayLine };
+    };
+    // The three re-runs of the happy order get the three warm sandboxes per function to themselves.
+    const happyTimes3 = await replay(happy.placed.orderId, ['--times', '3', '--concurrency', '3']);
+    const others = await Promise.all([
+      replay(inventoryFails.placed.orderId),
+      replay(paymentTransient.placed.orderId),
+      replay(shippingFails.placed.orderId),
+      replay(crashAfterCommit.placed.orderId),
+    ]);
+    for (const { result, doc } of [happyTimes3, ...others]) {
+      expect(result.code, result.stderr).toBe(0);
+      expect(doc.newSideEffects).toBe(0);
+      expect(doc.verdict).toBe('idempotent');
+      expect(doc.after).toEqual(doc.before);
+    }
+    expect(happyTimes3.doc.orderId).toBe(happy.placed.orderId);
+    expect(happyTimes3.doc.before).toEqual(happy.ledger);
+    expect(happyTimes3.doc.executions).toHaveLength(3);
+    expect(happyTimes3.doc.executions.every((e) => e.status === 'SUCCEEDED')).toBe(true);
+    expect(happyTimes3.doc.idempotencyHits).toBeGreaterThan(0);
+    // The ledgers did not move either, read independently of the CLI.
+    expect(await readLedger(target, inventoryFails.placed.orderId)).toEqual(inventoryFails.ledger);
+    expect(await readLedger(target, shippingFails.placed.orderId)).toEqual(shippingFails.ledger);
+  });
+
+  test('--via outbox: the re-delivered event is deduped by execution name, one execution named after the order', async () => {
+    const { orderId } = paymentTransient.placed;
+    const result = await runCli(['replay', orderId, '--via', 'outbox', '--json'], { cwd });
+    expect(result.code, result.stderr).toBe(0);
+    const doc = jsonLines(result.stdout)[0] as unknown as ReplayLine;
+    expect(doc.newSideEffects).toBe(0);
+    const sfn = new SFNClient(target.clientConfig());
+    const { executions = [] } = await sfn.send(
+      new ListExecutionsCommand({ stateMachineArn: target.outputs.StateMachineArn, maxResults: 1000 }),
+    );
+    expect(executions.filter((e) => e.name === orderId)).toHaveLength(1);
+  });
+});
+
+describe('saga watch', () => {
+  test('--no-follow of a finished order reproduces the summary the order command printed', async () => {
+    const result = await runCli(['watch', inventoryFails.placed.orderId, '--no-follow', '--json'], { cwd });
+    expect(result.code, result.stderr).toBe(0);
+    const { steps, summary } = timeline(jsonLines(result.stdout));
+    expect(summary).toEqual(inventoryFails.summary);
+    expect(steps).toEqual(inventoryFails.steps);
+  });
+
+  test('an execution ARN works as well as an order id', async () => {
+    const result = await runCli(['watch', happy.placed.executionArn, '--no-follow', '--json'], { cwd });
+    expect(result.code, result.stderr).toBe(0);
+    const { summary } = timeline(jsonLines(result.stdout));
+    expect(summary).toEqual(happy.summary);
+  });
+});
+
+describe('bad arguments with a running cloud', () => {
+  test('order --fail payment:nope is a usage error (exit 2) naming the valid modes', async () => {
+    const result = await runCli(['order', '--fail', 'payment:nope', '--no-watch'], { cwd });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/nope/);
+    expect(result.stderr).toMatch(/transient/);
+    expect(result.stdout).toBe('');
+  });
+
+  test('watch of a valid ULID with no execution: a clear message, exit 2, no stack', async () => {
+    const result = await runCli(['watch', '01ARZ3NDEKTSV4RRFFQ69G5FAV', '--no-follow'], { cwd });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/01ARZ3NDEKTSV4RRFFQ69G5FAV/);
+    expect(result.stderr).toMatch(/saga ls/);
+    expect(result.stderr).not.toMatch(/\bat .*\.ts:\d+/);
+  });
+
+  test('replay of an unknown order: exit 2 naming the order', async () => {
+    const result = await runCli(['replay', '01ARZ3NDEKTSV4RRFFQ69G5FAV'], { cwd });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/01ARZ3NDEKTSV4RRFFQ69G5FAV/);
+  });
+});

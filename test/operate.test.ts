@@ -1,0 +1,291 @@
+/**
+ * Operating the saga end to end (issue "operate and show"): `ls`, `logs`, `flags`, `doctor`, `bench` and `demo`
+ * run in-process against the shared local cloud, and the invariant checker is shown to catch a planted violation.
+ */
+import { DeleteItemCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { ulid } from 'ulid';
+import { beforeAll, describe, expect, inject, onTestFinished, test } from 'vitest';
+import { shortFunctionName } from '../cli/commands/logs.ts';
+import { executionArnFor, waitForExecutionToEnd, waitForExecutionToExist } from '../cli/target/executions.ts';
+import { callApi } from '../cli/target/http.ts';
+import { checkInvariants, type InvariantResult, readStock } from '../cli/target/invariants.ts';
+import { type ResolvedTarget, resolveTarget } from '../cli/target/target.ts';
+import { runCli } from './support/cli.ts';
+
+const cwd = inject('sagaProjectDir');
+
+function jsonLines(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** `saga order --json …`; returns the order id once its saga has ended as the injected failures imply. */
+async function order(args: readonly string[]): Promise<string> {
+  const result = await runCli(['order', '--json', ...args], { cwd });
+  const placed = jsonLines(result.stdout)[0] as { orderId?: string } | undefined;
+  if (result.code !== 0 || !placed?.orderId) {
+    throw new Error(`saga order ${args.join(' ')} exited ${result.code}: ${result.stderr}\n${result.stdout}`);
+  }
+  return placed.orderId;
+}
+
+let target: ResolvedTarget;
+
+/**
+ * Runs `concurrency` plain orders through the stack at once and ignores how they end. The shared cloud scales
+ * Lambda timeouts ×0.1 (10 s → 1 s), and a sandbox's first invocation also loads the AWS SDK lazily: on a loaded
+ * machine that first invocation can outlive 1 s. Warming that many sandboxes per forward function keeps the
+ * scenarios about the saga, not about cold starts.
+ */
+async function warmUp(on: ResolvedTarget, concurrency: number): Promise<void> {
+  const sfn = new SFNClient(on.clientConfig());
+  const one = async (): Promise<void> => {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const orderId = ulid();
+      const response = await callApi(on, 'POST', '/orders', {
+        body: {
+          orderId,
+          customerId: 'cust-warm-up',
+          items: [{ sku: 'espresso-beans', qty: 1 }],
+          currency: 'EUR',
+        },
+      });
+      const arn = executionArnFor(on, orderId);
+      // A 500 may still have committed the order (the function timed out after its transaction): look briefly.
+      const end = await waitForExecutionToExist(sfn, arn, {
+        timeoutMs: response.status === 202 ? 30_000 : 3_000,
+      })
+        .then(() => waitForExecutionToEnd(sfn, arn, { timeoutMs: 60_000 }))
+        .catch(() => undefined);
+      if (end?.status === 'SUCCEEDED') return;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, one));
+}
+let happyId: string;
+let cancelledId: string;
+
+beforeAll(async () => {
+  target = await resolveTarget(cwd, {});
+  // As many warm sandboxes per function as the bench keeps orders in flight.
+  await warmUp(target, 4);
+  [happyId, cancelledId] = await Promise.all([order([]), order(['--fail', 'inventory'])]);
+});
+
+describe('saga ls and saga logs', () => {
+  test('ls --json lists the orders of this file with their status, execution status and failures', async () => {
+    const result = await runCli(['ls', '--json', '--limit', '200'], { cwd });
+    expect(result.code, result.stderr).toBe(0);
+    const rows = jsonLines(result.stdout);
+    expect(rows.find((r) => r.orderId === happyId)).toMatchObject({
+      status: 'COMPLETED',
+      executionStatus: 'SUCCEEDED',
+      failures: [],
+      currency: 'EUR',
+    });
+    expect(rows.find((r) => r.orderId === cancelledId)).toMatchObject({
+      status: 'CANCELLED',
+      executionStatus: 'FAILED',
+      failures: ['inventory:error'],
+    });
+    // Newest first.
+    const created = rows.map((r) => String(r.createdAt));
+    expect(created).toEqual([...created].sort().reverse());
+  });
+
+  test("logs <id> --json merges the order's lines from every function, each carrying the order id, by time", async () => {
+    const result = await runCli(['logs', happyId, '--json'], { cwd });
+    expect(result.code, result.stderr).toBe(0);
+    const lines = jsonLines(result.stdout) as {
+      type: string;
+      timestamp: number;
+      functionName: string;
+      fields?: { orderId?: string };
+    }[];
+    expect(lines.every((l) => l.type === 'log' && l.fields?.orderId === happyId)).toBe(true);
+    const functions = new Set(lines.map((l) => shortFunctionName(l.functionName)));
+    for (const fn of ['Order', 'OutboxPublisher', 'ChargePayment', 'ReserveInventory', 'ShipOrder']) {
+      expect(functions).toContain(fn);
+    }
+    const times = lines.map((l) => l.timestamp);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    // The order service accepted the order before any other function ran for it.
+    expect(shortFunctionName(lines[0]?.functionName ?? '')).toBe('Order');
+  });
+});
+
+describe('saga flags', () => {
+  test('set --order, list, clear --order', async () => {
+    const orderId = ulid();
+    const set = await runCli(['flags', 'set', 'payment:transient:2', '--order', orderId, '--json'], { cwd });
+    expect(set.code, set.stderr).toBe(0);
+    onTestFinished(async () => {
+      await runCli(['flags', 'clear', '--order', orderId], { cwd });
+    });
+    const listed = jsonLines((await runCli(['flags', '--json'], { cwd })).stdout);
+    expect(listed.filter((f) => f.scope === `ORDER#${orderId}`)).toEqual([
+      expect.objectContaining({
+        type: 'flag',
+        step: 'payment',
+        spec: 'payment:transient:2',
+        mode: 'transient',
+        remaining: 2,
+      }),
+    ]);
+
+    const cleared = await runCli(['flags', 'clear', '--order', orderId, '--json'], { cwd });
+    expect(cleared.code, cleared.stderr).toBe(0);
+    expect(jsonLines(cleared.stdout)).toEqual([{ type: 'cleared', count: 1 }]);
+    const after = jsonLines((await runCli(['flags', '--json'], { cwd })).stdout);
+    expect(after.filter((f) => f.scope === `ORDER#${orderId}`)).toEqual([]);
+  });
+
+  test('set --global --rate, list, clear (no GLOBAL flag is left behind)', async () => {
+    const set = await runCli(['flags', 'set', 'publisher:error', '--global', '--rate', '0.5', '--json'], {
+      cwd,
+    });
+    onTestFinished(async () => {
+      await runCli(['flags', 'clear', 'publisher', '--global'], { cwd });
+    });
+    expect(set.code, set.stderr).toBe(0);
+    const listed = jsonLines((await runCli(['flags', '--json'], { cwd })).stdout);
+    expect(listed.filter((f) => f.scope === 'GLOBAL' && f.step === 'publisher')).toEqual([
+      expect.objectContaining({ spec: 'publisher:error', mode: 'error', rate: 0.5 }),
+    ]);
+
+    const cleared = await runCli(['flags', 'clear', 'publisher', '--global', '--json'], { cwd });
+    expect(cleared.code, cleared.stderr).toBe(0);
+    expect(jsonLines(cleared.stdout)).toEqual([{ type: 'cleared', count: 1 }]);
+    const after = jsonLines((await runCli(['flags', '--json'], { cwd })).stdout);
+    expect(after.filter((f) => f.scope === 'GLOBAL')).toEqual([]);
+  });
+
+  test('--rate with --order is a usage error (exit 2) and writes nothing', async () => {
+    const orderId = ulid();
+    const result = await runCli(['flags', 'set', 'payment', '--order', orderId, '--rate', '0.5'], { cwd });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--rate/);
+    const listed = jsonLines((await runCli(['flags', '--json'], { cwd })).stdout);
+    expect(listed.filter((f) => f.scope === `ORDER#${orderId}`)).toEqual([]);
+  });
+});
+
+describe('saga doctor', () => {
+  test('reports the running local cloud as ok and exits 0', async () => {
+    const result = await runCli(['doctor', '--json'], { cwd });
+    expect(result.code, result.stdout).toBe(0);
+    const checks = jsonLines(result.stdout);
+    expect(checks.find((c) => c.name === 'Local cloud')).toMatchObject({ status: 'ok' });
+    expect(String(checks.find((c) => c.name === 'Local cloud')?.detail)).toContain(target.endpoint ?? '');
+    expect(checks.some((c) => c.status === 'fail')).toBe(false);
+  });
+});
+
+describe('saga bench and the invariants', () => {
+  test('12 orders with a failure mix: every invariant holds and the statuses match the mix', async () => {
+    const result = await runCli(
+      [
+        'bench',
+        '--orders',
+        '12',
+        '--concurrency',
+        '4',
+        '--mix',
+        'none=2,inventory=1,payment:transient:2=1',
+        '--json',
+      ],
+      { cwd },
+    );
+    expect(result.code, `${result.stderr}\n${result.stdout}`).toBe(0);
+    const bench = jsonLines(result.stdout).find((l) => l.type === 'bench') as {
+      orders: number;
+      statuses: Record<string, number>;
+      invariants: InvariantResult[];
+      violations: number;
+    };
+    expect(bench.orders).toBe(12);
+    expect(bench.invariants).toHaveLength(5);
+    expect(bench.invariants.filter((i) => !i.ok)).toEqual([]);
+    expect(bench.violations).toBe(0);
+    // none and payment:transient:2 complete (SUCCEEDED), inventory is compensated (execution FAILED): 9 + 3.
+    expect(bench.statuses).toEqual({ SUCCEEDED: 9, FAILED: 3 });
+  });
+
+  test('a planted extra REFUND row and a planted RESERVATION row break the right invariants', async () => {
+    const ddb = new DynamoDBClient(target.clientConfig());
+    const sfn = new SFNClient(target.clientConfig());
+    const items = [{ sku: 'paper-filters', qty: 1 }];
+    const stockBefore = await readStock(target, ddb);
+    const orderId = await order(['--items', 'paper-filters:1', '--no-watch']);
+    const arn = executionArnFor(target, orderId);
+    await waitForExecutionToExist(sfn, arn);
+    expect((await waitForExecutionToEnd(sfn, arn)).status).toBe('SUCCEEDED');
+    const placed = [{ orderId, specs: [], items }];
+    expect((await checkInvariants(target, placed, stockBefore)).filter((i) => !i.ok)).toEqual([]);
+
+    const refund = {
+      TableName: target.outputs.PaymentsTableName,
+      Item: {
+        pk: { S: `ORDER#${orderId}` },
+        sk: { S: 'REFUND' },
+        amount: { N: '650' },
+        chargeId: { S: 'planted' },
+      },
+    };
+    await ddb.send(new PutItemCommand(refund));
+    onTestFinished(async () => {
+      await ddb.send(
+        new DeleteItemCommand({
+          TableName: refund.TableName,
+          Key: { pk: refund.Item.pk, sk: refund.Item.sk },
+        }),
+      );
+    });
+    const afterRefund = await checkInvariants(target, placed, stockBefore);
+    const broken = afterRefund.filter((i) => !i.ok);
+    expect(broken.map((i) => i.name)).toEqual(['charges − refunds = completed orders’ amounts']);
+    expect(broken[0]?.detail).toContain(orderId);
+    expect(broken[0]?.detail).toContain('refunded 650');
+
+    const reservation = {
+      TableName: target.outputs.InventoryTableName,
+      Item: { pk: { S: `ORDER#${orderId}` }, sk: { S: 'RESERVATION#pour-over-kettle' }, qty: { N: '1' } },
+    };
+    await ddb.send(new PutItemCommand(reservation));
+    onTestFinished(async () => {
+      await ddb.send(
+        new DeleteItemCommand({
+          TableName: reservation.TableName,
+          Key: { pk: reservation.Item.pk, sk: reservation.Item.sk },
+        }),
+      );
+    });
+    const afterReservation = await checkInvariants(target, placed, stockBefore);
+    const stock = afterReservation.find((i) => i.name === 'stock conserved, never negative');
+    expect(stock?.ok).toBe(false);
+    expect(stock?.detail).toContain('pour-over-kettle: stock fell by 0, reservations − releases = 1');
+  });
+});
+
+describe('saga demo', () => {
+  test('--json: every chapter ends as its story says and the replay is idempotent', async () => {
+    const result = await runCli(['demo', '--json'], { cwd });
+    expect(result.code, `${result.stderr}\n${result.stdout}`).toBe(0);
+    const demo = jsonLines(result.stdout).find((l) => l.type === 'demo') as {
+      chapters: { title: string; orderStatus: string; ok: boolean }[];
+      replay: { newSideEffects: number; idempotencyHits: number; verdict: string };
+    };
+    expect(demo.chapters.map((c) => c.orderStatus)).toEqual([
+      'COMPLETED',
+      'CANCELLED',
+      'COMPLETED',
+      'COMPLETED',
+    ]);
+    expect(demo.chapters.every((c) => c.ok)).toBe(true);
+    expect(demo.replay).toMatchObject({ newSideEffects: 0, verdict: 'idempotent' });
+    expect(demo.replay.idempotencyHits).toBeGreaterThan(0);
+  });
+});
