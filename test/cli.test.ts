@@ -11,6 +11,7 @@ import { readStock, type StockLevels } from '../cli/target/invariants.ts';
 import { type Ledger, readLedger } from '../cli/target/ledger.ts';
 import { type ResolvedTarget, resolveTarget } from '../cli/target/target.ts';
 import { type CliResult, runCli } from './support/cli.ts';
+import { warmUp } from './support/warm-up.ts';
 
 const cwd = inject('sagaProjectDir');
 
@@ -90,38 +91,6 @@ function step(steps: readonly StepLine[], state: string): StepLine {
 }
 
 let target: ResolvedTarget;
-
-/**
- * Runs `concurrency` plain orders through the stack at once and ignores how they end. The shared cloud scales
- * Lambda timeouts ×0.1 (10 s → 1 s), and a sandbox's first invocation also loads the AWS SDK lazily: on a loaded
- * machine that first invocation can outlive 1 s. Warming that many sandboxes per forward function keeps the
- * scenarios about the saga, not about cold starts.
- */
-async function warmUp(on: ResolvedTarget, concurrency: number): Promise<void> {
-  const sfn = new SFNClient(on.clientConfig());
-  const one = async (): Promise<void> => {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const orderId = ulid();
-      const response = await callApi(on, 'POST', '/orders', {
-        body: {
-          orderId,
-          customerId: 'cust-warm-up',
-          items: [{ sku: 'espresso-beans', qty: 1 }],
-          currency: 'EUR',
-        },
-      });
-      const arn = executionArnFor(on, orderId);
-      // A 500 may still have committed the order (the function timed out after its transaction): look briefly.
-      const end = await waitForExecutionToExist(sfn, arn, {
-        timeoutMs: response.status === 202 ? 30_000 : 3_000,
-      })
-        .then(() => waitForExecutionToEnd(sfn, arn, { timeoutMs: 60_000 }))
-        .catch(() => undefined);
-      if (end?.status === 'SUCCEEDED') return;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, one));
-}
 
 /** `saga order --json …` with the ledger of the order and the stock read before and after. */
 async function order(args: readonly string[]): Promise<PlacedOrder> {
