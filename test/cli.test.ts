@@ -3,10 +3,7 @@
  * cloud, and every claim they print is checked against the tables and the execution histories.
  */
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { ulid } from 'ulid';
 import { beforeAll, describe, expect, inject, test } from 'vitest';
-import { executionArnFor, waitForExecutionToEnd, waitForExecutionToExist } from '../cli/target/executions.ts';
-import { callApi } from '../cli/target/http.ts';
 import { readStock, type StockLevels } from '../cli/target/invariants.ts';
 import { type Ledger, readLedger } from '../cli/target/ledger.ts';
 import { type ResolvedTarget, resolveTarget } from '../cli/target/target.ts';

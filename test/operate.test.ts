@@ -8,7 +8,6 @@ import { ulid } from 'ulid';
 import { beforeAll, describe, expect, inject, onTestFinished, test } from 'vitest';
 import { shortFunctionName } from '../cli/commands/logs.ts';
 import { executionArnFor, waitForExecutionToEnd, waitForExecutionToExist } from '../cli/target/executions.ts';
-import { callApi } from '../cli/target/http.ts';
 import { checkInvariants, type InvariantResult, readStock } from '../cli/target/invariants.ts';
 import { type ResolvedTarget, resolveTarget } from '../cli/target/target.ts';
 import { runCli } from './support/cli.ts';
