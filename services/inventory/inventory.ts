@@ -9,10 +9,10 @@ import {
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
 import { cancellationReasons, rethrowTransient } from '../shared/dynamo.ts';
 import { OutOfStock } from '../shared/errors.ts';
 import { type FailureHooks, NO_FAILURES } from '../shared/hooks.ts';
+import * as z from '../shared/zod.ts';
 
 /** The Inventory table and its client. */
 export interface InventoryStore {
@@ -20,14 +20,14 @@ export interface InventoryStore {
   readonly table: string;
 }
 
-const LineSchema = z.object({ sku: z.string().min(1), qty: z.int().min(1) });
+const LineSchema = z.object({ sku: z.string().check(z.minLength(1)), qty: z.int().check(z.minimum(1)) });
 
 /** The reserve and release task payload: `{orderId, items: [{sku, qty}], idempotency_key}`. */
 export const InventoryInputSchema = z.object({
-  orderId: z.string().min(1),
+  orderId: z.string().check(z.minLength(1)),
   // Reserving takes two transaction items per line; DynamoDB allows 100 per transaction.
-  items: z.array(LineSchema).min(1).max(50),
-  idempotency_key: z.string().min(1),
+  items: z.array(LineSchema).check(z.minLength(1), z.maxLength(50)),
+  idempotency_key: z.string().check(z.minLength(1)),
 });
 /** A reserve or release task payload. */
 export type InventoryInput = z.output<typeof InventoryInputSchema>;

@@ -11,9 +11,9 @@ import {
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { ulid } from 'ulid';
-import { z } from 'zod';
 import { CATALOG, findCatalogItem } from '../shared/catalog.ts';
+import { ulid } from '../shared/ulid.ts';
+import * as z from '../shared/zod.ts';
 
 /** Currencies an order may be placed in. */
 export const CURRENCIES = ['EUR', 'USD', 'GBP'] as const;
@@ -37,65 +37,78 @@ const describe = (value: unknown): string => {
 /** A zod string that must be a ULID. */
 export const UlidSchema = z
   .string({ error: (issue) => `expected a ULID string, received ${describe(issue.input)}` })
-  .regex(ULID_PATTERN, {
-    error: (issue) =>
-      `must be a ULID (26 upper-case Crockford base32 characters, e.g. 01JDQ3V5G8M2W4X6Y8Z0A2B4C6), received ${describe(issue.input)}`,
-  });
+  .check(
+    z.regex(ULID_PATTERN, {
+      error: (issue) =>
+        `must be a ULID (26 upper-case Crockford base32 characters, e.g. 01JDQ3V5G8M2W4X6Y8Z0A2B4C6), received ${describe(issue.input)}`,
+    }),
+  );
 
 const OrderLineSchema = z.strictObject({
-  sku: z
-    .string({ error: (issue) => `expected a SKU string, received ${describe(issue.input)}` })
-    .min(1, { error: 'must not be empty' })
-    .max(64, { error: 'must be at most 64 characters' })
-    .refine((sku) => findCatalogItem(sku) !== undefined, {
+  sku: z.string({ error: (issue) => `expected a SKU string, received ${describe(issue.input)}` }).check(
+    z.minLength(1, { error: 'must not be empty' }),
+    z.maxLength(64, { error: 'must be at most 64 characters' }),
+    z.refine((sku) => findCatalogItem(sku) !== undefined, {
       error: (issue) =>
         `unknown SKU ${describe(issue.input)}; the catalog has ${CATALOG.map((item) => item.sku).join(', ')}`,
     }),
+  ),
   qty: z
     .int({ error: (issue) => `expected a whole number of units, received ${describe(issue.input)}` })
-    .min(1, { error: (issue) => `must be at least 1, received ${describe(issue.input)}` })
-    .max(MAX_QTY, { error: (issue) => `must be at most ${MAX_QTY}, received ${describe(issue.input)}` }),
+    .check(
+      z.minimum(1, { error: (issue) => `must be at least 1, received ${describe(issue.input)}` }),
+      z.maximum(MAX_QTY, {
+        error: (issue) => `must be at most ${MAX_QTY}, received ${describe(issue.input)}`,
+      }),
+    ),
 });
 
 /** The body of `POST /orders`. */
 export const OrderRequestSchema = z
   .strictObject({
-    orderId: UlidSchema.optional(),
+    orderId: z.optional(UlidSchema),
     customerId: z
       .string({ error: (issue) => `expected a customer id string, received ${describe(issue.input)}` })
-      .trim()
-      .min(1, { error: 'must not be empty' })
-      .max(128, { error: 'must be at most 128 characters' }),
+      .check(
+        z.trim(),
+        z.minLength(1, { error: 'must not be empty' }),
+        z.maxLength(128, { error: 'must be at most 128 characters' }),
+      ),
     items: z
       .array(OrderLineSchema, {
         error: (issue) => `expected an array of {sku, qty}, received ${describe(issue.input)}`,
       })
-      .min(1, { error: 'an order needs at least one item' })
-      .max(MAX_ITEMS, {
-        error: (issue) =>
-          `an order has at most ${MAX_ITEMS} lines, received ${Array.isArray(issue.input) ? issue.input.length : '?'}`,
-      }),
-    currency: z
-      .enum(CURRENCIES, {
+      .check(
+        z.minLength(1, { error: 'an order needs at least one item' }),
+        z.maxLength(MAX_ITEMS, {
+          error: (issue) =>
+            `an order has at most ${MAX_ITEMS} lines, received ${Array.isArray(issue.input) ? issue.input.length : '?'}`,
+        }),
+      ),
+    currency: z._default(
+      z.enum(CURRENCIES, {
         error: (issue) => `must be one of ${CURRENCIES.join(', ')}, received ${describe(issue.input)}`,
-      })
-      .default('EUR'),
+      }),
+      'EUR',
+    ),
   })
-  .superRefine((order, ctx) => {
-    const seen = new Map<string, number>();
-    order.items.forEach((line, index) => {
-      const first = seen.get(line.sku);
-      if (first !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['items', index, 'sku'],
-          message: `SKU '${line.sku}' is already on line ${first}; put the total qty on one line`,
-        });
-      } else {
-        seen.set(line.sku, index);
-      }
-    });
-  });
+  .check(
+    z.superRefine((order, ctx) => {
+      const seen = new Map<string, number>();
+      order.items.forEach((line, index) => {
+        const first = seen.get(line.sku);
+        if (first !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['items', index, 'sku'],
+            message: `SKU '${line.sku}' is already on line ${first}; put the total qty on one line`,
+          });
+        } else {
+          seen.set(line.sku, index);
+        }
+      });
+    }),
+  );
 
 /** A valid order request (currency defaulted). */
 export type OrderRequest = z.output<typeof OrderRequestSchema>;

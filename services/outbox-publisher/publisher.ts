@@ -9,9 +9,9 @@ import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventb
 import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { z } from 'zod';
 import { InvalidInputError, TransientError } from '../shared/errors.ts';
 import { type FailureHooks, NO_FAILURES } from '../shared/hooks.ts';
+import * as z from '../shared/zod.ts';
 
 /** The EventBridge source of the events the publisher puts. */
 export const EVENT_SOURCE = 'saga.orders';
@@ -21,10 +21,10 @@ export const ORDER_PLACED = 'OrderPlaced';
 export const PUT_EVENTS_ATTEMPTS = 3;
 
 const OutboxRowSchema = z.object({
-  pk: z.string().startsWith('OUTBOX#'),
-  eventId: z.string().min(1),
-  eventType: z.string().min(1),
-  payload: z.looseObject({ orderId: z.string().min(1) }),
+  pk: z.string().check(z.startsWith('OUTBOX#')),
+  eventId: z.string().check(z.minLength(1)),
+  eventType: z.string().check(z.minLength(1)),
+  payload: z.looseObject({ orderId: z.string().check(z.minLength(1)) }),
 });
 
 /** An outbox row as the publisher needs it. */
@@ -56,7 +56,7 @@ export function outboxEventOf(record: DynamoDBRecord): OutboxEvent | undefined {
       'dynamodb.NewImage: missing (the stream must carry NEW_IMAGE)',
     ]);
   // aws-lambda's AttributeValue type is a structural twin of the SDK's.
-  const row = OutboxRowSchema.safeParse(unmarshall(image as Record<string, AttributeValue>));
+  const row = z.safeParse(OutboxRowSchema, unmarshall(image as Record<string, AttributeValue>));
   if (!row.success) {
     throw new InvalidInputError(
       `outbox row ${record.dynamodb.Keys.pk.S}`,

@@ -8,10 +8,10 @@ import {
   PutCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { ulid } from 'ulid';
-import { z } from 'zod';
 import { cancellationReasons, isConditionalCheckFailed, rethrowTransient } from '../shared/dynamo.ts';
 import { type FailureHooks, NO_FAILURES } from '../shared/hooks.ts';
+import { ulid } from '../shared/ulid.ts';
+import * as z from '../shared/zod.ts';
 
 /** The Payments table and its client. */
 export interface PaymentStore {
@@ -21,10 +21,10 @@ export interface PaymentStore {
 
 /** The charge and refund task payload: `{orderId, amount, currency, idempotency_key}`. */
 export const PaymentInputSchema = z.object({
-  orderId: z.string().min(1),
-  amount: z.int().min(0),
-  currency: z.string().length(3),
-  idempotency_key: z.string().min(1),
+  orderId: z.string().check(z.minLength(1)),
+  amount: z.int().check(z.minimum(0)),
+  currency: z.string().check(z.length(3)),
+  idempotency_key: z.string().check(z.minLength(1)),
 });
 /** A charge or refund task payload. */
 export type PaymentInput = z.output<typeof PaymentInputSchema>;

@@ -51,7 +51,10 @@ export function idempotencyOptions(input: IdempotencyOptionsInput): IdempotencyO
       payloadValidationJmesPath: input.payloadValidationJmesPath,
       throwOnNoIdempotencyKey: true,
       responseHook: (response, record) => {
-        logger.info(IDEMPOTENCY_HIT_MESSAGE, { keyPrefix: input.keyPrefix, idempotencyKey: record.idempotencyKey });
+        logger.info(IDEMPOTENCY_HIT_MESSAGE, {
+          keyPrefix: input.keyPrefix,
+          idempotencyKey: record.idempotencyKey,
+        });
         return response;
       },
       ...(input.expiresAfterSeconds === undefined ? {} : { expiresAfterSeconds: input.expiresAfterSeconds }),

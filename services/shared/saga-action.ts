@@ -7,7 +7,6 @@ import { makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { parse } from '@aws-lambda-powertools/parser';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
-import type { z } from 'zod';
 import { InvalidInputError } from './errors.ts';
 import {
   type FailureStep,
@@ -19,6 +18,7 @@ import {
 import type { FailureHooks } from './hooks.ts';
 import { idempotencyOptions } from './idempotency.ts';
 import { beginInvocation, logger } from './logger.ts';
+import type * as z from './zod.ts';
 
 /** Every saga task payload carries the order id and the idempotency key the state machine derived. */
 export interface SagaTaskInput {
@@ -33,7 +33,7 @@ export interface SagaActionDefinition<I extends SagaTaskInput, R> {
   /** The failure-flag step it answers to. */
   readonly step: FailureStep;
   /** The task payload's schema. */
-  readonly schema: z.ZodType<I>;
+  readonly schema: z.ZodMiniType<I>;
   /** Idempotency record prefix, fixed per action (`payment.charge`). */
   readonly keyPrefix: string;
   /** What a repeated key must carry unchanged (`[amount, currency]`, `items`). */
@@ -50,7 +50,7 @@ export interface SagaActionEnvironment {
 }
 
 /** Validates a task payload or throws {@link InvalidInputError} listing every problem. */
-export function parseTaskInput<I>(action: string, schema: z.ZodType<I>, event: unknown): I {
+export function parseTaskInput<I>(action: string, schema: z.ZodMiniType<I>, event: unknown): I {
   const result = parse(event, undefined, schema, true);
   if (result.success) return result.data;
   const issues = Array.isArray(result.error.cause)

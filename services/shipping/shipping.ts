@@ -1,10 +1,10 @@
 /** Shipping domain: create the order's shipment once (`ORDER#<id>`/`SHIPMENT` {trackingId, carrier, at}). */
 import { createHash } from 'node:crypto';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { ulid } from 'ulid';
-import { z } from 'zod';
 import { isConditionalCheckFailed, rethrowTransient } from '../shared/dynamo.ts';
 import { type FailureHooks, NO_FAILURES } from '../shared/hooks.ts';
+import { ulid } from '../shared/ulid.ts';
+import * as z from '../shared/zod.ts';
 
 /** The Shipments table and its client. */
 export interface ShippingStore {
@@ -14,9 +14,11 @@ export interface ShippingStore {
 
 /** The ship task payload: `{orderId, items: [{sku, qty}], idempotency_key}`. */
 export const ShipInputSchema = z.object({
-  orderId: z.string().min(1),
-  items: z.array(z.object({ sku: z.string().min(1), qty: z.int().min(1) })).min(1),
-  idempotency_key: z.string().min(1),
+  orderId: z.string().check(z.minLength(1)),
+  items: z
+    .array(z.object({ sku: z.string().check(z.minLength(1)), qty: z.int().check(z.minimum(1)) }))
+    .check(z.minLength(1)),
+  idempotency_key: z.string().check(z.minLength(1)),
 });
 /** A ship task payload. */
 export type ShipInput = z.output<typeof ShipInputSchema>;
