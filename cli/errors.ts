@@ -3,12 +3,19 @@
  * its stack.
  */
 
+/**
+ * Marks the errors below. A registry symbol rather than `instanceof`, because the bundled entry
+ * (cli/run.bundle.mjs) carries its own copy of this module while the commands load the TypeScript one.
+ */
+const EXPECTED = Symbol.for('saga.cli.expected-error');
+
 /** Bad input or usage: printed without a stack, exit 2. Say what was wrong, what was received, what to do. */
 export class UserError extends Error {
   readonly exitCode: number = 2;
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'UserError';
+    Object.defineProperty(this, EXPECTED, { value: true });
   }
 }
 
@@ -18,6 +25,7 @@ export class EnvironmentError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'EnvironmentError';
+    Object.defineProperty(this, EXPECTED, { value: true });
   }
 }
 
@@ -27,6 +35,7 @@ export class CheckFailedError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'CheckFailedError';
+    Object.defineProperty(this, EXPECTED, { value: true });
   }
 }
 
@@ -36,6 +45,7 @@ export class AbortError extends Error {
   constructor(message = 'Aborted.', options?: ErrorOptions) {
     super(message, options);
     this.name = 'AbortError';
+    Object.defineProperty(this, EXPECTED, { value: true });
   }
 }
 
@@ -44,9 +54,9 @@ export type ExpectedError = UserError | EnvironmentError | CheckFailedError | Ab
 
 export function isExpectedError(error: unknown): error is ExpectedError {
   return (
-    error instanceof UserError ||
-    error instanceof EnvironmentError ||
-    error instanceof CheckFailedError ||
-    error instanceof AbortError
+    typeof error === 'object' &&
+    error !== null &&
+    (error as Record<symbol, unknown>)[EXPECTED] === true &&
+    typeof (error as { exitCode?: unknown }).exitCode === 'number'
   );
 }

@@ -176,11 +176,11 @@ describe('commands that need a stack, with no local cloud', () => {
     expect(result.stderr).toContain('received "xyz"');
   });
 
-  test('watch arn:aws:bad → exit 3: watch resolves the stack before it checks the ARN', async () => {
+  test('watch arn:aws:bad → exit 2: the argument is checked before the stack is looked for', async () => {
     const cwd = await tempProject();
     const result = await runCli(['watch', 'arn:aws:bad'], { cwd });
-    expect(result.code).toBe(3);
-    expect(result.stderr).toMatch(NOT_RUNNING);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('That is not a Step Functions execution ARN: "arn:aws:bad"');
   });
 
   test('watch with no argument off a terminal → exit 2 asking for one', async () => {
