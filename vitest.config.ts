@@ -15,7 +15,13 @@ export default defineConfig({
         test: {
           ...shared,
           name: 'unit',
-          include: ['bin/**/*.test.ts', 'cli/**/*.test.ts', 'infra/**/*.test.ts', 'services/**/*.test.ts', 'state-machines/**/*.test.ts'],
+          include: [
+            'bin/**/*.test.ts',
+            'cli/**/*.test.ts',
+            'infra/**/*.test.ts',
+            'services/**/*.test.ts',
+            'state-machines/**/*.test.ts',
+          ],
           // One in-memory DynamoDB Local for every unit test file; each file uses its own table names.
           globalSetup: ['test/support/global-setup.ts'],
         },

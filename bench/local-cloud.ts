@@ -33,7 +33,8 @@ async function cli(cwd: string, argv: string[]): Promise<Record<string, unknown>
   const stderr = new PassThrough();
   stderr.resume();
   const code = await run([...argv, '--json'], { cwd, stdout, stderr, env: { ...process.env, CI: 'true' } });
-  if (code !== 0) throw new Error(`saga ${argv.join(' ')} exited ${code}: ${Buffer.concat(chunks).toString()}`);
+  if (code !== 0)
+    throw new Error(`saga ${argv.join(' ')} exited ${code}: ${Buffer.concat(chunks).toString()}`);
   return Buffer.concat(chunks)
     .toString()
     .trim()
@@ -59,7 +60,9 @@ async function writeRate(endpoint: string, seconds: number, clients: number): Pr
   await Promise.all(
     Array.from({ length: clients }, async (_, c) => {
       for (let i = 0; Date.now() < end; i++) {
-        await ddb.send(new PutItemCommand({ TableName: table, Item: { pk: { S: `${c}-${i}` }, v: { N: `${i}` } } }));
+        await ddb.send(
+          new PutItemCommand({ TableName: table, Item: { pk: { S: `${c}-${i}` }, v: { N: `${i}` } } }),
+        );
         writes++;
       }
     }),
@@ -71,15 +74,19 @@ const projectDir = await mkdtemp(join(tmpdir(), 'saga-bench-'));
 try {
   if (synthesisIsStale()) await synthesize();
   const coldStart = Date.now();
-  const state = await startLocalCloudDetached({ projectDir, cdkOut: CDK_OUT, timeScale: Number(values['time-scale']) });
+  const state = await startLocalCloudDetached({
+    projectDir,
+    cdkOut: CDK_OUT,
+    timeScale: Number(values['time-scale']),
+  });
   const coldMs = Date.now() - coldStart;
   console.log(`cold start of the local cloud: ${(coldMs / 1000).toFixed(1)} s (target < 15 s)`);
 
   // Warm the Lambda workers, then sequential happy-path orders for latency.
   await cli(projectDir, ['bench', '--orders', '5', '--concurrency', '5']);
-  const latency = (await cli(projectDir, ['bench', '--orders', values['latency-orders'], '--concurrency', '1'])).find(
-    (l) => l.type === 'bench',
-  ) as { latencyMs: { p50: number; p99: number } };
+  const latency = (
+    await cli(projectDir, ['bench', '--orders', values['latency-orders'], '--concurrency', '1'])
+  ).find((l) => l.type === 'bench') as { latencyMs: { p50: number; p99: number } };
   console.log(
     `happy path, order → terminal state, 1 client: p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms (target p50 < 300 ms)`,
   );

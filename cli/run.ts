@@ -18,7 +18,11 @@ export interface RunIo {
 }
 
 /** A command's action: loads its module lazily and returns an exit code. */
-type Action = (ctx: CommandContext, args: readonly unknown[], options: Record<string, unknown>) => Promise<number>;
+type Action = (
+  ctx: CommandContext,
+  args: readonly unknown[],
+  options: Record<string, unknown>,
+) => Promise<number>;
 
 /**
  * Runs the CLI with `argv` (without node and script) and returns the exit code. Never touches `process`
@@ -75,7 +79,9 @@ export async function run(argv: readonly string[], io: Partial<RunIo> = {}): Pro
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version are successes; everything else commander rejects is a usage error.
-      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help'
+      return error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
         ? 0
         : 2;
     }
@@ -98,7 +104,9 @@ function int(name: string, min: number) {
   return (value: string): number => {
     const n = Number(value);
     if (!Number.isInteger(n) || n < min) {
-      throw new InvalidArgumentError(`${name} must be a whole number ≥ ${min}; received ${JSON.stringify(value)}.`);
+      throw new InvalidArgumentError(
+        `${name} must be a whole number ≥ ${min}; received ${JSON.stringify(value)}.`,
+      );
     }
     return n;
   };
@@ -133,43 +141,70 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => out.raw(s), writeErr: (s) => out.rawError(s) })
     .showHelpAfterError('(run with --help for usage)')
-    .addOption(new Option('--target <target>', 'local or aws (default: the last deployed, else local)').choices(['local', 'aws']))
+    .addOption(
+      new Option('--target <target>', 'local or aws (default: the last deployed, else local)').choices([
+        'local',
+        'aws',
+      ]),
+    )
     .option('--profile <name>', 'AWS profile (aws target)')
     .option('--region <region>', 'AWS region (aws target)')
     .option('--json', 'machine output: one JSON document per line', false)
     .option('--no-color', 'no colours (NO_COLOR is honoured too)')
     .option('--yes', 'answer yes to confirmations', false)
-    .addHelpText('after', examples(['saga deploy', 'saga order --fail inventory', 'saga watch', 'saga replay <orderId>']));
+    .addHelpText(
+      'after',
+      examples(['saga deploy', 'saga order --fail inventory', 'saga watch', 'saga replay <orderId>']),
+    );
 
-  const on = (name: string, load: () => Promise<{ default: Action }>) => async (...raw: unknown[]) => {
-    const command = raw[raw.length - 1] as Command;
-    const args = raw.slice(0, -2);
-    const { default: action } = await load();
-    await dispatch(action, command, args);
-  };
+  const on =
+    (load: () => Promise<{ default: Action }>) =>
+    async (...raw: unknown[]) => {
+      const command = raw[raw.length - 1] as Command;
+      const args = raw.slice(0, -2);
+      const { default: action } = await load();
+      await dispatch(action, command, args);
+    };
 
   program
     .command('deploy')
-    .description('local: synthesize the CDK app and start the local cloud; aws: synthesize and deploy with the CDK toolkit')
+    .description(
+      'local: synthesize the CDK app and start the local cloud; aws: synthesize and deploy with the CDK toolkit',
+    )
     .addOption(
-      new Option('--time-scale <factor>', 'local: shrink Retry/Wait delays and Lambda timeouts by this factor')
+      new Option(
+        '--time-scale <factor>',
+        'local: shrink Retry/Wait delays and Lambda timeouts by this factor',
+      )
         .argParser(positiveNumber('--time-scale'))
         .default(0.1),
     )
-    .option('--edge-port <port>', 'local: port of the AWS edge endpoint (default: a free one)', int('--edge-port', 1))
-    .addHelpText('after', examples(['saga deploy', 'saga deploy --time-scale 1', 'saga deploy --target aws --profile dev']))
-    .action(on('deploy', () => import('./commands/deploy.ts')));
+    .option(
+      '--edge-port <port>',
+      'local: port of the AWS edge endpoint (default: a free one)',
+      int('--edge-port', 1),
+    )
+    .addHelpText(
+      'after',
+      examples(['saga deploy', 'saga deploy --time-scale 1', 'saga deploy --target aws --profile dev']),
+    )
+    .action(on(() => import('./commands/deploy.ts')));
 
   program
     .command('destroy')
     .description('tear the stack down (local: stop the local cloud and remove its data)')
     .addHelpText('after', examples(['saga destroy', 'saga destroy --yes']))
-    .action(on('destroy', () => import('./commands/destroy.ts')));
+    .action(on(() => import('./commands/destroy.ts')));
 
   program
     .command('order')
     .description('place an order through the API (SigV4-signed), with failures injected, and follow its saga')
-    .option('--fail <spec>', 'inject a failure: step[:mode[:arg]] (repeatable); steps payment, inventory, shipping, refund, release; modes error, transient[:N], timeout, crash-after-commit, latency[:MS]', collect, [])
+    .option(
+      '--fail <spec>',
+      'inject a failure: step[:mode[:arg]] (repeatable); steps payment, inventory, shipping, refund, release; modes error, transient[:N], timeout, crash-after-commit, latency[:MS]',
+      collect,
+      [],
+    )
     .option('--items <list>', 'sku:qty,… (default espresso-beans:1,ceramic-mug:2)')
     .option('--customer <id>', 'customer id', 'cust-demo')
     .addOption(new Option('--currency <code>', 'currency').choices(['EUR', 'USD', 'GBP']).default('EUR'))
@@ -185,7 +220,7 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
         'saga order --no-watch --json',
       ]),
     )
-    .action(on('order', () => import('./commands/order.ts')));
+    .action(on(() => import('./commands/order.ts')));
 
   program
     .command('watch')
@@ -202,7 +237,7 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
         'aws stepfunctions get-execution-history --execution-arn $ARN > h.json && saga watch --from-file h.json',
       ]),
     )
-    .action(on('watch', () => import('./commands/watch.ts')));
+    .action(on(() => import('./commands/watch.ts')));
 
   program
     .command('replay')
@@ -211,7 +246,10 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
     .option('--times <n>', 'how many re-runs', int('--times', 1), 1)
     .option('--concurrency <c>', 'how many re-runs at once', int('--concurrency', 1), 1)
     .addOption(
-      new Option('--via <path>', 'sfn: new executions with the original input; outbox: re-deliver the outbox event')
+      new Option(
+        '--via <path>',
+        'sfn: new executions with the original input; outbox: re-deliver the outbox event',
+      )
         .choices(['sfn', 'outbox'])
         .default('sfn'),
     )
@@ -223,21 +261,26 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
         'saga replay 01JD8Z6Q3M4N5P6R7S8T9V0W1X --via outbox --json',
       ]),
     )
-    .action(on('replay', () => import('./commands/replay.ts')));
+    .action(on(() => import('./commands/replay.ts')));
 
   program
     .command('ls')
     .description('recent orders with status, execution status, duration and the failure injected')
     .option('--limit <n>', 'how many orders, newest first', int('--limit', 1), 20)
     .addHelpText('after', examples(['saga ls', 'saga ls --limit 5 --json']))
-    .action(on('ls', () => import('./commands/ls.ts')));
+    .action(on(() => import('./commands/ls.ts')));
 
   program
     .command('logs')
-    .description("the order's log lines from every function, merged by time (CloudWatch Logs filter on orderId)")
+    .description(
+      "the order's log lines from every function, merged by time (CloudWatch Logs filter on orderId)",
+    )
     .argument('<orderId>', 'the order id (see saga ls)')
-    .addHelpText('after', examples(['saga logs 01JD8Z6Q3M4N5P6R7S8T9V0W1X', 'saga logs 01JD8Z6Q3M4N5P6R7S8T9V0W1X --json']))
-    .action(on('logs', () => import('./commands/logs.ts')));
+    .addHelpText(
+      'after',
+      examples(['saga logs 01JD8Z6Q3M4N5P6R7S8T9V0W1X', 'saga logs 01JD8Z6Q3M4N5P6R7S8T9V0W1X --json']),
+    )
+    .action(on(() => import('./commands/logs.ts')));
 
   const flags = program
     .command('flags')
@@ -255,19 +298,25 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
   flags
     .command('list', { isDefault: true })
     .description('the flags in force')
-    .action(on('flags list', async () => ({ default: (await flagsModule()).actions.list })));
+    .action(on(async () => ({ default: (await flagsModule()).actions.list })));
   flags
     .command('set')
-    .description('set a flag: step[:mode[:arg]] — steps payment, inventory, shipping, refund, release, publisher')
-    .argument('<spec>', 'e.g. payment, inventory:error, payment:transient:2, shipping:timeout, refund:crash-after-commit, payment:latency:500')
+    .description(
+      'set a flag: step[:mode[:arg]] — steps payment, inventory, shipping, refund, release, publisher',
+    )
+    .argument(
+      '<spec>',
+      'e.g. payment, inventory:error, payment:transient:2, shipping:timeout, refund:crash-after-commit, payment:latency:500',
+    )
     .option('--order <orderId>', 'for one order')
     .option('--global', 'for every order')
     .option('--rate <share>', 'GLOBAL only: the share of invocations hit, 0..1', (v: string) => {
       const n = Number(v);
-      if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`--rate must be between 0 and 1; received ${JSON.stringify(v)}.`);
+      if (!(n >= 0 && n <= 1))
+        throw new InvalidArgumentError(`--rate must be between 0 and 1; received ${JSON.stringify(v)}.`);
       return n;
     })
-    .action(on('flags set', async () => ({ default: (await flagsModule()).actions.set })));
+    .action(on(async () => ({ default: (await flagsModule()).actions.set })));
   flags
     .command('clear')
     .description('clear flags: one step or all steps, of one order, GLOBAL, or everywhere')
@@ -275,17 +324,21 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
     .option('--order <orderId>', 'of one order')
     .option('--global', 'the GLOBAL flags')
     .option('--all', 'every flag')
-    .action(on('flags clear', async () => ({ default: (await flagsModule()).actions.clear })));
+    .action(on(async () => ({ default: (await flagsModule()).actions.clear })));
 
   program
     .command('demo')
-    .description('the guided tour: deploys if needed, then a happy order, compensation, retries, a crash after commit, a replay')
+    .description(
+      'the guided tour: deploys if needed, then a happy order, compensation, retries, a crash after commit, a replay',
+    )
     .addHelpText('after', examples(['saga demo', 'saga demo --json']))
-    .action(on('demo', () => import('./commands/demo.ts')));
+    .action(on(() => import('./commands/demo.ts')));
 
   program
     .command('bench')
-    .description('N orders at concurrency C with a failure mix: throughput, latency, then every invariant (exit 1 on a violation)')
+    .description(
+      'N orders at concurrency C with a failure mix: throughput, latency, then every invariant (exit 1 on a violation)',
+    )
     .option('--orders <n>', 'how many orders', int('--orders', 1), 50)
     .option('--concurrency <c>', 'orders in flight at once', int('--concurrency', 1), 10)
     .option('--mix <mix>', 'failure mix, spec=weight,… (none = no failure; + joins specs)', 'none=1')
@@ -297,14 +350,14 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
         'saga bench --json',
       ]),
     )
-    .action(on('bench', () => import('./commands/bench.ts')));
+    .action(on(() => import('./commands/bench.ts')));
 
   program
     .command('doctor')
     .description('check Node, Java, the local cloud, AWS credentials and region, and say what to fix')
     .option('--aws', 'also check the aws target (credentials, region)', false)
     .addHelpText('after', examples(['saga doctor', 'saga doctor --aws --profile dev']))
-    .action(on('doctor', () => import('./commands/doctor.ts')));
+    .action(on(() => import('./commands/doctor.ts')));
 
   return program;
 }

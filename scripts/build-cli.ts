@@ -4,8 +4,9 @@
  * separate TypeScript modules, loaded lazily by the command that needs them. Runs on `npm install` (prepare).
  * bin/saga falls back to cli/run.ts when the bundle is missing or older than its sources.
  */
-import { build } from 'esbuild';
+
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 

@@ -6,7 +6,12 @@ import type { CommandContext } from '../command.ts';
 import { CheckFailedError, UserError } from '../errors.ts';
 import { executionArnFor, waitForExecutionToEnd, waitForExecutionToExist } from '../target/executions.ts';
 import { callApi } from '../target/http.ts';
-import { checkInvariants, type InvariantResult, type PlacedBenchOrder, readStock } from '../target/invariants.ts';
+import {
+  checkInvariants,
+  type InvariantResult,
+  type PlacedBenchOrder,
+  readStock,
+} from '../target/invariants.ts';
 import { resolveTarget } from '../target/target.ts';
 import { parseSpecForCli } from './flags.ts';
 
@@ -34,7 +39,12 @@ export interface BenchResult {
   readonly durationMs: number;
   readonly ordersPerSecond: number;
   /** Order placed → execution stopped. */
-  readonly latencyMs: { readonly p50: number; readonly p95: number; readonly p99: number; readonly max: number };
+  readonly latencyMs: {
+    readonly p50: number;
+    readonly p95: number;
+    readonly p99: number;
+    readonly max: number;
+  };
   readonly statuses: Record<string, number>;
   readonly invariants: readonly InvariantResult[];
   readonly violations: number;
@@ -45,15 +55,21 @@ export interface BenchResult {
  * `shipping+refund:transient:2=1`).
  */
 export function parseMix(text: string): MixEntry[] {
-  const entries = text.split(',').map((e) => e.trim()).filter(Boolean);
-  if (entries.length === 0) throw new UserError('--mix is empty. Example: --mix none=6,inventory=2,payment:transient:2=2');
+  const entries = text
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  if (entries.length === 0)
+    throw new UserError('--mix is empty. Example: --mix none=6,inventory=2,payment:transient:2=2');
   return entries.map((entry) => {
     const at = entry.lastIndexOf('=');
     const label = at < 0 ? entry : entry.slice(0, at);
     const weightText = at < 0 ? '1' : entry.slice(at + 1);
     const weight = Number(weightText);
     if (!Number.isInteger(weight) || weight < 1) {
-      throw new UserError(`--mix entry ${JSON.stringify(entry)}: the weight after = must be a whole number ≥ 1.`);
+      throw new UserError(
+        `--mix entry ${JSON.stringify(entry)}: the weight after = must be a whole number ≥ 1.`,
+      );
     }
     const specs = label === 'none' ? [] : label.split('+').map(parseSpecForCli);
     return { specs, label, weight };
@@ -86,7 +102,10 @@ function percentile(sorted: readonly number[], p: number): number {
 
 const BENCH_ITEMS = [
   [{ sku: 'espresso-beans', qty: 1 }],
-  [{ sku: 'ceramic-mug', qty: 2 }, { sku: 'paper-filters', qty: 1 }],
+  [
+    { sku: 'ceramic-mug', qty: 2 },
+    { sku: 'paper-filters', qty: 1 },
+  ],
   [{ sku: 'paper-filters', qty: 3 }],
 ] as const;
 
@@ -100,7 +119,9 @@ export async function bench(ctx: CommandContext, options: BenchOptions): Promise
   const placed: PlacedBenchOrder[] = [];
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
-  const progress = await ctx.out.progress(`Placing ${options.orders} orders, ${options.concurrency} at a time`);
+  const progress = await ctx.out.progress(
+    `Placing ${options.orders} orders, ${options.concurrency} at a time`,
+  );
   const started = Date.now();
   let next = 0;
   let done = 0;
@@ -111,13 +132,16 @@ export async function bench(ctx: CommandContext, options: BenchOptions): Promise
       const orderId = ulid();
       const items = BENCH_ITEMS[i % BENCH_ITEMS.length] as readonly { sku: string; qty: number }[];
       await Promise.all(
-        entry.specs.map((spec) => writeFailureFlag(ddb, target.outputs.FailureFlagsTableName, { orderId }, spec)),
+        entry.specs.map((spec) =>
+          writeFailureFlag(ddb, target.outputs.FailureFlagsTableName, { orderId }, spec),
+        ),
       );
       const t0 = Date.now();
       const response = await callApi(target, 'POST', '/orders', {
         body: { orderId, customerId: `bench-${i % 7}`, items, currency: 'EUR' },
       });
-      if (response.status !== 202) throw new Error(`POST /orders answered ${response.status}: ${response.text}`);
+      if (response.status !== 202)
+        throw new Error(`POST /orders answered ${response.status}: ${response.text}`);
       placed.push({ orderId, specs: entry.specs, items });
       const arn = executionArnFor(target, orderId);
       const interval = target.kind === 'local' ? 50 : 1000;
@@ -143,7 +167,12 @@ export async function bench(ctx: CommandContext, options: BenchOptions): Promise
     concurrency: options.concurrency,
     durationMs,
     ordersPerSecond: options.orders / (durationMs / 1000),
-    latencyMs: { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted.at(-1) ?? 0 },
+    latencyMs: {
+      p50: percentile(sorted, 50),
+      p95: percentile(sorted, 95),
+      p99: percentile(sorted, 99),
+      max: sorted.at(-1) ?? 0,
+    },
     statuses,
     invariants,
     violations: invariants.filter((i) => !i.ok).length,
@@ -169,10 +198,16 @@ export default async function action(
   out.line(
     `order → terminal state: p50 ${result.latencyMs.p50} ms · p95 ${result.latencyMs.p95} ms · p99 ${result.latencyMs.p99} ms · max ${result.latencyMs.max} ms`,
   );
-  out.line(`executions: ${Object.entries(result.statuses).map(([k, v]) => `${k} ${v}`).join(' · ')}`);
+  out.line(
+    `executions: ${Object.entries(result.statuses)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(' · ')}`,
+  );
   out.line();
   for (const inv of result.invariants) {
-    out.line(`${inv.ok ? out.style.ok('✓') : out.style.fail('✗')} ${inv.name.padEnd(46)} ${out.style.dim(inv.detail)}`);
+    out.line(
+      `${inv.ok ? out.style.ok('✓') : out.style.fail('✗')} ${inv.name.padEnd(46)} ${out.style.dim(inv.detail)}`,
+    );
   }
   if (result.violations > 0) {
     throw new CheckFailedError(`${result.violations} invariant(s) violated.`);

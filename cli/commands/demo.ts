@@ -3,7 +3,7 @@ import { CheckFailedError } from '../errors.ts';
 import { expectedOrderStatus } from '../target/expectations.ts';
 import { readLedger } from '../target/ledger.ts';
 import { resolveTarget } from '../target/target.ts';
-import { placeOrder, parseFailSpecs } from './order.ts';
+import { parseFailSpecs, placeOrder } from './order.ts';
 import { replay } from './replay.ts';
 import { followExecution } from './watch.ts';
 
@@ -25,7 +25,8 @@ const CHAPTERS: readonly Chapter[] = [
   },
   {
     title: 'Inventory fails: the payment is compensated',
-    story: 'ReserveInventory throws OutOfStock; the Catch routes to RefundPayment, then the order is CANCELLED.',
+    story:
+      'ReserveInventory throws OutOfStock; the Catch routes to RefundPayment, then the order is CANCELLED.',
     fail: ['inventory'],
     expect: { charges: 1, refunds: 1, shipments: 0 },
   },
@@ -72,7 +73,11 @@ export async function demo(ctx: CommandContext): Promise<DemoResult> {
       logs: false,
     });
     out.data({ type: 'order', ...placed });
-    out.line(out.style.dim(`   order ${placed.orderId}${placed.flags.length ? ` · injected ${placed.flags.join(', ')}` : ''}`));
+    out.line(
+      out.style.dim(
+        `   order ${placed.orderId}${placed.flags.length ? ` · injected ${placed.flags.join(', ')}` : ''}`,
+      ),
+    );
     const summary = await followExecution(ctx, placed.executionArn, { waitForStart: true });
     const ledger = await readLedger(target, placed.orderId);
     const expected = expectedOrderStatus(parseFailSpecs(chapter.fail));
@@ -90,7 +95,11 @@ export async function demo(ctx: CommandContext): Promise<DemoResult> {
   }
   out.line();
   out.line(out.style.bold(`${CHAPTERS.length + 1}. Replay the happy order five times, three at once`));
-  out.line(out.style.dim('   New executions with the original input: every task answers from the idempotency store.'));
+  out.line(
+    out.style.dim(
+      '   New executions with the original input: every task answers from the idempotency store.',
+    ),
+  );
   const proof = await replay(ctx, first as string, { times: 5, concurrency: 3, via: 'sfn' });
   out.line(
     `   new side effects: ${proof.newSideEffects} · idempotency hits: ${proof.idempotencyHits} · ` +

@@ -37,7 +37,9 @@ export async function deploy(ctx: CommandContext, options: DeployOptions): Promi
     }
   }
   const { startLocalCloudDetached } = await import('../../infra/local/lifecycle.ts');
-  const progress = await out.progress('Starting the local cloud (DynamoDB Local, Lambda workers, Step Functions, edge)');
+  const progress = await out.progress(
+    'Starting the local cloud (DynamoDB Local, Lambda workers, Step Functions, edge)',
+  );
   const started = Date.now();
   let state: Awaited<ReturnType<typeof startLocalCloudDetached>>;
   try {
@@ -63,8 +65,14 @@ export async function deploy(ctx: CommandContext, options: DeployOptions): Promi
     );
   }
   out.line();
-  out.line(`Next: ${out.style.accent('saga order')} · ${out.style.accent('saga order --fail inventory')} · ${out.style.accent('saga demo')}`);
-  out.line(out.style.dim(`Any AWS SDK or the AWS CLI works against it: aws --endpoint-url ${state.endpoint} stepfunctions list-executions …`));
+  out.line(
+    `Next: ${out.style.accent('saga order')} · ${out.style.accent('saga order --fail inventory')} · ${out.style.accent('saga demo')}`,
+  );
+  out.line(
+    out.style.dim(
+      `Any AWS SDK or the AWS CLI works against it: aws --endpoint-url ${state.endpoint} stepfunctions list-executions …`,
+    ),
+  );
   return result;
 }
 
@@ -73,6 +81,9 @@ export default async function action(
   _args: readonly unknown[],
   options: Record<string, unknown>,
 ): Promise<number> {
-  await deploy(ctx, { timeScale: options.timeScale as number, edgePort: options.edgePort as number | undefined });
+  await deploy(ctx, {
+    timeScale: options.timeScale as number,
+    edgePort: options.edgePort as number | undefined,
+  });
   return 0;
 }

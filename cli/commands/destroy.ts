@@ -18,7 +18,11 @@ export async function destroy(ctx: CommandContext): Promise<{ target: 'local' | 
   } else {
     const { stopLocalCloud } = await import('../../infra/local/lifecycle.ts');
     const wasRunning = await stopLocalCloud({ projectDir: ctx.projectDir, removeData: true });
-    ctx.out.success(wasRunning ? 'Local cloud stopped and its data removed.' : 'Local cloud was not running; its data is removed.');
+    ctx.out.success(
+      wasRunning
+        ? 'Local cloud stopped and its data removed.'
+        : 'Local cloud was not running; its data is removed.',
+    );
   }
   const result = { target, destroyed: true } as const;
   ctx.out.data(result);

@@ -72,7 +72,12 @@ export async function doctor(ctx: CommandContext, options: DoctorOptions): Promi
           },
     );
   } else {
-    checks.push({ name: 'Local cloud', status: 'warn', detail: 'not running', fix: '`saga deploy` starts it' });
+    checks.push({
+      name: 'Local cloud',
+      status: 'warn',
+      detail: 'not running',
+      fix: '`saga deploy` starts it',
+    });
   }
   if (options.aws) {
     const region = ctx.globals.region ?? ctx.env.AWS_REGION ?? ctx.env.AWS_DEFAULT_REGION;
@@ -85,9 +90,17 @@ export async function doctor(ctx: CommandContext, options: DoctorOptions): Promi
     try {
       const provider = await awsCredentials(ctx.globals.profile);
       const identity = await provider();
-      checks.push({ name: 'AWS credentials', status: 'ok', detail: `access key ${identity.accessKeyId.slice(0, 4)}…` });
+      checks.push({
+        name: 'AWS credentials',
+        status: 'ok',
+        detail: `access key ${identity.accessKeyId.slice(0, 4)}…`,
+      });
     } catch (error) {
-      checks.push({ name: 'AWS credentials', status: 'fail', detail: (error as Error).message.split('. ')[0] ?? '' });
+      checks.push({
+        name: 'AWS credentials',
+        status: 'fail',
+        detail: (error as Error).message.split('. ')[0] ?? '',
+      });
     }
   }
   return checks;
@@ -105,9 +118,14 @@ export default async function action(
   for (const check of checks) {
     out.data({ type: 'check', ...check });
     const glyph =
-      check.status === 'ok' ? out.style.ok('✓') : check.status === 'warn' ? out.style.warn('!') : out.style.fail('✗');
+      check.status === 'ok'
+        ? out.style.ok('✓')
+        : check.status === 'warn'
+          ? out.style.warn('!')
+          : out.style.fail('✗');
     out.line(`${glyph} ${check.name.padEnd(22)} ${check.detail}`);
-    if (check.fix && check.status !== 'ok') out.line(`  ${' '.repeat(22)} ${out.style.dim(`fix: ${check.fix}`)}`);
+    if (check.fix && check.status !== 'ok')
+      out.line(`  ${' '.repeat(22)} ${out.style.dim(`fix: ${check.fix}`)}`);
   }
   return checks.some((c) => c.status === 'fail') ? 3 : 0;
 }

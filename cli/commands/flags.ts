@@ -1,8 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   deleteFailureFlag,
-  type FailureFlag,
   FailSpecError,
+  type FailureFlag,
+  type FailureStep,
   type FlagScope,
   formatFailSpec,
   GLOBAL_SCOPE,
@@ -10,7 +11,6 @@ import {
   parseFailSpec,
   STEPS,
   writeFailureFlag,
-  type FailureStep,
 } from '../../services/shared/failure-flags.ts';
 import type { CommandContext } from '../command.ts';
 import { UserError } from '../errors.ts';
@@ -28,7 +28,9 @@ export function scopeOf(options: ScopeOptions): FlagScope {
   if (options.order && options.global) throw new UserError('Pass either --order <id> or --global, not both.');
   if (options.global) return GLOBAL_SCOPE;
   if (options.order) return { orderId: parseOrderId(options.order) };
-  throw new UserError('Say which orders the flag is for: --order <orderId> (one order) or --global (every order).');
+  throw new UserError(
+    'Say which orders the flag is for: --order <orderId> (one order) or --global (every order).',
+  );
 }
 
 /** Parses a failure spec for the CLI: a bad one is a usage error (exit 2) listing the valid steps and modes. */
@@ -55,13 +57,19 @@ function describe(flag: FailureFlag): Record<string, unknown> {
 
 async function client(ctx: CommandContext) {
   const target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
-  return { target, ddb: new DynamoDBClient(target.clientConfig()), table: target.outputs.FailureFlagsTableName };
+  return {
+    target,
+    ddb: new DynamoDBClient(target.clientConfig()),
+    table: target.outputs.FailureFlagsTableName,
+  };
 }
 
 /** `saga flags [list]`. */
 export async function listFlags(ctx: CommandContext): Promise<number> {
   const { ddb, table } = await client(ctx);
-  const flags = (await listFailureFlags(ddb, table)).sort((a, b) => a.pk.localeCompare(b.pk) || a.sk.localeCompare(b.sk));
+  const flags = (await listFailureFlags(ddb, table)).sort(
+    (a, b) => a.pk.localeCompare(b.pk) || a.sk.localeCompare(b.sk),
+  );
   const { out } = ctx;
   for (const flag of flags) out.data({ type: 'flag', ...describe(flag) });
   if (flags.length === 0) {
@@ -85,7 +93,11 @@ export async function listFlags(ctx: CommandContext): Promise<number> {
 }
 
 /** `saga flags set <spec> (--order <id> | --global) [--rate r]`. */
-export async function setFlag(ctx: CommandContext, spec: string, options: ScopeOptions & { rate?: number }): Promise<number> {
+export async function setFlag(
+  ctx: CommandContext,
+  spec: string,
+  options: ScopeOptions & { rate?: number },
+): Promise<number> {
   const parsed = parseSpecForCli(spec);
   const scope = scopeOf(options);
   if (options.rate !== undefined && scope !== GLOBAL_SCOPE) {
@@ -100,7 +112,9 @@ export async function setFlag(ctx: CommandContext, spec: string, options: ScopeO
     throw error;
   }
   ctx.out.data({ type: 'flag', ...describe(stored) });
-  ctx.out.success(`Set ${formatFailSpec(parsed)} for ${stored.pk}${options.rate === undefined ? '' : ` (rate ${options.rate})`}.`);
+  ctx.out.success(
+    `Set ${formatFailSpec(parsed)} for ${stored.pk}${options.rate === undefined ? '' : ` (rate ${options.rate})`}.`,
+  );
   return 0;
 }
 
@@ -115,11 +129,15 @@ export async function clearFlags(
   }
   const { ddb, table } = await client(ctx);
   const flags = await listFailureFlags(ddb, table);
-  const scopeKey = options.all ? undefined : (() => {
-    const s = scopeOf(options);
-    return s === GLOBAL_SCOPE ? GLOBAL_SCOPE : `ORDER#${s.orderId}`;
-  })();
-  const doomed = flags.filter((f) => (scopeKey === undefined || f.pk === scopeKey) && (step === undefined || f.sk === step));
+  const scopeKey = options.all
+    ? undefined
+    : (() => {
+        const s = scopeOf(options);
+        return s === GLOBAL_SCOPE ? GLOBAL_SCOPE : `ORDER#${s.orderId}`;
+      })();
+  const doomed = flags.filter(
+    (f) => (scopeKey === undefined || f.pk === scopeKey) && (step === undefined || f.sk === step),
+  );
   for (const f of doomed) {
     const scope: FlagScope = f.pk === GLOBAL_SCOPE ? GLOBAL_SCOPE : { orderId: f.pk.slice('ORDER#'.length) };
     await deleteFailureFlag(ddb, table, scope, f.sk as FailureStep);
@@ -135,5 +153,9 @@ export const actions = {
   set: (ctx: CommandContext, args: readonly unknown[], options: Record<string, unknown>) =>
     setFlag(ctx, String(args[0]), options as ScopeOptions & { rate?: number }),
   clear: (ctx: CommandContext, args: readonly unknown[], options: Record<string, unknown>) =>
-    clearFlags(ctx, args[0] === undefined ? undefined : String(args[0]), options as ScopeOptions & { all?: boolean }),
+    clearFlags(
+      ctx,
+      args[0] === undefined ? undefined : String(args[0]),
+      options as ScopeOptions & { all?: boolean },
+    ),
 };

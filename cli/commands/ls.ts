@@ -1,5 +1,5 @@
 import { DynamoDBClient, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { ListExecutionsCommand, type ExecutionListItem, SFNClient } from '@aws-sdk/client-sfn';
+import { type ExecutionListItem, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import type { CommandContext } from '../command.ts';
 import { resolveTarget } from '../target/target.ts';
 
@@ -49,7 +49,11 @@ export async function listOrders(ctx: CommandContext, options: LsOptions): Promi
   const oldest = recent.at(-1)?.createdAt?.S ?? '';
   do {
     const page = await sfn.send(
-      new ListExecutionsCommand({ stateMachineArn: target.outputs.StateMachineArn, maxResults: 100, nextToken: token }),
+      new ListExecutionsCommand({
+        stateMachineArn: target.outputs.StateMachineArn,
+        maxResults: 100,
+        nextToken: token,
+      }),
     );
     for (const e of page.executions ?? []) if (e.name && !executions.has(e.name)) executions.set(e.name, e);
     token = page.nextToken;
@@ -76,7 +80,9 @@ export async function listOrders(ctx: CommandContext, options: LsOptions): Promi
           execution?.startDate && execution.stopDate
             ? execution.stopDate.getTime() - execution.startDate.getTime()
             : null,
-        failures: (flags.Items ?? []).map((f) => describeFlag(f as Record<string, { S?: string; N?: string }>)),
+        failures: (flags.Items ?? []).map((f) =>
+          describeFlag(f as Record<string, { S?: string; N?: string }>),
+        ),
         amount: Number(item.amount?.N ?? 0),
         currency: item.currency?.S ?? '',
         createdAt: item.createdAt?.S ?? '',

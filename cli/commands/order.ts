@@ -39,16 +39,23 @@ const DEFAULT_ITEMS = 'espresso-beans:1,ceramic-mug:2';
 /** Parses `--items sku:qty,…` against the catalog: exit 2 naming what was wrong and the SKUs that exist. */
 export function parseItems(text: string): { sku: string; qty: number }[] {
   const skus = CATALOG.map((c) => c.sku).join(', ');
-  const parts = text.split(',').map((p) => p.trim()).filter(Boolean);
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   if (parts.length === 0) throw new UserError(`--items is empty. Use sku:qty,… with skus from: ${skus}.`);
   const seen = new Set<string>();
   return parts.map((part) => {
     const [sku = '', qtyText = '1', ...rest] = part.split(':');
     if (rest.length > 0 || !/^\d+$/.test(qtyText) || Number(qtyText) < 1) {
-      throw new UserError(`--items entry ${JSON.stringify(part)} is not sku:qty with a whole quantity ≥ 1 (e.g. espresso-beans:2).`);
+      throw new UserError(
+        `--items entry ${JSON.stringify(part)} is not sku:qty with a whole quantity ≥ 1 (e.g. espresso-beans:2).`,
+      );
     }
-    if (!findCatalogItem(sku)) throw new UserError(`Unknown sku ${JSON.stringify(sku)} in --items. Known skus: ${skus}.`);
-    if (seen.has(sku)) throw new UserError(`sku ${sku} appears twice in --items; give it once with the total quantity.`);
+    if (!findCatalogItem(sku))
+      throw new UserError(`Unknown sku ${JSON.stringify(sku)} in --items. Known skus: ${skus}.`);
+    if (seen.has(sku))
+      throw new UserError(`sku ${sku} appears twice in --items; give it once with the total quantity.`);
     seen.add(sku);
     return { sku, qty: Number(qtyText) };
   });
@@ -124,7 +131,10 @@ export default async function action(
     return 0;
   }
   const { followExecution } = await import('./watch.ts');
-  const summary = await followExecution(ctx, placed.executionArn, { logs: orderOptions.logs, waitForStart: true });
+  const summary = await followExecution(ctx, placed.executionArn, {
+    logs: orderOptions.logs,
+    waitForStart: true,
+  });
   const expected = expectedOrderStatus(parseFailSpecs(orderOptions.fail));
   if (summary.orderStatus && summary.orderStatus !== expected) {
     throw new CheckFailedError(

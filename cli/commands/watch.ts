@@ -1,5 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import type { CommandContext } from '../command.ts';
+import { UserError } from '../errors.ts';
+import {
+  checkExecutionArn,
+  parseOrderId,
+  toExecutionArn,
+  waitForExecutionToExist,
+} from '../target/executions.ts';
+import { type OrderLogLine, readOrderLogs } from '../target/logs.ts';
+import { resolveTarget } from '../target/target.ts';
 import {
   buildTimeline,
   createHistoryCursor,
@@ -13,11 +23,6 @@ import {
   type TimelineSummary,
   toJsonLines,
 } from '../timeline/index.ts';
-import type { CommandContext } from '../command.ts';
-import { UserError } from '../errors.ts';
-import { checkExecutionArn, parseOrderId, toExecutionArn, waitForExecutionToExist } from '../target/executions.ts';
-import { type OrderLogLine, readOrderLogs } from '../target/logs.ts';
-import { resolveTarget } from '../target/target.ts';
 import { shortFunctionName } from './logs.ts';
 
 /** Options of `saga watch`. */
@@ -40,7 +45,9 @@ export interface FollowOptions {
 }
 
 function isThrottle(error: unknown): boolean {
-  return (error as Error).name === 'ThrottlingException' || (error as Error).name === 'TooManyRequestsException';
+  return (
+    (error as Error).name === 'ThrottlingException' || (error as Error).name === 'TooManyRequestsException'
+  );
 }
 
 function isNoSuchExecution(error: unknown): boolean {
@@ -116,7 +123,12 @@ export async function followExecution(
     rows = next;
     if (cursor.finished || !follow || ctx.signal.aborted) break;
     unchanged = fresh === 0 ? unchanged + 1 : 0;
-    await new Promise((r) => setTimeout(r, pollIntervalMs({ unchangedPolls: unchanged, lastPollCalls: cursor.calls.lastPoll, throttled })));
+    await new Promise((r) =>
+      setTimeout(
+        r,
+        pollIntervalMs({ unchangedPolls: unchanged, lastPollCalls: cursor.calls.lastPoll, throttled }),
+      ),
+    );
   }
   out.endLive();
   if (out.json) {
@@ -141,10 +153,13 @@ function printInterleaved(ctx: CommandContext, model: TimelineModel, logs: reado
     const end = entry.endMs ?? Number.POSITIVE_INFINITY;
     while (pending.length > 0 && (pending[0]?.timestamp ?? 0) <= end) {
       const log = pending.shift() as OrderLogLine;
-      out.line(`      ${out.style.dim(`${shortFunctionName(log.functionName)} ${log.level}`)} ${out.style.dim(log.message)}`);
+      out.line(
+        `      ${out.style.dim(`${shortFunctionName(log.functionName)} ${log.level}`)} ${out.style.dim(log.message)}`,
+      );
     }
   });
-  for (const log of pending) out.line(`      ${out.style.dim(`${shortFunctionName(log.functionName)} ${log.level} ${log.message}`)}`);
+  for (const log of pending)
+    out.line(`      ${out.style.dim(`${shortFunctionName(log.functionName)} ${log.level} ${log.message}`)}`);
   for (const row of rows.filter((r) => r.kind === 'footer')) out.line(row.text);
 }
 
@@ -154,7 +169,9 @@ export async function renderHistoryFile(ctx: CommandContext, path: string): Prom
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new UserError(`Cannot read the history file ${path}: ${(error as Error).message}.`, { cause: error });
+    throw new UserError(`Cannot read the history file ${path}: ${(error as Error).message}.`, {
+      cause: error,
+    });
   }
   let events: ReturnType<typeof parseHistoryFile>;
   try {
@@ -194,7 +211,11 @@ async function pickExecution(ctx: CommandContext): Promise<string> {
 }
 
 /** `saga watch [arn|orderId]`. */
-export async function watch(ctx: CommandContext, execution: string | undefined, options: WatchOptions): Promise<TimelineSummary> {
+export async function watch(
+  ctx: CommandContext,
+  execution: string | undefined,
+  options: WatchOptions,
+): Promise<TimelineSummary> {
   if (options.fromFile) return await renderHistoryFile(ctx, options.fromFile);
   let arn: string;
   if (execution === undefined) {

@@ -52,7 +52,8 @@ export async function waitForExecutionToExist(
     try {
       return await sfn.send(new DescribeExecutionCommand({ executionArn }));
     } catch (error) {
-      if (!(error instanceof ExecutionDoesNotExist) || Date.now() > deadline || options.signal?.aborted) throw error;
+      if (!(error instanceof ExecutionDoesNotExist) || Date.now() > deadline || options.signal?.aborted)
+        throw error;
     }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -68,7 +69,8 @@ export async function waitForExecutionToEnd(
   for (;;) {
     const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
     if (d.status !== 'RUNNING' && d.status !== 'PENDING_REDRIVE') return d;
-    if (Date.now() > deadline) throw new Error(`Execution ${executionArn} still running after ${options.timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`Execution ${executionArn} still running after ${options.timeoutMs} ms`);
     if (options.signal?.aborted) return d;
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 250));
   }

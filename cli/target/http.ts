@@ -19,7 +19,10 @@ export async function callApi(
   path: string,
   options: { body?: unknown; headers?: Record<string, string> } = {},
 ): Promise<ApiResponse> {
-  const url = new URL(path.replace(/^\//, ''), target.outputs.ApiUrl.endsWith('/') ? target.outputs.ApiUrl : `${target.outputs.ApiUrl}/`);
+  const url = new URL(
+    path.replace(/^\//, ''),
+    target.outputs.ApiUrl.endsWith('/') ? target.outputs.ApiUrl : `${target.outputs.ApiUrl}/`,
+  );
   const body = options.body === undefined ? undefined : JSON.stringify(options.body);
   const signer = new SignatureV4({
     service: 'execute-api',

@@ -24,7 +24,10 @@ export interface InvariantResult {
 export type StockLevels = Record<string, number>;
 
 /** Reads `available` of every catalog SKU. */
-export async function readStock(target: ResolvedTarget, ddb = new DynamoDBClient(target.clientConfig())): Promise<StockLevels> {
+export async function readStock(
+  target: ResolvedTarget,
+  ddb = new DynamoDBClient(target.clientConfig()),
+): Promise<StockLevels> {
   const levels: StockLevels = {};
   await Promise.all(
     CATALOG.map(async ({ sku }) => {
@@ -41,7 +44,11 @@ export async function readStock(target: ResolvedTarget, ddb = new DynamoDBClient
   return levels;
 }
 
-async function rows(ddb: DynamoDBClient, table: string, pk: string): Promise<Record<string, AttributeValue>[]> {
+async function rows(
+  ddb: DynamoDBClient,
+  table: string,
+  pk: string,
+): Promise<Record<string, AttributeValue>[]> {
   const { Items = [] } = await ddb.send(
     new QueryCommand({
       TableName: table,
@@ -91,11 +98,14 @@ export async function checkInvariants(
     const status = orderRow?.status?.S ?? 'MISSING';
     const expected = expectedOrderStatus(order.specs);
     if (status !== expected) statusMismatches.push(`${id}: ${status}, expected ${expected}`);
-    const count = (list: Record<string, AttributeValue>[], sk: string) => list.filter((r) => r.sk?.S === sk).length;
+    const count = (list: Record<string, AttributeValue>[], sk: string) =>
+      list.filter((r) => r.sk?.S === sk).length;
     const amountOf = (list: Record<string, AttributeValue>[], sk: string) =>
       list.filter((r) => r.sk?.S === sk).reduce((sum, r) => sum + Number(r.amount?.N ?? 0), 0);
     if (count(payments, 'CHARGE') > 1 || count(payments, 'REFUND') > 1 || count(shipments, 'SHIPMENT') > 1) {
-      duplicates.push(`${id}: ${count(payments, 'CHARGE')} charges, ${count(payments, 'REFUND')} refunds, ${count(shipments, 'SHIPMENT')} shipments`);
+      duplicates.push(
+        `${id}: ${count(payments, 'CHARGE')} charges, ${count(payments, 'REFUND')} refunds, ${count(shipments, 'SHIPMENT')} shipments`,
+      );
     }
     const charge = amountOf(payments, 'CHARGE');
     const refund = amountOf(payments, 'REFUND');
@@ -105,7 +115,9 @@ export async function checkInvariants(
     if (status === 'COMPLETED') completedAmount += amount;
     // Per order: completed keeps its charge; cancelled and failed keep nothing (a stuck compensation needs a human).
     if (status !== 'COMPENSATION_FAILED' && charge - refund !== (status === 'COMPLETED' ? amount : 0)) {
-      moneyMismatches.push(`${id} (${status}): charged ${charge} − refunded ${refund} ≠ ${status === 'COMPLETED' ? amount : 0}`);
+      moneyMismatches.push(
+        `${id} (${status}): charged ${charge} − refunded ${refund} ≠ ${status === 'COMPLETED' ? amount : 0}`,
+      );
     }
     const seen = new Map<string, number>();
     for (const r of inventory) {
@@ -121,23 +133,34 @@ export async function checkInvariants(
   const stockAfter = await readStock(target, ddb);
   const stockMismatches = Object.keys(stockBefore)
     .filter((sku) => (stockBefore[sku] ?? 0) - (stockAfter[sku] ?? 0) !== (taken[sku] ?? 0))
-    .map((sku) => `${sku}: stock fell by ${(stockBefore[sku] ?? 0) - (stockAfter[sku] ?? 0)}, reservations − releases = ${taken[sku] ?? 0}`);
-  const negative = Object.entries(stockAfter).filter(([, n]) => n < 0).map(([sku, n]) => `${sku}: ${n}`);
+    .map(
+      (sku) =>
+        `${sku}: stock fell by ${(stockBefore[sku] ?? 0) - (stockAfter[sku] ?? 0)}, reservations − releases = ${taken[sku] ?? 0}`,
+    );
+  const negative = Object.entries(stockAfter)
+    .filter(([, n]) => n < 0)
+    .map(([sku, n]) => `${sku}: ${n}`);
 
   const executionCounts = new Map<string, number>();
   let nextToken: string | undefined;
   do {
     const page = await sfn.send(
-      new ListExecutionsCommand({ stateMachineArn: target.outputs.StateMachineArn, maxResults: 1000, nextToken }),
+      new ListExecutionsCommand({
+        stateMachineArn: target.outputs.StateMachineArn,
+        maxResults: 1000,
+        nextToken,
+      }),
     );
-    for (const e of page.executions ?? []) executionCounts.set(e.name ?? '', (executionCounts.get(e.name ?? '') ?? 0) + 1);
+    for (const e of page.executions ?? [])
+      executionCounts.set(e.name ?? '', (executionCounts.get(e.name ?? '') ?? 0) + 1);
     nextToken = page.nextToken;
   } while (nextToken);
   const executionMismatches = orders
     .filter((o) => executionCounts.get(o.orderId) !== 1)
     .map((o) => `${o.orderId}: ${executionCounts.get(o.orderId) ?? 0} executions`);
 
-  const show = (list: string[]) => (list.length <= 3 ? list.join('; ') : `${list.slice(0, 3).join('; ')}; … ${list.length - 3} more`);
+  const show = (list: string[]) =>
+    list.length <= 3 ? list.join('; ') : `${list.slice(0, 3).join('; ')}; … ${list.length - 3} more`;
   return [
     {
       name: 'terminal status matches the injected failures',
@@ -155,7 +178,10 @@ export async function checkInvariants(
     {
       name: 'stock conserved, never negative',
       ok: stockMismatches.length === 0 && negative.length === 0,
-      detail: stockMismatches.length === 0 && negative.length === 0 ? `${Object.keys(stockBefore).length} SKUs` : show([...stockMismatches, ...negative]),
+      detail:
+        stockMismatches.length === 0 && negative.length === 0
+          ? `${Object.keys(stockBefore).length} SKUs`
+          : show([...stockMismatches, ...negative]),
     },
     {
       name: 'one execution per order',
@@ -165,7 +191,10 @@ export async function checkInvariants(
     {
       name: 'no duplicated side effect',
       ok: duplicates.length === 0,
-      detail: duplicates.length === 0 ? 'at most one charge, refund, shipment and reservation per SKU per order' : show(duplicates),
+      detail:
+        duplicates.length === 0
+          ? 'at most one charge, refund, shipment and reservation per SKU per order'
+          : show(duplicates),
     },
   ];
 }
@@ -177,8 +206,12 @@ function stuckNet(
   return facts
     .filter((f) => f.orderRow?.status?.S === 'COMPENSATION_FAILED')
     .reduce((sum, f) => {
-      const charge = f.payments.filter((r) => r.sk?.S === 'CHARGE').reduce((s, r) => s + Number(r.amount?.N ?? 0), 0);
-      const refund = f.payments.filter((r) => r.sk?.S === 'REFUND').reduce((s, r) => s + Number(r.amount?.N ?? 0), 0);
+      const charge = f.payments
+        .filter((r) => r.sk?.S === 'CHARGE')
+        .reduce((s, r) => s + Number(r.amount?.N ?? 0), 0);
+      const refund = f.payments
+        .filter((r) => r.sk?.S === 'REFUND')
+        .reduce((s, r) => s + Number(r.amount?.N ?? 0), 0);
       return sum + charge - refund;
     }, 0);
 }

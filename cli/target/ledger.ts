@@ -13,7 +13,11 @@ export interface Ledger {
 export const LEDGER_KEYS = ['charges', 'refunds', 'reservations', 'releases', 'shipments'] as const;
 
 /** Counts an order's rows in the Payments, Inventory and Shipments tables. */
-export async function readLedger(target: ResolvedTarget, orderId: string, client?: DynamoDBClient): Promise<Ledger> {
+export async function readLedger(
+  target: ResolvedTarget,
+  orderId: string,
+  client?: DynamoDBClient,
+): Promise<Ledger> {
   const ddb = client ?? new DynamoDBClient(target.clientConfig());
   const sortKeys = async (table: string): Promise<string[]> => {
     const keys: string[] = [];

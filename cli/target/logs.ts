@@ -18,7 +18,10 @@ export interface OrderLogLine {
 
 /** The Lambda log groups of the stack, from the FunctionNames output. */
 export function functionLogGroups(target: ResolvedTarget): { functionName: string; logGroupName: string }[] {
-  const names = (target.outputs.FunctionNames ?? '').split(',').map((n) => n.trim()).filter(Boolean);
+  const names = (target.outputs.FunctionNames ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
   return names.map((functionName) => ({ functionName, logGroupName: `/aws/lambda/${functionName}` }));
 }
 
@@ -53,7 +56,8 @@ export async function readOrderLogs(
           if ((error as Error).name === 'ResourceNotFoundException') return lines;
           throw error;
         }
-        for (const event of page.events ?? []) lines.push(toLine(functionName, event.timestamp ?? 0, event.message ?? ''));
+        for (const event of page.events ?? [])
+          lines.push(toLine(functionName, event.timestamp ?? 0, event.message ?? ''));
         nextToken = page.nextToken;
       } while (nextToken);
       return lines;

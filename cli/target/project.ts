@@ -23,7 +23,11 @@ function newestMtime(dir: string, skipLocal: boolean): number {
   let newest = 0;
   if (!existsSync(dir)) return newest;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name === 'node_modules' || entry.name.endsWith('.test.ts') || (skipLocal && entry.name === 'local')) {
+    if (
+      entry.name === 'node_modules' ||
+      entry.name.endsWith('.test.ts') ||
+      (skipLocal && entry.name === 'local')
+    ) {
       continue;
     }
     const path = join(dir, entry.name);

@@ -66,7 +66,9 @@ export async function resolveTarget(
   const context = await readContext(projectDir);
   const region = options.region ?? context?.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   if (!region) {
-    throw new EnvironmentError('No AWS region: pass --region, or set AWS_REGION, or deploy with `saga deploy --target aws --region <region>`.');
+    throw new EnvironmentError(
+      'No AWS region: pass --region, or set AWS_REGION, or deploy with `saga deploy --target aws --region <region>`.',
+    );
   }
   if (!context?.awsOutputs) {
     throw new EnvironmentError(

@@ -90,7 +90,9 @@ export class Output {
   /** An error message on stderr (also under --json, where it is a JSON object). */
   error(text: string, detail?: string): void {
     if (this.json) {
-      this.stderr.write(`${JSON.stringify({ type: 'error', message: text, ...(detail ? { detail } : {}) })}\n`);
+      this.stderr.write(
+        `${JSON.stringify({ type: 'error', message: text, ...(detail ? { detail } : {}) })}\n`,
+      );
       return;
     }
     this.stderr.write(`${this.style.fail('✗')} ${text}\n`);
@@ -118,7 +120,9 @@ export class Output {
     }
     rows.forEach((row, r) => {
       const text = row
-        .map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - visibleLength(cell))))
+        .map((cell, i) =>
+          i === row.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - visibleLength(cell)),
+        )
         .join('  ');
       this.line(r === 0 ? this.style.bold(text) : text);
     });
@@ -164,6 +168,7 @@ export class Output {
   }
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching the ESC of ANSI colour codes is the point
 const ANSI = /\x1b\[[0-9;]*m/g;
 
 /** Length of a string as the terminal shows it (ANSI colour codes do not count). */

@@ -16,6 +16,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { AwsError, type JsonService } from './aws-error.ts';
+import type { LocalFunctionSpec } from './lambda/runtime.ts';
+import type { DynamoDbStreamMappingOptions } from './stream-poller.ts';
 import {
   assetDirectory,
   type CfnResource,
@@ -26,17 +28,8 @@ import {
 } from './template.ts';
 import type { InvokeResult, LambdaInvoker, LogSink, TargetDispatcher } from './types.ts';
 
-/** What deploy registers with the Lambda runtime (the runtime's `LocalFunctionSpec`). */
-export interface FunctionSpec {
-  readonly functionName: string;
-  readonly arn: string;
-  readonly bundleDir: string;
-  readonly handler: string;
-  readonly runtime: string;
-  readonly timeoutSeconds: number;
-  readonly memoryMb: number;
-  readonly environment: Readonly<Record<string, string>>;
-}
+/** What deploy registers with the Lambda runtime. */
+export type FunctionSpec = LocalFunctionSpec;
 
 /** One route of a served HTTP API (the edge's `HttpApiRoute`). */
 export interface ApiRoute {
@@ -55,26 +48,7 @@ export interface ApiSpec {
 }
 
 /** Options of a DynamoDB stream event source mapping (the `DynamoDbStreamMapping` constructor's). */
-export interface StreamMappingOptions {
-  readonly uuid: string;
-  readonly functionArn: string;
-  readonly invoker: LambdaInvoker;
-  readonly dispatcher: TargetDispatcher;
-  readonly streamArn: string;
-  readonly streams: DynamoDBStreamsClient;
-  readonly batchSize: number;
-  readonly maximumBatchingWindowInSeconds?: number;
-  readonly filterCriteria?: { Filters?: { Pattern?: string }[] };
-  readonly bisectBatchOnFunctionError?: boolean;
-  readonly maximumRetryAttempts?: number;
-  readonly maximumRecordAgeInSeconds?: number;
-  readonly onFailureDestinationArn?: string;
-  readonly startingPosition: 'TRIM_HORIZON' | 'LATEST';
-  readonly functionResponseTypes?: string[];
-  readonly checkpointFile?: string;
-  readonly pollIntervalMs?: number;
-  readonly region: string;
-}
+export type StreamMappingOptions = DynamoDbStreamMappingOptions;
 
 /** A created (not yet started) event source mapping. */
 export interface StreamMapping {

@@ -30,7 +30,11 @@ export interface LambdaInvoker {
 
 /** Appends log lines to a log group, as CloudWatch Logs keeps them. */
 export interface LogSink {
-  put(logGroupName: string, logStreamName: string, events: readonly { timestamp: number; message: string }[]): void;
+  put(
+    logGroupName: string,
+    logStreamName: string,
+    events: readonly { timestamp: number; message: string }[],
+  ): void;
 }
 
 /** Delivers an event or message to a target ARN (Lambda, SQS, Step Functions, CloudWatch log group). */

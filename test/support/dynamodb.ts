@@ -9,7 +9,10 @@ import {
 import { inject } from 'vitest';
 
 /** The test credentials and region; DynamoDB Local runs with -sharedDb so they only need to be well-formed. */
-export const TEST_AWS = { region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
+export const TEST_AWS = {
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+};
 
 /** A DynamoDB client for the suite's DynamoDB Local. */
 export function testDynamoDbClient(): DynamoDBClient {
@@ -39,7 +42,10 @@ export async function createTestTable(
   ];
   const TableName = `${prefix}-${randomUUID().slice(0, 8)}`;
   const KeySchema: KeySchemaElement[] = keys.map((k) => ({ AttributeName: k.name, KeyType: k.type }));
-  const AttributeDefinitions: AttributeDefinition[] = keys.map((k) => ({ AttributeName: k.name, AttributeType: 'S' }));
+  const AttributeDefinitions: AttributeDefinition[] = keys.map((k) => ({
+    AttributeName: k.name,
+    AttributeType: 'S',
+  }));
   await client.send(
     new CreateTableCommand({
       TableName,
