@@ -36,7 +36,8 @@ async function guard<T>(ask: () => Promise<T>): Promise<T> {
     return await ask();
   } catch (error) {
     // @inquirer throws ExitPromptError on Ctrl-C.
-    if (error instanceof Error && error.name === 'ExitPromptError') throw new AbortError('Aborted.', { cause: error });
+    if (error instanceof Error && error.name === 'ExitPromptError')
+      throw new AbortError('Aborted.', { cause: error });
     throw error;
   }
 }
