@@ -6,6 +6,7 @@ import {
   QueryCommand,
 } from '@aws-sdk/client-dynamodb';
 import { ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { IDEMPOTENCY_HIT_MESSAGE } from '../../services/shared/idempotency-hit.ts';
 import type { CommandContext } from '../command.ts';
 import { UserError } from '../errors.ts';
 import {
@@ -15,7 +16,6 @@ import {
   waitForExecutionToExist,
 } from '../target/executions.ts';
 import { LEDGER_KEYS, type Ledger, newSideEffects, readLedger } from '../target/ledger.ts';
-import { IDEMPOTENCY_HIT_MESSAGE } from '../../services/shared/idempotency-hit.ts';
 import { readOrderLogs } from '../target/logs.ts';
 import { type ResolvedTarget, resolveTarget } from '../target/target.ts';
 
@@ -35,15 +35,24 @@ export interface ReplayResult {
   readonly via: 'sfn' | 'outbox';
   readonly before: Ledger;
   readonly after: Ledger;
+  /**
+   * Side effects the replay added that count as duplicates: any new row for an order whose saga had finished; for an
+   * order still PENDING (its execution died, e.g. with a restarted local cloud), only rows of a kind it had already.
+   */
   readonly newSideEffects: number;
+  /** The order's status before and after the replay (`PENDING` before: the replay finishes an unfinished saga). */
+  readonly orderStatus: { readonly before: string; readonly after: string };
   readonly idempotencyHits: number;
   /** Executions started by the replay (sfn), or executions that exist for the order afterwards (outbox). */
   readonly executions: readonly { executionArn: string; status: string }[];
   readonly verdict: 'idempotent' | 'DUPLICATES';
 }
 
-
-async function pool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+async function pool<T>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
     while (next < items.length) {
@@ -55,7 +64,9 @@ async function pool<T>(items: readonly T[], concurrency: number, work: (item: T)
 }
 
 async function originalInput(target: ResolvedTarget, sfn: SFNClient, orderId: string): Promise<string> {
-  const d = await waitForExecutionToExist(sfn, executionArnFor(target, orderId), { timeoutMs: 0 }).catch(() => undefined);
+  const d = await waitForExecutionToExist(sfn, executionArnFor(target, orderId), { timeoutMs: 0 }).catch(
+    () => undefined,
+  );
   if (d?.input) return d.input;
   throw new UserError(
     `Order ${orderId} has no saga execution to replay (no execution named ${orderId} on ${target.outputs.StateMachineArn}). ` +
@@ -64,7 +75,11 @@ async function originalInput(target: ResolvedTarget, sfn: SFNClient, orderId: st
 }
 
 /** `saga replay <orderId>`: re-runs the order's saga and proves that no new side effect appeared. */
-export async function replay(ctx: CommandContext, orderIdArg: string, options: ReplayOptions): Promise<ReplayResult> {
+export async function replay(
+  ctx: CommandContext,
+  orderIdArg: string,
+  options: ReplayOptions,
+): Promise<ReplayResult> {
   const orderId = parseOrderId(orderIdArg);
   const target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
   const ddb = new DynamoDBClient(target.clientConfig());
@@ -76,7 +91,10 @@ export async function replay(ctx: CommandContext, orderIdArg: string, options: R
       ConsistentRead: true,
     }),
   );
-  if (!order.Item) throw new UserError(`No order ${orderId} in ${target.outputs.OrdersTableName}. \`saga ls\` lists the orders.`);
+  if (!order.Item)
+    throw new UserError(
+      `No order ${orderId} in ${target.outputs.OrdersTableName}. \`saga ls\` lists the orders.`,
+    );
 
   const before = await readLedger(target, orderId, ddb);
   const startedAt = Date.now();
@@ -100,29 +118,53 @@ export async function replay(ctx: CommandContext, orderIdArg: string, options: R
       await redeliverOutbox(target, ddb, orderId, options);
       // Give the stream, the publisher and Step Functions time to (not) start a second execution.
       await new Promise((r) => setTimeout(r, target.kind === 'local' ? 3000 : 15_000));
-      const list = await sfn.send(new ListExecutionsCommand({ stateMachineArn: target.outputs.StateMachineArn, maxResults: 1000 }));
+      const list = await sfn.send(
+        new ListExecutionsCommand({ stateMachineArn: target.outputs.StateMachineArn, maxResults: 1000 }),
+      );
       for (const e of list.executions ?? []) {
-        if (e.name === orderId) executions.push({ executionArn: e.executionArn ?? '', status: e.status ?? '' });
+        if (e.name === orderId)
+          executions.push({ executionArn: e.executionArn ?? '', status: e.status ?? '' });
       }
     }
   } finally {
     progress.stop();
   }
   const after = await readLedger(target, orderId, ddb);
+  const statusAfter = await orderStatusOf(target, ddb, orderId);
   const hits = (await readOrderLogs(target, orderId, { startTime: startedAt - 1000 })).filter(
     (l) => l.message === IDEMPOTENCY_HIT_MESSAGE && l.timestamp >= startedAt - 1000,
   ).length;
-  const added = newSideEffects(before, after);
+  const statusBefore = order.Item.status?.S ?? 'UNKNOWN';
+  // A saga that never finished may gain the steps it had not reached; a step it had reached must not run twice.
+  const added =
+    statusBefore === 'PENDING' ? repeatedSideEffects(before, after) : newSideEffects(before, after);
   return {
     orderId,
     via: options.via,
     before,
     after,
     newSideEffects: added,
+    orderStatus: { before: statusBefore, after: statusAfter },
     idempotencyHits: hits,
     executions,
     verdict: added === 0 ? 'idempotent' : 'DUPLICATES',
   };
+}
+
+/** New rows only of the kinds the order already had: the duplicates a replay of an unfinished saga may not add. */
+function repeatedSideEffects(before: Ledger, after: Ledger): number {
+  return LEDGER_KEYS.reduce((sum, k) => sum + (before[k] > 0 ? Math.max(0, after[k] - before[k]) : 0), 0);
+}
+
+async function orderStatusOf(target: ResolvedTarget, ddb: DynamoDBClient, orderId: string): Promise<string> {
+  const { Item } = await ddb.send(
+    new GetItemCommand({
+      TableName: target.outputs.OrdersTableName,
+      Key: { pk: { S: `ORDER#${orderId}` }, sk: { S: 'ORDER' } },
+      ConsistentRead: true,
+    }),
+  );
+  return Item?.status?.S ?? 'UNKNOWN';
 }
 
 /**
@@ -146,11 +188,16 @@ async function redeliverOutbox(
   );
   const item = rows.Items?.[0];
   if (!item) {
-    throw new UserError(`Order ${orderId} has no outbox row left to re-deliver (outbox rows expire after their ttl).`);
+    throw new UserError(
+      `Order ${orderId} has no outbox row left to re-deliver (outbox rows expire after their ttl).`,
+    );
   }
   for (let i = 0; i < options.times; i++) {
     await ddb.send(
-      new DeleteItemCommand({ TableName: target.outputs.OrdersTableName, Key: { pk: item.pk as never, sk: item.sk as never } }),
+      new DeleteItemCommand({
+        TableName: target.outputs.OrdersTableName,
+        Key: { pk: item.pk as never, sk: item.sk as never },
+      }),
     );
     await ddb.send(new PutItemCommand({ TableName: target.outputs.OrdersTableName, Item: item }));
   }
@@ -174,7 +221,12 @@ export default async function action(
     ['side effect', 'before', 'after', 'new'],
     ...LEDGER_KEYS.map((k) => {
       const delta = result.after[k] - result.before[k];
-      return [k, String(result.before[k]), String(result.after[k]), delta > 0 ? out.style.fail(`+${delta}`) : out.style.ok('0')];
+      return [
+        k,
+        String(result.before[k]),
+        String(result.after[k]),
+        delta > 0 ? out.style.fail(`+${delta}`) : out.style.ok('0'),
+      ];
     }),
   ]);
   out.line();
@@ -186,6 +238,11 @@ export default async function action(
     out.line(
       `Re-delivered the outbox event; executions named ${result.orderId}: ${result.executions.length} ` +
         `(${result.executions.length === 1 ? out.style.ok('deduped by execution name') : out.style.fail('not deduped')}).`,
+    );
+  }
+  if (result.orderStatus.before === 'PENDING' && result.orderStatus.after !== 'PENDING') {
+    out.line(
+      `The order's saga had not finished (PENDING); the replay finished it: ${result.orderStatus.after}.`,
     );
   }
   out.line(

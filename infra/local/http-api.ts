@@ -501,7 +501,13 @@ export async function startHttpApiServer(options: HttpApiServerOptions): Promise
     try {
       // A declared size over the limit is refused before reading, as API Gateway does.
       if (Number.isFinite(declared) && declared > HTTP_API_MAX_BODY_BYTES) {
-        req.resume();
+        // Nothing is kept, but the upload is drained before the answer: closing the socket under a client that is
+        // still sending makes it fail with EPIPE instead of reading the 413.
+        await new Promise<void>((resolve) => {
+          req.once('end', resolve);
+          req.once('error', () => resolve());
+          req.resume();
+        });
         throw new RequestTooLargeError(HTTP_API_MAX_BODY_BYTES, declared);
       }
       body = await readRequestBody(req, HTTP_API_MAX_BODY_BYTES);

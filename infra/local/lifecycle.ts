@@ -255,6 +255,28 @@ async function terminate(pid: number, graceMs: number): Promise<void> {
   }
 }
 
+/**
+ * Kills what a cloud that died without stopping (SIGKILL, OOM) left behind: its children (DynamoDB Local's JVM)
+ * outlive it in its process group, holding the database files. The leader being gone, the group id cannot have
+ * been reused (Linux keeps a pid reserved while a group carries it); a member must still name `dataDir` on its
+ * command line, so a group this project did not start is never touched.
+ */
+async function reapLeftovers(pid: number | undefined, dataDir: string): Promise<void> {
+  if (pid === undefined || !Number.isInteger(pid) || pid <= 1 || processExists(pid)) return;
+  if (!processExists(-pid)) return;
+  const ps = spawnSync('ps', ['-A', '-o', 'pid=,pgid=,args='], { encoding: 'utf8' });
+  const members = (ps.stdout ?? '').split('\n').flatMap((line) => {
+    const match = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line);
+    return match && Number(match[2]) === pid ? [{ pid: Number(match[1]), args: match[3] ?? '' }] : [];
+  });
+  if (!members.some((member) => member.args.includes(dataDir))) return;
+  signalGroup(pid, 'SIGTERM');
+  const deadline = Date.now() + 5_000;
+  while (processExists(-pid) && Date.now() < deadline) await sleep(50);
+  if (processExists(-pid)) signalGroup(pid, 'SIGKILL');
+  while (processExists(-pid) && Date.now() < deadline + 5_000) await sleep(50);
+}
+
 async function removeRunFiles(paths: LocalCloudPaths): Promise<void> {
   await Promise.all([paths.stateFile, paths.pidFile].map((f) => rm(f, { force: true })));
 }
@@ -334,6 +356,9 @@ async function startUnlocked(
     // Another start() is bringing it up: wait for that one rather than starting a second.
     return await waitUntilReady(starting.pid, paths, readyTimeoutMs, () => false);
   }
+  // A cloud that was killed (not stopped) may have left DynamoDB Local running on the same data.
+  await reapLeftovers(existing?.pid, paths.dataDir);
+  await reapLeftovers(starting?.pid, paths.dataDir);
   await removeRunFiles(paths);
   await rm(paths.errorFile, { force: true });
 
@@ -363,7 +388,8 @@ async function startUnlocked(
       cwd: projectDir,
       detached: true,
       stdio: ['ignore', logFd, logFd],
-      env: process.env,
+      // Lambda runs in UTC; Node applies TZ to the whole process, so the workers get it only this way.
+      env: { ...process.env, TZ: 'UTC' },
     });
     child.once('exit', () => {
       exited = true;
@@ -430,6 +456,7 @@ export async function stopLocalCloud(options: StopLocalCloudOptions): Promise<bo
   for (const file of [paths.stateFile, paths.pidFile]) {
     const record = await readJson<{ pid?: number }>(file);
     if (typeof record?.pid === 'number' && isOurProcess(record.pid, paths.dataDir)) pids.add(record.pid);
+    else await reapLeftovers(record?.pid, paths.dataDir);
   }
   for (const pid of pids) await terminate(pid, options.graceMs ?? 15_000);
   await removeRunFiles(paths);
