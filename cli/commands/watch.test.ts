@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { runCli, tempProject } from '../../test/support/cli.ts';
 
-const AWS_HISTORIES = '/work/shared/fixtures/aws-history';
+const AWS_HISTORIES = fileURLToPath(new URL('../../test/fixtures/aws-history', import.meta.url));
 const SAGA_HISTORIES = fileURLToPath(new URL('../timeline/fixtures/', import.meta.url));
 
 function jsonFiles(dir: string): string[] {

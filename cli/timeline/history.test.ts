@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { describe, expect, test } from 'vitest';
 import {
@@ -15,7 +16,7 @@ import {
 } from './history.ts';
 import { buildTimeline } from './model.ts';
 
-const AWS_FIXTURES = '/work/shared/fixtures/aws-history';
+const AWS_FIXTURES = fileURLToPath(new URL('../../test/fixtures/aws-history', import.meta.url));
 
 describe('parseHistoryFile', () => {
   test.each(readdirSync(AWS_FIXTURES).filter((name) => name.endsWith('.json')))('reads %s', (name) => {

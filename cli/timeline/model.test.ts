@@ -1,10 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { type HistoryEventLike, parseHistoryFile } from './history.ts';
 import { buildTimeline, causeMessage, type TimelineEntry, type TimelineModel } from './model.ts';
 
-const AWS_FIXTURES = '/work/shared/fixtures/aws-history';
+const AWS_FIXTURES = fileURLToPath(new URL('../../test/fixtures/aws-history', import.meta.url));
 const SAGA_FIXTURES = join(import.meta.dirname, 'fixtures');
 
 const load = (folder: string, name: string) => parseHistoryFile(readFileSync(join(folder, name), 'utf8'));

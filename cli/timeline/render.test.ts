@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { type HistoryEventLike, parseHistoryFile } from './history.ts';
 import { buildTimeline, type TimelineModel } from './model.ts';
@@ -17,7 +18,7 @@ import {
   truncate,
 } from './render.ts';
 
-const AWS_FIXTURES = '/work/shared/fixtures/aws-history';
+const AWS_FIXTURES = fileURLToPath(new URL('../../test/fixtures/aws-history', import.meta.url));
 const SAGA_FIXTURES = join(import.meta.dirname, 'fixtures');
 const ALL = [
   ...readdirSync(AWS_FIXTURES)

@@ -8,10 +8,10 @@ import { StepFunctionsService } from './service.ts';
 import { historyShape, namedError, TestFunctions } from './testing.ts';
 
 // Each test runs a definition like the one behind a history recorded on real AWS
-// (/work/shared/fixtures/aws-history) and compares the histories' skeletons: event types, ids,
+// (test/fixtures/aws-history, copied from the project's shared fixtures) and compares the histories' skeletons: event types, ids,
 // previousEventIds and the keys of every details object.
 
-const FIXTURES = new URL('../../../../shared/fixtures/aws-history/', import.meta.url);
+const FIXTURES = new URL('../../../test/fixtures/aws-history/', import.meta.url);
 const ROLE = `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/saga-test`;
 
 function fixture(file: string): { events: Record<string, unknown>[]; _definition?: unknown } {
