@@ -45,6 +45,8 @@ export interface LocalCloudOptions {
    * @default max(timeScale, MIN_LAMBDA_TIME_SCALE)
    */
   readonly lambdaTimeScale?: number;
+  /** Concurrent invocations per function (more wait in a queue). @default the Lambda runtime's (10) */
+  readonly lambdaConcurrency?: number;
   /** @default 'Saga' */
   readonly stackName?: string;
   /** DynamoDB Local's port. @default a free port */
@@ -145,6 +147,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     stoppers.push({ name: 'Logs', stop: () => logs.close() });
     const lambda = new LambdaRuntime({
       logs,
+      maxConcurrencyPerFunction: options.lambdaConcurrency,
       timeScale: options.lambdaTimeScale ?? Math.max(options.timeScale ?? 1, MIN_LAMBDA_TIME_SCALE),
       baseEnvironment: {
         AWS_ENDPOINT_URL: endpoint,
