@@ -117,15 +117,17 @@ export async function demo(ctx: CommandContext): Promise<DemoResult> {
   out.data({ type: 'demo', ...result });
   out.line();
   out.line(out.style.bold('Try next'));
-  for (const line of [
-    'saga ls                                   the orders you just placed',
-    `saga watch ${chapters[1]?.orderId ?? '<orderId>'}    a timeline again`,
-    `saga logs ${chapters[3]?.orderId ?? '<orderId>'}     every function's lines for one order`,
-    'saga order --fail shipping                release, then refund, in reverse order',
-    'saga order --fail shipping --fail refund  a compensation that never succeeds',
-    'saga bench --orders 100 --mix none=3,inventory=1,payment:transient:2=1',
-  ]) {
-    out.line(`  ${out.style.accent(line)}`);
+  const next: [string, string][] = [
+    ['saga ls', 'the orders you just placed'],
+    [`saga watch ${chapters[1]?.orderId ?? '<orderId>'}`, 'a timeline again'],
+    [`saga logs ${chapters[3]?.orderId ?? '<orderId>'}`, "every function's lines for one order"],
+    ['saga order --fail shipping', 'release, then refund, in reverse order'],
+    ['saga order --fail shipping --fail refund', 'a compensation that never succeeds'],
+    ['saga bench --orders 100 --mix none=3,inventory=1,payment:transient:2=1', 'load, then every invariant'],
+  ];
+  const width = Math.max(...next.map(([command]) => command.length));
+  for (const [command, what] of next) {
+    out.line(`  ${out.style.accent(command.padEnd(width))}  ${out.style.dim(what)}`);
   }
   return result;
 }
