@@ -404,7 +404,9 @@ export class SagaStack extends Stack {
         startingPosition: StartingPosition.TRIM_HORIZON,
         batchSize: 10,
         bisectBatchOnError: true,
-        retryAttempts: 5,
+        // StartExecution dedupes by name, so retrying costs nothing; the publisher reports the failed record and
+        // every later one (stream order), so a batch under a steady fault rate needs several attempts to drain.
+        retryAttempts: 10,
         maxRecordAge: Duration.hours(1),
         reportBatchItemFailures: true,
         onFailure: new SqsDlq(publisherDlq),
