@@ -151,6 +151,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       timeScale: options.lambdaTimeScale ?? Math.max(options.timeScale ?? 1, MIN_LAMBDA_TIME_SCALE),
       baseEnvironment: {
         AWS_ENDPOINT_URL: endpoint,
+        // DynamoDB is most of the functions' traffic: straight to DynamoDB Local (the edge would only proxy it),
+        // through the SDK's own per-service endpoint variable, as any client could be configured.
+        AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
         AWS_REGION: region,
         AWS_DEFAULT_REGION: region,
         AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
