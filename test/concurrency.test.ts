@@ -4,15 +4,16 @@
  * `Idempotency-Key` makes POST /orders itself idempotent.
  */
 import { DynamoDBClient, GetItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import {
-  GetExecutionHistoryCommand,
-  type HistoryEvent,
-  ListExecutionsCommand,
-  SFNClient,
-} from '@aws-sdk/client-sfn';
+import { type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import { ulid } from 'ulid';
 import { beforeAll, describe, expect, inject, test } from 'vitest';
-import { executionArnFor, waitForExecutionToEnd, waitForExecutionToExist } from '../cli/target/executions.ts';
+import {
+  executionArnFor,
+  listAllExecutions,
+  readHistory,
+  waitForExecutionToEnd,
+  waitForExecutionToExist,
+} from '../cli/target/executions.ts';
 import { type ApiResponse, callApi } from '../cli/target/http.ts';
 import { readStock } from '../cli/target/invariants.ts';
 import { readLedger } from '../cli/target/ledger.ts';
@@ -116,34 +117,12 @@ async function rowsOf(table: string, orderId: string) {
 }
 
 async function history(executionArn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(
-      new GetExecutionHistoryCommand({ executionArn, nextToken, maxResults: 1000 }),
-    );
-    events.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return events;
+  return await readHistory(sfn, executionArn);
 }
 
 /** Names of every execution of the state machine. */
 async function executionNames(): Promise<string[]> {
-  const names: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(
-      new ListExecutionsCommand({
-        stateMachineArn: target.outputs.StateMachineArn,
-        maxResults: 1000,
-        nextToken,
-      }),
-    );
-    names.push(...(page.executions ?? []).map((e) => e.name ?? ''));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return names;
+  return (await listAllExecutions(sfn, target.outputs.StateMachineArn)).map((e) => e.name ?? '');
 }
 
 async function stockOf(sku: string): Promise<number> {

@@ -14,14 +14,18 @@ import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   DescribeExecutionCommand,
   ExecutionDoesNotExist,
-  GetExecutionHistoryCommand,
   type HistoryEvent,
-  ListExecutionsCommand,
   SFNClient,
 } from '@aws-sdk/client-sfn';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { executionArnFor, waitForExecutionToEnd, waitForExecutionToExist } from '../cli/target/executions.ts';
+import {
+  executionArnFor,
+  listAllExecutions,
+  readHistory,
+  waitForExecutionToEnd,
+  waitForExecutionToExist,
+} from '../cli/target/executions.ts';
 import { callApi } from '../cli/target/http.ts';
 import { type Ledger, readLedger } from '../cli/target/ledger.ts';
 import { readOrderLogs } from '../cli/target/logs.ts';
@@ -121,16 +125,7 @@ async function place(orderId: string, flags: readonly FailSpec[] = []): Promise<
 }
 
 async function history(orderId: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(
-      new GetExecutionHistoryCommand({ executionArn: executionArnFor(target, orderId), nextToken }),
-    );
-    events.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return events;
+  return await readHistory(sfn, executionArnFor(target, orderId));
 }
 
 async function orderStatus(orderId: string): Promise<string | undefined> {
@@ -146,20 +141,9 @@ async function orderStatus(orderId: string): Promise<string | undefined> {
 
 async function executionsNamed(names: readonly string[]): Promise<Map<string, number>> {
   const counts = new Map<string, number>(names.map((name) => [name, 0]));
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(
-      new ListExecutionsCommand({
-        stateMachineArn: target.outputs.StateMachineArn,
-        maxResults: 1000,
-        nextToken,
-      }),
-    );
-    for (const e of page.executions ?? []) {
-      if (e.name && counts.has(e.name)) counts.set(e.name, (counts.get(e.name) ?? 0) + 1);
-    }
-    nextToken = page.nextToken;
-  } while (nextToken);
+  for (const e of await listAllExecutions(sfn, target.outputs.StateMachineArn)) {
+    if (e.name && counts.has(e.name)) counts.set(e.name, (counts.get(e.name) ?? 0) + 1);
+  }
   return counts;
 }
 

@@ -7,10 +7,15 @@
  * their order (GetExecutionHistory), the failures the flag injected, the ledgers and the stock.
  */
 import { DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
-import { GetExecutionHistoryCommand, type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
+import { type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import { ulid } from 'ulid';
 import { beforeAll, describe, expect, inject, test } from 'vitest';
-import { executionArnFor, waitForExecutionToEnd, waitForExecutionToExist } from '../cli/target/executions.ts';
+import {
+  executionArnFor,
+  readHistory,
+  waitForExecutionToEnd,
+  waitForExecutionToExist,
+} from '../cli/target/executions.ts';
 import { expectedOrderStatus, type OrderStatus } from '../cli/target/expectations.ts';
 import { callApi } from '../cli/target/http.ts';
 import { readStock, type StockLevels } from '../cli/target/invariants.ts';
@@ -343,16 +348,7 @@ let matrixStartedAt = 0;
 const noise: string[] = [];
 
 async function history(executionArn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(
-      new GetExecutionHistoryCommand({ executionArn, nextToken, maxResults: 1000 }),
-    );
-    events.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return events;
+  return await readHistory(sfn, executionArn);
 }
 
 async function rowsOf(table: string, orderId: string): Promise<Row[]> {

@@ -25,7 +25,7 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
 } from '@aws-sdk/client-dynamodb-streams';
-import { type ExecutionStatus, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { type ExecutionStatus, SFNClient } from '@aws-sdk/client-sfn';
 import {
   DeleteMessageCommand,
   ListQueuesCommand,
@@ -34,6 +34,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { listAllExecutions } from '../cli/target/executions.ts';
 import { callApi } from '../cli/target/http.ts';
 import { readLedger } from '../cli/target/ledger.ts';
 import { readOrderLogs } from '../cli/target/logs.ts';
@@ -72,22 +73,11 @@ async function executionsNamed(
   names: ReadonlySet<string>,
 ): Promise<Map<string, { count: number; status: string }>> {
   const found = new Map<string, { count: number; status: string }>();
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(
-      new ListExecutionsCommand({
-        stateMachineArn: target.outputs.StateMachineArn,
-        maxResults: 1000,
-        nextToken,
-      }),
-    );
-    for (const e of page.executions ?? []) {
-      if (!e.name || !names.has(e.name)) continue;
-      const seen = found.get(e.name);
-      found.set(e.name, { count: (seen?.count ?? 0) + 1, status: seen?.status ?? e.status ?? '' });
-    }
-    nextToken = page.nextToken;
-  } while (nextToken);
+  for (const e of await listAllExecutions(sfn, target.outputs.StateMachineArn)) {
+    if (!e.name || !names.has(e.name)) continue;
+    const seen = found.get(e.name);
+    found.set(e.name, { count: (seen?.count ?? 0) + 1, status: seen?.status ?? e.status ?? '' });
+  }
   return found;
 }
 

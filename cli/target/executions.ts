@@ -2,6 +2,10 @@ import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
   ExecutionDoesNotExist,
+  type ExecutionListItem,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  ListExecutionsCommand,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
 import { UserError } from '../errors.ts';
@@ -74,4 +78,33 @@ export async function waitForExecutionToEnd(
     if (options.signal?.aborted) return d;
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 250));
   }
+}
+
+/** Every execution of a state machine, newest first (all pages). */
+export async function listAllExecutions(
+  sfn: SFNClient,
+  stateMachineArn: string,
+): Promise<ExecutionListItem[]> {
+  const executions: ExecutionListItem[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(new ListExecutionsCommand({ stateMachineArn, maxResults: 1000, nextToken }));
+    executions.push(...(page.executions ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return executions;
+}
+
+/** An execution's whole history, oldest first (all pages). */
+export async function readHistory(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
+  const events: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(
+      new GetExecutionHistoryCommand({ executionArn, nextToken, maxResults: 1000 }),
+    );
+    events.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return events;
 }

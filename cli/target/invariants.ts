@@ -1,7 +1,8 @@
 import { type AttributeValue, DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
-import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { CATALOG } from '../../services/shared/catalog.ts';
 import type { FailSpec } from '../../services/shared/failure-flags.ts';
+import { listAllExecutions } from './executions.ts';
 import { expectedOrderStatus } from './expectations.ts';
 import type { ResolvedTarget } from './target.ts';
 
@@ -142,19 +143,9 @@ export async function checkInvariants(
     .map(([sku, n]) => `${sku}: ${n}`);
 
   const executionCounts = new Map<string, number>();
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(
-      new ListExecutionsCommand({
-        stateMachineArn: target.outputs.StateMachineArn,
-        maxResults: 1000,
-        nextToken,
-      }),
-    );
-    for (const e of page.executions ?? [])
-      executionCounts.set(e.name ?? '', (executionCounts.get(e.name ?? '') ?? 0) + 1);
-    nextToken = page.nextToken;
-  } while (nextToken);
+  for (const e of await listAllExecutions(sfn, target.outputs.StateMachineArn)) {
+    executionCounts.set(e.name ?? '', (executionCounts.get(e.name ?? '') ?? 0) + 1);
+  }
   const executionMismatches = orders
     .filter((o) => executionCounts.get(o.orderId) !== 1)
     .map((o) => `${o.orderId}: ${executionCounts.get(o.orderId) ?? 0} executions`);
