@@ -87,8 +87,9 @@ export async function doctor(ctx: CommandContext, options: DoctorOptions): Promi
         : { name: 'AWS region', status: 'fail', detail: 'none set', fix: 'pass --region or set AWS_REGION' },
     );
     const { awsCredentials } = await import('../target/target.ts');
+    let provider: Awaited<ReturnType<typeof awsCredentials>> | undefined;
     try {
-      const provider = await awsCredentials(ctx.globals.profile);
+      provider = await awsCredentials(ctx.globals.profile);
       const identity = await provider();
       checks.push({
         name: 'AWS credentials',
@@ -100,8 +101,10 @@ export async function doctor(ctx: CommandContext, options: DoctorOptions): Promi
         name: 'AWS credentials',
         status: 'fail',
         detail: (error as Error).message.split('. ')[0] ?? '',
+        fix: '`aws configure` or `aws sso login`, or pass --profile',
       });
     }
+    if (provider && region) checks.push(await bootstrapCheck(provider, region));
   }
   return checks;
 }
@@ -128,4 +131,35 @@ export default async function action(
       out.line(`  ${' '.repeat(22)} ${out.style.dim(`fix: ${check.fix}`)}`);
   }
   return checks.some((c) => c.status === 'fail') ? 3 : 0;
+}
+
+/** Whether the CDK bootstrap stack (CDKToolkit) exists in the region: `saga deploy --target aws` needs it. */
+async function bootstrapCheck(
+  credentials: import('@smithy/types').AwsCredentialIdentityProvider,
+  region: string,
+): Promise<DoctorCheck> {
+  const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
+  const cfn = new CloudFormationClient({ region, credentials });
+  try {
+    const { Stacks = [] } = await cfn.send(new DescribeStacksCommand({ StackName: 'CDKToolkit' }));
+    const status = Stacks[0]?.StackStatus ?? 'UNKNOWN';
+    return status.endsWith('_COMPLETE') && !status.startsWith('DELETE')
+      ? { name: 'CDK bootstrap', status: 'ok', detail: `CDKToolkit ${status} in ${region}` }
+      : {
+          name: 'CDK bootstrap',
+          status: 'warn',
+          detail: `CDKToolkit is ${status} in ${region}`,
+          fix: '`saga deploy --target aws` offers to bootstrap',
+        };
+  } catch (error) {
+    const message = (error as Error).message;
+    return /does not exist/i.test(message)
+      ? {
+          name: 'CDK bootstrap',
+          status: 'warn',
+          detail: `${region} is not bootstrapped (no CDKToolkit stack)`,
+          fix: '`saga deploy --target aws` asks before bootstrapping it',
+        }
+      : { name: 'CDK bootstrap', status: 'fail', detail: `could not check: ${message}` };
+  }
 }
