@@ -1,4 +1,6 @@
-import { afterEach, describe, expect, test, vi } from 'vitest';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, onTestFinished, test, vi } from 'vitest';
 import { runCli, stubNoAwsCredentials, tempProject } from '../../test/support/cli.ts';
 
 interface Check {
@@ -57,15 +59,45 @@ describe('saga doctor', () => {
     expect(found.get('AWS credentials')?.detail).toContain('No AWS credentials');
   });
 
-  test('--aws with a region and static credentials → both ok', async () => {
+  test('--aws with a region and static credentials → both ok; the bootstrap stack is looked up', async () => {
     await stubNoAwsCredentials();
     vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLE123');
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'secret');
+    // CloudFormation itself cannot run here: a loopback stand-in answers DescribeStacks as AWS does for an
+    // account that was never bootstrapped (and no request leaves the machine).
+    const requests: string[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on('end', () => {
+        requests.push(body);
+        res.writeHead(400, { 'content-type': 'text/xml' });
+        res.end(
+          '<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type>' +
+            '<Code>ValidationError</Code><Message>Stack with id CDKToolkit does not exist</Message></Error>' +
+            '<RequestId>1</RequestId></ErrorResponse>',
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    vi.stubEnv(
+      'AWS_ENDPOINT_URL_CLOUDFORMATION',
+      `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    );
     const cwd = await tempProject();
     const result = await runCli(['doctor', '--aws', '--region', 'eu-west-1', '--json'], { cwd });
     expect(result.code).toBe(0);
     const found = checks(result.stdout);
     expect(found.get('AWS region')).toMatchObject({ status: 'ok', detail: 'eu-west-1' });
     expect(found.get('AWS credentials')).toMatchObject({ status: 'ok', detail: 'access key AKID…' });
+    expect(found.get('CDK bootstrap')).toMatchObject({
+      status: 'warn',
+      detail: 'eu-west-1 is not bootstrapped (no CDKToolkit stack)',
+    });
+    expect(requests.join('')).toContain('Action=DescribeStacks');
+    expect(requests.join('')).toContain('StackName=CDKToolkit');
   });
 });

@@ -160,6 +160,11 @@ async function bootstrapCheck(
           detail: `${region} is not bootstrapped (no CDKToolkit stack)`,
           fix: '`saga deploy --target aws` asks before bootstrapping it',
         }
-      : { name: 'CDK bootstrap', status: 'fail', detail: `could not check: ${message}` };
+      : {
+          name: 'CDK bootstrap',
+          status: 'warn',
+          detail: `could not check: ${message}`,
+          fix: 'check the network and the credentials’ cloudformation:DescribeStacks permission',
+        };
   }
 }
