@@ -479,7 +479,8 @@ export class SqsService implements JsonService {
     if (queue.messages.length !== before) this.#changed();
   }
 
-  #deleteMessage(input: Record<string, unknown>): Record<string, never> {
+  /** The queue and the decoded receipt handle a DeleteMessage or ChangeMessageVisibility names. */
+  #receipt(input: Record<string, unknown>) {
     const queue = this.#queue(requireString(input, 'QueueUrl'));
     const handle = decodeHandle(requireString(input, 'ReceiptHandle'));
     if (!handle || handle.queue !== queue.name) {
@@ -488,6 +489,11 @@ export class SqsService implements JsonService {
         `The input receipt handle "${String(input.ReceiptHandle)}" is not a valid receipt handle.`,
       );
     }
+    return { queue, handle };
+  }
+
+  #deleteMessage(input: Record<string, unknown>): Record<string, never> {
+    const { queue, handle } = this.#receipt(input);
     const before = queue.messages.length;
     // Deleting an already deleted message succeeds, as in SQS.
     queue.messages = queue.messages.filter((m) => m.messageId !== handle.messageId);
@@ -496,14 +502,7 @@ export class SqsService implements JsonService {
   }
 
   #changeVisibility(input: Record<string, unknown>): Record<string, never> {
-    const queue = this.#queue(requireString(input, 'QueueUrl'));
-    const handle = decodeHandle(requireString(input, 'ReceiptHandle'));
-    if (!handle || handle.queue !== queue.name) {
-      throw sqsError(
-        'ReceiptHandleIsInvalid',
-        `The input receipt handle "${String(input.ReceiptHandle)}" is not a valid receipt handle.`,
-      );
-    }
+    const { queue, handle } = this.#receipt(input);
     const timeout = Number(input.VisibilityTimeout);
     if (!Number.isInteger(timeout) || timeout < 0 || timeout > 43200) {
       throw sqsError(
