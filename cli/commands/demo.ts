@@ -65,20 +65,24 @@ export async function demo(ctx: CommandContext): Promise<DemoResult> {
     out.line();
     out.line(out.style.bold(`${i + 1}. ${chapter.title}`));
     out.line(out.style.dim(`   ${chapter.story}`));
-    const placed = await placeOrder(ctx, {
-      fail: chapter.fail,
-      customer: 'cust-demo',
-      currency: 'EUR',
-      watch: true,
-      logs: false,
-    });
+    const placed = await placeOrder(
+      ctx,
+      {
+        fail: chapter.fail,
+        customer: 'cust-demo',
+        currency: 'EUR',
+        watch: true,
+        logs: false,
+      },
+      target,
+    );
     out.data({ type: 'order', ...placed });
     out.line(
       out.style.dim(
         `   order ${placed.orderId}${placed.flags.length ? ` · injected ${placed.flags.join(', ')}` : ''}`,
       ),
     );
-    const summary = await followExecution(ctx, placed.executionArn, { waitForStart: true });
+    const summary = await followExecution(ctx, placed.executionArn, { waitForStart: true, target });
     const ledger = await readLedger(target, placed.orderId);
     const expected = expectedOrderStatus(parseFailSpecs(chapter.fail));
     const ok =

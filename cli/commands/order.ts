@@ -7,7 +7,7 @@ import { CheckFailedError, UserError } from '../errors.ts';
 import { executionArnFor } from '../target/executions.ts';
 import { expectedOrderStatus } from '../target/expectations.ts';
 import { callApi } from '../target/http.ts';
-import { resolveTarget } from '../target/target.ts';
+import { type ResolvedTarget, resolveTarget } from '../target/target.ts';
 import { parseSpecForCli } from './flags.ts';
 
 /** Options of `saga order`. */
@@ -77,11 +77,15 @@ export function parseFailSpecs(specs: readonly string[]): FailSpec[] {
 }
 
 /** `saga order`: sets the order's failure flags, POSTs it signed, and returns what the API said. */
-export async function placeOrder(ctx: CommandContext, options: OrderOptions): Promise<PlacedOrder> {
+export async function placeOrder(
+  ctx: CommandContext,
+  options: OrderOptions,
+  resolved?: ResolvedTarget,
+): Promise<PlacedOrder> {
   // Usage errors first: they need no stack.
   const specs = parseFailSpecs(options.fail);
   const items = parseItems(options.items ?? DEFAULT_ITEMS);
-  const target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
+  const target = resolved ?? (await resolveTarget(ctx.projectDir, ctx.globals, ctx.env));
   const orderId = ulid();
   if (specs.length > 0) {
     const ddb = new DynamoDBClient(target.clientConfig());
@@ -119,7 +123,11 @@ export default async function action(
     watch: options.watch !== false,
     logs: Boolean(options.logs),
   };
-  const placed = await placeOrder(ctx, orderOptions);
+  // Usage errors first (exit 2 without a stack), then one look-up of the stack for placing and following.
+  const specs = parseFailSpecs(orderOptions.fail);
+  parseItems(orderOptions.items ?? DEFAULT_ITEMS);
+  const target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
+  const placed = await placeOrder(ctx, orderOptions, target);
   const { out } = ctx;
   out.data(placed);
   out.success(
@@ -134,8 +142,9 @@ export default async function action(
   const summary = await followExecution(ctx, placed.executionArn, {
     logs: orderOptions.logs,
     waitForStart: true,
+    target,
   });
-  const expected = expectedOrderStatus(parseFailSpecs(orderOptions.fail));
+  const expected = expectedOrderStatus(specs);
   if (summary.orderStatus && summary.orderStatus !== expected) {
     throw new CheckFailedError(
       `The saga ended with order status ${summary.orderStatus}, but the injected failures imply ${expected}.`,

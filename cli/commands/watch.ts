@@ -9,7 +9,7 @@ import {
   waitForExecutionToExist,
 } from '../target/executions.ts';
 import { type OrderLogLine, readOrderLogs } from '../target/logs.ts';
-import { resolveTarget } from '../target/target.ts';
+import { type ResolvedTarget, resolveTarget } from '../target/target.ts';
 import {
   buildTimeline,
   createHistoryCursor,
@@ -42,6 +42,8 @@ export interface FollowOptions {
   readonly follow?: boolean;
   /** The execution may not exist yet (the outbox starts it): wait for it. @default false */
   readonly waitForStart?: boolean;
+  /** The stack, when the caller has resolved it already. @default resolved from the context */
+  readonly target?: ResolvedTarget;
 }
 
 function isThrottle(error: unknown): boolean {
@@ -74,7 +76,7 @@ export async function followExecution(
   options: FollowOptions = {},
 ): Promise<TimelineSummary> {
   const { out } = ctx;
-  const target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
+  const target = options.target ?? (await resolveTarget(ctx.projectDir, ctx.globals, ctx.env));
   const sfn = new SFNClient(target.clientConfig());
   if (options.waitForStart) {
     const waiting = await out.progress('Waiting for the outbox publisher to start the saga');
@@ -218,6 +220,7 @@ export async function watch(
 ): Promise<TimelineSummary> {
   if (options.fromFile) return await renderHistoryFile(ctx, options.fromFile);
   let arn: string;
+  let target: ResolvedTarget | undefined;
   if (execution === undefined) {
     if (!ctx.out.interactive) {
       throw new UserError('Which execution? Pass an execution ARN or an order id (`saga ls` lists them).');
@@ -227,10 +230,10 @@ export async function watch(
     // Check the argument before looking for the stack: a typo is a usage error wherever it runs.
     if (!execution.startsWith('arn:')) parseOrderId(execution);
     else checkExecutionArn(execution);
-    const target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
+    target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
     arn = toExecutionArn(target, execution);
   }
-  return await followExecution(ctx, arn, { logs: options.logs, follow: options.follow });
+  return await followExecution(ctx, arn, { logs: options.logs, follow: options.follow, target });
 }
 
 export default async function action(
