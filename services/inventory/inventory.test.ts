@@ -131,6 +131,21 @@ describe('reserve', () => {
     expect(await availableStock(store, sku)).toBe(8);
   });
 
+  test('crash after commit, stock sold out meanwhile, retry: the reservations, not OutOfStock', async () => {
+    const sku = await stockedSku(2);
+    const orderId = ulid();
+    await flag(orderId, 'inventory:crash-after-commit');
+    await expect(
+      reserve(event(orderId, [{ sku, qty: 2 }], 'reserve'), lambdaContext()),
+    ).rejects.toMatchObject({ name: 'TransientError' });
+    expect(await availableStock(store, sku)).toBe(0);
+    await expect(reserve(event(orderId, [{ sku, qty: 2 }], 'reserve'), lambdaContext())).resolves.toEqual({
+      reservations: [{ sku, qty: 2 }],
+    });
+    expect(await availableStock(store, sku)).toBe(0);
+    expect(await orderRows(orderId, 'RESERVATION#')).toHaveLength(1);
+  });
+
   test('short of one SKU: OutOfStock naming it, and no line is reserved', async () => {
     const [plenty, scarce] = [await stockedSku(50), await stockedSku(3)];
     const orderId = ulid();

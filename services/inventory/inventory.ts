@@ -122,7 +122,8 @@ export async function availableStock(store: InventoryStore, sku: string): Promis
 }
 
 /**
- * Reserves every line in one transaction. A retry after a commit finds the reservations and returns them.
+ * Reserves every line in one transaction, which also refuses a SKU the order already holds: a retry after a
+ * commit finds the reservations (its transaction is cancelled on them) and returns them.
  *
  * @throws OutOfStock naming the first SKU short of stock, its available and requested units.
  */
@@ -132,9 +133,6 @@ export async function reserveStock(
   hooks: FailureHooks = NO_FAILURES,
 ): Promise<ReserveResult> {
   await hooks.before();
-  const existing = await orderRows(store, input.orderId, 'RESERVATION#');
-  if (existing.length > 0) return { reservations: existing.map(lineOf) };
-
   const lines = mergeLines(input.items);
   try {
     await store.client.send(
@@ -146,20 +144,18 @@ export async function reserveStock(
     const reasons = cancellationReasons(error);
     if (reasons) {
       // Reasons come in TransactItems order: [stock, reservation] per line.
-      const shortIndex = lines.findIndex((_, i) => reasons[2 * i]?.Code === 'ConditionalCheckFailed');
-      const short = lines[shortIndex];
+      if (lines.some((_, i) => reasons[2 * i + 1]?.Code === 'ConditionalCheckFailed')) {
+        // Already reserved (a retry after a commit, or a concurrent attempt that committed first): those
+        // reservations are the answer, whatever the stock is now.
+        return { reservations: (await orderRows(store, input.orderId, 'RESERVATION#')).map(lineOf) };
+      }
+      const short = lines.find((_, i) => reasons[2 * i]?.Code === 'ConditionalCheckFailed');
       if (short) {
         throw new OutOfStock(
           { sku: short.sku, available: await availableStock(store, short.sku), requested: short.qty },
           undefined,
-          {
-            cause: error,
-          },
+          { cause: error },
         );
-      }
-      if (lines.some((_, i) => reasons[2 * i + 1]?.Code === 'ConditionalCheckFailed')) {
-        // A concurrent attempt for the same order committed first: its reservations are the answer.
-        return { reservations: (await orderRows(store, input.orderId, 'RESERVATION#')).map(lineOf) };
       }
     }
     return rethrowTransient(error);

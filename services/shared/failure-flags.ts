@@ -8,9 +8,9 @@
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
-  GetCommand,
   PutCommand,
   ScanCommand,
   UpdateCommand,
@@ -265,22 +265,43 @@ export async function readFailureFlag(
   step: FailureStep,
   options: ReadFailureFlagOptions = {},
 ): Promise<FailureFlag | undefined> {
-  const doc = documentClientFor(client);
   const now = Math.floor(Date.now() / 1000);
-  const get = async (pk: string): Promise<FailureFlag | undefined> => {
-    const { Item } = await doc.send(
-      new GetCommand({ TableName: table, Key: { pk, sk: step }, ConsistentRead: true }),
-    );
-    const flag = Item as FailureFlag | undefined;
+  const ownKey = flagScopeKey({ orderId });
+  // Both candidates in one request: every saga step reads its flags, so this is on the hot path.
+  const found = await getItems(documentClientFor(client), table, [
+    { pk: ownKey, sk: step },
+    { pk: GLOBAL_SCOPE, sk: step },
+  ]);
+  const live = (pk: string): FailureFlag | undefined => {
+    const flag = found.find((item) => item.pk === pk) as FailureFlag | undefined;
     return flag && flag.ttl > now ? flag : undefined;
   };
-  const own = await get(flagScopeKey({ orderId }));
+  const own = live(ownKey);
   if (own) return own;
-  const global = await get(GLOBAL_SCOPE);
+  const global = live(GLOBAL_SCOPE);
   if (!global) return undefined;
   const random = options.random ?? Math.random;
   if (global.rate !== undefined && random() >= global.rate) return undefined;
   return global;
+}
+
+/** Strongly consistent BatchGetItem of a few keys of one table, following UnprocessedKeys until none are left. */
+async function getItems(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  keys: Record<string, unknown>[],
+): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let pending: Record<string, unknown>[] = keys;
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    if (attempt > 0) await realSleep(Math.min(1000, 25 * 2 ** attempt));
+    const { Responses, UnprocessedKeys } = await doc.send(
+      new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }),
+    );
+    items.push(...(Responses?.[table] ?? []));
+    pending = UnprocessedKeys?.[table]?.Keys ?? [];
+  }
+  return items;
 }
 
 /** What the injection helpers need besides the flag. */
