@@ -7,7 +7,12 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { ulid } from 'ulid';
 import { beforeAll, describe, expect, inject, onTestFinished, test } from 'vitest';
 import { shortFunctionName } from '../cli/commands/logs.ts';
-import { executionArnFor, waitForExecutionToEnd, waitForExecutionToExist } from '../cli/target/executions.ts';
+import {
+  executionArnFor,
+  listAllExecutions,
+  waitForExecutionToEnd,
+  waitForExecutionToExist,
+} from '../cli/target/executions.ts';
 import { checkInvariants, type InvariantResult, readStock } from '../cli/target/invariants.ts';
 import { type ResolvedTarget, resolveTarget } from '../cli/target/target.ts';
 import { runCli } from './support/cli.ts';
@@ -181,6 +186,19 @@ describe('saga bench and the invariants', () => {
     expect(bench.violations).toBe(0);
     // none and payment:transient:2 complete (SUCCEEDED), inventory is compensated (execution FAILED): 9 + 3.
     expect(bench.statuses).toEqual({ SUCCEEDED: 9, FAILED: 3 });
+  });
+
+  test('more orders than the stock can serve: exit 2 naming the short SKUs, and no order placed', async () => {
+    const sfn = new SFNClient(target.clientConfig());
+    const before = await listAllExecutions(sfn, target.outputs.StateMachineArn);
+    const result = await runCli(['bench', '--orders', '100000', '--json'], { cwd });
+    expect(result.code).toBe(2);
+    const error = jsonLines(result.stdout).find((l) => l.type === 'error') as { message: string };
+    expect(error.message).toMatch(
+      /^Not enough stock for 100000 orders \(espresso-beans: 33334 needed, \d+ in stock;/,
+    );
+    expect(error.message).toContain('saga destroy --yes && saga deploy');
+    expect(await listAllExecutions(sfn, target.outputs.StateMachineArn)).toHaveLength(before.length);
   });
 
   test('a planted extra REFUND row and a planted RESERVATION row break the right invariants', async () => {

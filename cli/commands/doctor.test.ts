@@ -38,6 +38,17 @@ describe('saga doctor', () => {
       fix: '`saga deploy` starts it',
     });
     expect(found.has('AWS credentials')).toBe(false);
+    // On Linux: whether DynamoDB Local's fsync calls are skipped, matching what the local cloud would do.
+    const writes = found.get('DynamoDB Local writes');
+    if (process.platform === 'linux') {
+      const { findEatMyData } = await import('../../infra/local/dynamodb-local.ts');
+      const lib = findEatMyData();
+      expect(writes).toMatchObject(
+        lib ? { status: 'ok', detail: `fsync skipped (${lib})` } : { status: 'warn' },
+      );
+    } else {
+      expect(writes).toBeUndefined();
+    }
   });
 
   test('people output: one line per check with the fix under what is not ok', async () => {

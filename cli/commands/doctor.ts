@@ -30,7 +30,7 @@ export async function doctor(ctx: CommandContext, options: DoctorOptions): Promi
           fix: 'run saga through npm (`npx saga`), which uses the project-pinned Node 24',
         },
   );
-  const { checkJava } = await import('../../infra/local/dynamodb-local.ts');
+  const { checkJava, findEatMyData } = await import('../../infra/local/dynamodb-local.ts');
   try {
     checks.push({ name: 'Java (DynamoDB Local)', status: 'ok', detail: `Java ${checkJava()}` });
   } catch (error) {
@@ -40,6 +40,20 @@ export async function doctor(ctx: CommandContext, options: DoctorOptions): Promi
       detail: (error as Error).message,
       fix: 'install a Java 17+ runtime (Debian/Ubuntu: apt-get install openjdk-17-jre-headless)',
     });
+  }
+  if (process.platform === 'linux') {
+    const eatMyData = findEatMyData();
+    checks.push(
+      eatMyData
+        ? { name: 'DynamoDB Local writes', status: 'ok', detail: `fsync skipped (${eatMyData})` }
+        : {
+            name: 'DynamoDB Local writes',
+            status: 'warn',
+            detail:
+              'every write waits for fsync (libeatmydata not found): the local cloud runs about half as fast',
+            fix: 'apt-get install eatmydata (optional; docs/local-cloud.md#dynamodb-local)',
+          },
+    );
   }
   checks.push(
     synthesisIsStale()

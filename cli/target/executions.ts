@@ -63,19 +63,30 @@ export async function waitForExecutionToExist(
   }
 }
 
-/** Waits until an execution is no longer RUNNING and returns its final description. */
+/**
+ * Waits until an execution is no longer RUNNING and returns its final description. With `untilExists`, an
+ * execution that does not exist yet (its order is still on its way through the outbox) counts as running.
+ */
 export async function waitForExecutionToEnd(
   sfn: SFNClient,
   executionArn: string,
-  options: { timeoutMs?: number; signal?: AbortSignal; intervalMs?: number } = {},
+  options: { timeoutMs?: number; signal?: AbortSignal; intervalMs?: number; untilExists?: boolean } = {},
 ): Promise<DescribeExecutionCommandOutput> {
   const deadline = Date.now() + (options.timeoutMs ?? 300_000);
   for (;;) {
-    const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    if (d.status !== 'RUNNING' && d.status !== 'PENDING_REDRIVE') return d;
+    let d: DescribeExecutionCommandOutput | undefined;
+    try {
+      d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    } catch (error) {
+      if (!(options.untilExists && error instanceof ExecutionDoesNotExist)) throw error;
+    }
+    if (d && d.status !== 'RUNNING' && d.status !== 'PENDING_REDRIVE') return d;
     if (Date.now() > deadline)
       throw new Error(`Execution ${executionArn} still running after ${options.timeoutMs} ms`);
-    if (options.signal?.aborted) return d;
+    if (options.signal?.aborted) {
+      if (d) return d;
+      options.signal.throwIfAborted();
+    }
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 250));
   }
 }

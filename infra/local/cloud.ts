@@ -104,7 +104,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   let dynamodbFailure: unknown;
   // Observed below; a rejection before then must not count as unhandled.
   dynamodbStart.then(
-    (ddb) => log(`DynamoDB Local ready on ${dynamodbEndpoint} in ${Date.now() - started} ms (fsync ${ddb.fsync})`),
+    (ddb) =>
+      log(`DynamoDB Local ready on ${dynamodbEndpoint} in ${Date.now() - started} ms (fsync ${ddb.fsync})`),
     (error: unknown) => {
       dynamodbFailure = error;
     },

@@ -109,7 +109,7 @@ export function findEatMyData(candidates: readonly string[] = EAT_MY_DATA): stri
 export function dynamoDbLocalCommand(
   options: { port: number; dataDir?: string; fsync?: boolean },
   env: NodeJS.ProcessEnv = process.env,
-  eatMyData: string | undefined = findEatMyData(),
+  locateEatMyData: () => string | undefined = findEatMyData,
 ): { args: string[]; env: NodeJS.ProcessEnv; fsync: string } {
   const home = dynamoDbLocalHome();
   const args = [
@@ -123,7 +123,8 @@ export function dynamoDbLocalCommand(
     '-disableTelemetry',
     ...(options.dataDir ? ['-dbPath', options.dataDir] : ['-inMemory']),
   ];
-  if (options.fsync || !options.dataDir || !eatMyData) return { args, env, fsync: 'on' };
+  const eatMyData = options.fsync || !options.dataDir ? undefined : locateEatMyData();
+  if (!eatMyData) return { args, env, fsync: 'on' };
   const preload = [eatMyData, ...(env.LD_PRELOAD ? [env.LD_PRELOAD] : [])].join(':');
   return { args, env: { ...env, LD_PRELOAD: preload }, fsync: `skipped (${eatMyData})` };
 }
