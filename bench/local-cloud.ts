@@ -3,10 +3,13 @@
  * sustained orders/s with 10 concurrent clients, and DynamoDB Local's own single-item write rate on the same
  * machine (the floor: an order costs a dozen or more writes), so orders/s can be read as a share of it.
  *
- *   node bench/local-cloud.ts [--orders 100] [--latency-orders 30] [--time-scale 0.1]
+ *   node bench/local-cloud.ts [--orders 200] [--warm-orders 50] [--latency-orders 30] [--time-scale 0.1]
  *
- * Runs in a temporary project folder with its own local cloud; prints figures, asserts nothing.
+ * Runs in a temporary project folder with its own local cloud; prints figures, asserts nothing. "Sustained" is
+ * read after a warm-up at the same concurrency (every sandbox the load needs already started), and comes with
+ * the CPU each process spent per order (Linux), since on two cores the figure is bounded by CPU.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,12 +18,14 @@ import { parseArgs } from 'node:util';
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { run } from '../cli/run.ts';
 import { CDK_OUT, synthesisIsStale, synthesize } from '../cli/target/project.ts';
+import { findEatMyData } from '../infra/local/dynamodb-local.ts';
 import { startLocalCloudDetached, stopLocalCloud } from '../infra/local/lifecycle.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../infra/local/types.ts';
 
 const { values } = parseArgs({
   options: {
-    orders: { type: 'string', default: '100' },
+    orders: { type: 'string', default: '200' },
+    'warm-orders': { type: 'string', default: '50' },
     'latency-orders': { type: 'string', default: '30' },
     'time-scale': { type: 'string', default: '0.1' },
   },
@@ -70,6 +75,40 @@ async function writeRate(endpoint: string, seconds: number, clients: number): Pr
   return writes / seconds;
 }
 
+/**
+ * Write requests a happy-path order makes to DynamoDB Local (counted with strace on its socket reads): 5 PutItem
+ * (4 idempotency records in progress, the charge, the shipment), 4 UpdateItem (3 idempotency records completed,
+ * the saga's MarkOrderCompleted), 2 TransactWriteItems (order + outbox, the reservation). Reads: 4 BatchGetItem
+ * (failure flags), and the stream's GetRecords.
+ */
+const WRITES_PER_ORDER = 11;
+
+/** CPU seconds (user + system, all threads) a process has used so far; undefined where /proc is missing. */
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pids of a process's children (Linux). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync('/proc')
+      .filter((name) => /^\d+$/.test(name))
+      .filter((name) => {
+        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      })
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
 const projectDir = await mkdtemp(join(tmpdir(), 'saga-bench-'));
 try {
   if (synthesisIsStale()) await synthesize();
@@ -81,26 +120,42 @@ try {
   });
   const coldMs = Date.now() - coldStart;
   console.log(`cold start of the local cloud: ${(coldMs / 1000).toFixed(1)} s (target < 15 s)`);
+  const eatMyData = findEatMyData();
+  console.log(
+    `DynamoDB Local fsync: ${eatMyData ? `skipped (${eatMyData})` : 'on (libeatmydata not found)'}`,
+  );
 
-  // Warm the Lambda workers, then sequential happy-path orders for latency.
-  await cli(projectDir, ['bench', '--orders', '5', '--concurrency', '5']);
+  // Warm the Lambda sandboxes at the load's concurrency, then sequential happy-path orders for latency.
+  await cli(projectDir, ['bench', '--orders', values['warm-orders'], '--concurrency', '10']);
   const latency = (
     await cli(projectDir, ['bench', '--orders', values['latency-orders'], '--concurrency', '1'])
   ).find((l) => l.type === 'bench') as { latencyMs: { p50: number; p99: number } };
   console.log(
     `happy path, order → terminal state, 1 client: p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms (target p50 < 300 ms)`,
   );
+  const jvm = childrenOf(state.pid)[0];
+  const before = { cloud: cpuSeconds(state.pid), jvm: jvm && cpuSeconds(jvm), client: process.cpuUsage() };
   const load = (await cli(projectDir, ['bench', '--orders', values.orders, '--concurrency', '10'])).find(
     (l) => l.type === 'bench',
   ) as { ordersPerSecond: number; latencyMs: { p50: number; p99: number }; violations: number };
+  const client = process.cpuUsage(before.client);
   console.log(
     `sustained, 10 clients, ${values.orders} orders: ${load.ordersPerSecond.toFixed(1)} orders/s ` +
       `(p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms; invariant violations ${load.violations}) (target ≥ 20/s)`,
   );
+  const perOrder = (start: number | undefined, end: number | undefined) =>
+    start === undefined || end === undefined
+      ? 'n/a'
+      : `${((1000 * (end - start)) / Number(values.orders)).toFixed(0)} ms`;
+  console.log(
+    `CPU per order (load and invariant check): local cloud ${perOrder(before.cloud, cpuSeconds(state.pid))}, ` +
+      `DynamoDB Local ${perOrder(before.jvm || undefined, jvm ? cpuSeconds(jvm) : undefined)}, ` +
+      `bench client ${perOrder(0, (client.user + client.system) / 1e6)}`,
+  );
   const rate = await writeRate(state.dynamodbEndpoint, 5, 20);
   console.log(`DynamoDB Local single-item PutItem (stream on), 20 clients: ${rate.toFixed(0)} writes/s`);
   console.log(
-    `orders/s as a share of the write floor: ${load.ordersPerSecond.toFixed(1)} orders/s ≈ ${(load.ordersPerSecond * 14).toFixed(0)} writes/s at ~14 writes per order = ${((load.ordersPerSecond * 14 * 100) / rate).toFixed(0)}% of ${rate.toFixed(0)}`,
+    `orders/s as a share of the write floor: ${load.ordersPerSecond.toFixed(1)} orders/s ≈ ${(load.ordersPerSecond * WRITES_PER_ORDER).toFixed(0)} write requests/s at ${WRITES_PER_ORDER} per order = ${((load.ordersPerSecond * WRITES_PER_ORDER * 100) / rate).toFixed(0)}% of ${rate.toFixed(0)}`,
   );
 } finally {
   await stopLocalCloud({ projectDir, removeData: true });
