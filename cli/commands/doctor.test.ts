@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, onTestFinished, test, vi } from 'vitest';
-import { runCli, stubNoAwsCredentials, tempProject } from '../../test/support/cli.ts';
+import { cleanEnv, runCli, stubNoAwsCredentials, tempProject } from '../../test/support/cli.ts';
 
 interface Check {
   readonly type: 'check';
@@ -49,6 +49,17 @@ describe('saga doctor', () => {
     } else {
       expect(writes).toBeUndefined();
     }
+  });
+
+  test.runIf(process.platform === 'linux')('SAGA_DYNAMODB_FSYNC=1: fsync kept, said so', async () => {
+    const cwd = await tempProject();
+    const result = await runCli(['doctor', '--json'], { cwd, env: cleanEnv({ SAGA_DYNAMODB_FSYNC: '1' }) });
+    expect(checks(result.stdout).get('DynamoDB Local writes')).toEqual({
+      type: 'check',
+      name: 'DynamoDB Local writes',
+      status: 'ok',
+      detail: 'every write waits for fsync (SAGA_DYNAMODB_FSYNC=1)',
+    });
   });
 
   test('people output: one line per check with the fix under what is not ok', async () => {

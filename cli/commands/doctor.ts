@@ -44,15 +44,21 @@ export async function doctor(ctx: CommandContext, options: DoctorOptions): Promi
   if (process.platform === 'linux') {
     const eatMyData = findEatMyData();
     checks.push(
-      eatMyData
-        ? { name: 'DynamoDB Local writes', status: 'ok', detail: `fsync skipped (${eatMyData})` }
-        : {
+      ctx.env.SAGA_DYNAMODB_FSYNC === '1'
+        ? {
             name: 'DynamoDB Local writes',
-            status: 'warn',
-            detail:
-              'every write waits for fsync (libeatmydata not found): the local cloud runs about half as fast',
-            fix: 'apt-get install eatmydata (optional; docs/local-cloud.md#dynamodb-local)',
-          },
+            status: 'ok',
+            detail: 'every write waits for fsync (SAGA_DYNAMODB_FSYNC=1)',
+          }
+        : eatMyData
+          ? { name: 'DynamoDB Local writes', status: 'ok', detail: `fsync skipped (${eatMyData})` }
+          : {
+              name: 'DynamoDB Local writes',
+              status: 'warn',
+              detail:
+                'every write waits for fsync (libeatmydata not found): the local cloud runs about half as fast',
+              fix: 'apt-get install eatmydata (optional; docs/local-cloud.md#dynamodb-local)',
+            },
     );
   }
   checks.push(

@@ -47,6 +47,8 @@ export interface LocalCloudOptions {
   readonly lambdaTimeScale?: number;
   /** Concurrent invocations per function (more wait in a queue). @default the Lambda runtime's (10) */
   readonly lambdaConcurrency?: number;
+  /** Keep DynamoDB Local's fsync calls. @default SAGA_DYNAMODB_FSYNC=1 in the environment */
+  readonly dynamodbFsync?: boolean;
   /** @default 'Saga' */
   readonly stackName?: string;
   /** DynamoDB Local's port. @default a free port */
@@ -100,7 +102,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const dynamodbEndpoint = `http://127.0.0.1:${dynamodbPort}`;
   const endpoint = `http://127.0.0.1:${edgePort}`;
   const started = Date.now();
-  const dynamodbStart = startDynamoDbLocal({ port: dynamodbPort, dataDir: join(dataDir, 'dynamodb') });
+  const dynamodbStart = startDynamoDbLocal({
+    port: dynamodbPort,
+    dataDir: join(dataDir, 'dynamodb'),
+    // docs/local-cloud.md#dynamodb-local: fsync is skipped where libeatmydata is installed, unless asked for.
+    fsync: options.dynamodbFsync ?? process.env.SAGA_DYNAMODB_FSYNC === '1',
+  });
   let dynamodbFailure: unknown;
   // Observed below; a rejection before then must not count as unhandled.
   dynamodbStart.then(
