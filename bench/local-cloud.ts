@@ -122,7 +122,13 @@ try {
   console.log(`cold start of the local cloud: ${(coldMs / 1000).toFixed(1)} s (target < 15 s)`);
   const eatMyData = findEatMyData();
   console.log(
-    `DynamoDB Local fsync: ${eatMyData ? `skipped (${eatMyData})` : 'on (libeatmydata not found)'}`,
+    `DynamoDB Local fsync: ${
+      process.env.SAGA_DYNAMODB_FSYNC === '1'
+        ? 'on (SAGA_DYNAMODB_FSYNC=1)'
+        : eatMyData
+          ? `skipped (${eatMyData})`
+          : 'on (libeatmydata not found)'
+    }`,
   );
 
   // Warm the Lambda sandboxes at the load's concurrency, then sequential happy-path orders for latency.
