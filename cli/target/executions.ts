@@ -81,8 +81,10 @@ export async function waitForExecutionToEnd(
       if (!(options.untilExists && error instanceof ExecutionDoesNotExist)) throw error;
     }
     if (d && d.status !== 'RUNNING' && d.status !== 'PENDING_REDRIVE') return d;
-    if (Date.now() > deadline)
-      throw new Error(`Execution ${executionArn} still running after ${options.timeoutMs} ms`);
+    if (Date.now() > deadline) {
+      const state = d ? 'still running' : 'not started';
+      throw new Error(`Execution ${executionArn} ${state} after ${options.timeoutMs ?? 300_000} ms`);
+    }
     if (options.signal?.aborted) {
       if (d) return d;
       options.signal.throwIfAborted();

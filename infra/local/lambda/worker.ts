@@ -45,7 +45,7 @@ if (!port)
   throw new Error('infra/local/lambda/worker.ts is a worker_threads entry; start it with new Worker(...)');
 const init = workerData as SandboxInit;
 // V8's compiled code for the bundle and the AWS SDK, kept on disk and shared by every sandbox (Node's cache
-// folder under the OS temp dir): a cold start then skips most of the compiling. Lambda has no such cache;
+// folder under the OS temp dir): a cold start then skips recompiling them. Lambda has no such cache;
 // it only makes the local cold start a little cheaper (init alone ~140 → ~120 ms here), not different.
 enableCompileCache();
 const MiB = 1024 * 1024;
