@@ -80,6 +80,20 @@ describe('usage errors: exit 2 naming what was received', () => {
     expect(result.stderr).toContain('(run with --help for usage)');
     expect(result.stdout).toBe('');
   });
+
+  test.each([
+    [['ls', '--bogus', '--json'], "unknown option '--bogus'"],
+    [['--json', 'bogus'], "unknown command 'bogus'"],
+    [['replay', ORDER_ID, '--times', '0', '--json'], '--times must be a whole number ≥ 1; received "0"'],
+  ])('saga %j: one JSON error line on stderr, nothing on stdout', async (argv, message) => {
+    const cwd = await tempProject();
+    const result = await runCli(argv, { cwd });
+    expect(result.code).toBe(2);
+    const lines = result.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] ?? '')).toEqual({ type: 'error', message: expect.stringContaining(message) });
+    expect(result.stdout).toBe('');
+  });
 });
 
 describe('saga order checks its input before it needs a cloud', () => {

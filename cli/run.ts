@@ -139,8 +139,13 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
         'orchestration, on AWS or on a local cloud that runs the same template.',
     )
     .exitOverride()
-    .configureOutput({ writeOut: (s) => out.raw(s), writeErr: (s) => out.rawError(s) })
-    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      writeOut: (s) => out.raw(s),
+      writeErr: (s) => out.rawError(s),
+      // Under --json a usage error is one JSON line too, like every other error.
+      outputError: (s, write) => (out.json ? out.error(s.replace(/^error: /, '').trim()) : write(s)),
+    })
+    .showHelpAfterError(out.json ? false : '(run with --help for usage)')
     .addOption(
       new Option('--target <target>', 'local or aws (default: the last deployed, else local)').choices([
         'local',
