@@ -23,9 +23,9 @@ import {
   type FunctionSpec,
   flattenResponse,
   lambdaArnOfIntegrationUri,
-  type RuleSpec,
   type StreamMappingOptions,
 } from './deploy.ts';
+import type { EventRuleSpec } from './events.ts';
 import {
   assetDirectory,
   type CloudAssembly,
@@ -45,7 +45,7 @@ interface Recorded {
   logGroups: { name: string; retention?: number }[];
   queues: { name: string; arn: string; attributes?: Record<string, string> }[];
   buses: { name: string; arn: string }[];
-  rules: RuleSpec[];
+  rules: EventRuleSpec[];
   archives: {
     name: string;
     arn: string;

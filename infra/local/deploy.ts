@@ -16,7 +16,9 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { AwsError, type JsonService } from './aws-error.ts';
+import type { EventArchiveSpec, EventRuleSpec } from './events.ts';
 import type { LocalFunctionSpec } from './lambda/runtime.ts';
+import type { StateMachineSpec } from './stepfunctions/service.ts';
 import type { DynamoDbStreamMappingOptions } from './stream-poller.ts';
 import {
   assetDirectory,
@@ -75,48 +77,15 @@ export interface DeployParts {
   };
   readonly events: {
     createBus(spec: { name: string; arn: string }): void;
-    putRule(spec: RuleSpec): void;
-    createArchive(spec: {
-      name: string;
-      arn: string;
-      sourceArn: string;
-      eventPattern?: unknown;
-      retentionDays?: number;
-    }): void;
+    putRule(spec: EventRuleSpec): void;
+    createArchive(spec: EventArchiveSpec): void;
   };
-  readonly stepfunctions: {
-    createStateMachine(spec: {
-      name: string;
-      arn: string;
-      definition: string;
-      roleArn: string;
-      type: 'STANDARD' | 'EXPRESS';
-      loggingConfiguration?: unknown;
-      tracingConfiguration?: unknown;
-    }): void;
-  };
+  readonly stepfunctions: { createStateMachine(spec: StateMachineSpec): void };
   /** The edge: its endpoint (custom resources call services through it) and the HTTP API server. */
   readonly edge: { readonly endpoint: string; serveHttpApi(api: ApiSpec): Promise<string> };
   readonly dispatcher: TargetDispatcher;
   /** Builds a stream event source mapping (the `DynamoDbStreamMapping` class in the real cloud). */
   readonly createStreamMapping: (options: StreamMappingOptions) => StreamMapping;
-}
-
-/** An EventBridge rule as `EventBridgeService.putRule` takes it. */
-export interface RuleSpec {
-  name: string;
-  arn: string;
-  busName: string;
-  eventPattern: unknown;
-  state?: 'ENABLED' | 'DISABLED';
-  targets: readonly {
-    id: string;
-    arn: string;
-    deadLetterArn?: string;
-    input?: string;
-    inputPath?: string;
-    maximumRetryAttempts?: number;
-  }[];
 }
 
 /** Options for {@link deployTemplate}. */

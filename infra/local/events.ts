@@ -39,6 +39,17 @@ export interface EventRuleSpec {
   readonly targets: readonly EventTargetSpec[];
 }
 
+/** An archive as the template declares it. */
+export interface EventArchiveSpec {
+  readonly name: string;
+  readonly arn: string;
+  /** The bus whose events it keeps. */
+  readonly sourceArn: string;
+  /** Only matching events are kept. @default all */
+  readonly eventPattern?: unknown;
+  readonly retentionDays?: number;
+}
+
 /** Attributes EventBridge sets on a dead-letter message (SQS message attributes). */
 export type DeadLetterAttributes = Record<string, { DataType: 'String'; StringValue: string }>;
 
@@ -140,13 +151,7 @@ export class EventBridgeService implements JsonService {
   }
 
   /** Creates an archive of the events reaching `sourceArn` (a bus ARN) that match `eventPattern` (all if absent). */
-  createArchive(spec: {
-    name: string;
-    arn: string;
-    sourceArn: string;
-    eventPattern?: unknown;
-    retentionDays?: number;
-  }): void {
+  createArchive(spec: EventArchiveSpec): void {
     if (spec.eventPattern !== undefined) validateEventPattern(spec.eventPattern);
     const file = this.#archiveDir ? join(this.#archiveDir, `${spec.name}.jsonl`) : undefined;
     const events = file ? loadArchive(file, spec.retentionDays) : [];
