@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { ulid } from 'ulid';
@@ -95,20 +96,6 @@ export function assignMix(mix: readonly MixEntry[], n: number): MixEntry[] {
   return out;
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
@@ -190,7 +177,10 @@ export async function bench(ctx: CommandContext, options: BenchOptions): Promise
           [...latencies].sort((a, b) => a - b),
           50,
         );
-      await sleep(Math.max(0, t0 + firstLookMs - Date.now()), ctx.signal);
+      // An abort (Ctrl-C) ends the wait early; the loop below then returns what it finds.
+      await sleep(Math.max(0, t0 + firstLookMs - Date.now()), undefined, { signal: ctx.signal }).catch(
+        () => {},
+      );
       const end = await waitForExecutionToEnd(sfn, arn, {
         signal: ctx.signal,
         intervalMs: target.kind === 'local' ? 50 : 1000,
