@@ -127,6 +127,7 @@ export class DynamoDbStreamMapping {
   readonly #log: (line: string) => void;
   #checkpoints: Checkpoints;
   #dirty = false;
+  #checkpointDirMade = false;
   #shards: Shard[] = [];
   #shardsListedAt = 0;
   readonly #iterators = new Map<string, string>();
@@ -595,7 +596,10 @@ export class DynamoDbStreamMapping {
     const file = this.#options.checkpointFile;
     if (!file || !this.#dirty) return;
     this.#dirty = false;
-    mkdirSync(dirname(file), { recursive: true });
+    if (!this.#checkpointDirMade) {
+      mkdirSync(dirname(file), { recursive: true });
+      this.#checkpointDirMade = true;
+    }
     const temp = `${file}.${randomUUID()}.tmp`;
     await writeFile(temp, `${JSON.stringify(this.#checkpoints, null, 2)}\n`);
     await rename(temp, file);
