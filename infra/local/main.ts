@@ -9,6 +9,7 @@
 import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { LocalCloud } from './cloud.ts';
 import { checkJava } from './dynamodb-local.ts';
 import {
   type LocalCloudState,
@@ -35,15 +36,11 @@ export class MainArgsError extends Error {
   }
 }
 
-/** What main.ts needs of a started cloud (cloud.ts's `LocalCloud` has all of it). */
-export interface RunningCloud {
-  readonly endpoint: string;
-  readonly apiUrl: string;
-  readonly dynamodbEndpoint: string;
-  readonly outputs: Readonly<Record<string, string>>;
-  readonly unsupported: readonly { logicalId: string; type: string }[];
-  stop(): Promise<void>;
-}
+/** What main.ts needs of a started cloud (a type-only import: cloud.ts itself loads only when needed). */
+export type RunningCloud = Pick<
+  LocalCloud,
+  'endpoint' | 'apiUrl' | 'dynamodbEndpoint' | 'outputs' | 'unsupported' | 'stop'
+>;
 
 /** Starts a cloud: cloud.ts's `startLocalCloud`, or a stand-in in tests. */
 export type CloudStarter = (options: {
