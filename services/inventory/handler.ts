@@ -9,8 +9,12 @@ import { requireEnv } from '../shared/env.ts';
 import { sagaActionHandler } from '../shared/saga-action.ts';
 import { InventoryInputSchema, type InventoryStore, releaseStock, reserveStock } from './inventory.ts';
 
-const env = requireEnv('INVENTORY_TABLE', 'IDEMPOTENCY_TABLE', 'FAILURE_FLAGS_TABLE');
-const store: InventoryStore = { client: documentClient, table: env.INVENTORY_TABLE };
+const env = requireEnv('INVENTORY_TABLE', 'ORDERS_TABLE', 'IDEMPOTENCY_TABLE', 'FAILURE_FLAGS_TABLE');
+const store: InventoryStore = {
+  client: documentClient,
+  table: env.INVENTORY_TABLE,
+  ordersTable: env.ORDERS_TABLE,
+};
 const environment = {
   client: dynamoDbClient,
   idempotencyTable: env.IDEMPOTENCY_TABLE,

@@ -1,5 +1,6 @@
 /**
- * Inventory domain: reserve an order's stock in one transaction (never below zero), release it once.
+ * Inventory domain: reserve an order's stock in one transaction (never below zero, only while the order is
+ * `PENDING`), release it once. Both answer from the order's own rows first, without consulting failure flags.
  * Rows: `SKU#<sku>`/`STOCK` {available}; `ORDER#<id>`/`RESERVATION#<sku>` {qty, at} and `RELEASE#<sku>`.
  */
 import {
@@ -10,12 +11,13 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { cancellationReasons, rethrowTransient } from '../shared/dynamo.ts';
-import { OutOfStock } from '../shared/errors.ts';
+import { OrderNotPending, OutOfStock } from '../shared/errors.ts';
 import { type FailureHooks, NO_FAILURES } from '../shared/hooks.ts';
+import { type OrderGuard, orderNotPending, orderPendingCheck } from '../shared/order-guard.ts';
 import * as z from '../shared/zod.ts';
 
-/** The Inventory table and its client. */
-export interface InventoryStore {
+/** The Inventory table, its client, and the Orders table that guards a reservation. */
+export interface InventoryStore extends OrderGuard {
   readonly client: DynamoDBDocumentClient;
   readonly table: string;
 }
@@ -25,8 +27,8 @@ const LineSchema = z.object({ sku: z.string().check(z.minLength(1)), qty: z.int(
 /** The reserve and release task payload: `{orderId, items: [{sku, qty}], idempotency_key}`. */
 export const InventoryInputSchema = z.object({
   orderId: z.string().check(z.minLength(1)),
-  // Reserving takes two transaction items per line; DynamoDB allows 100 per transaction.
-  items: z.array(LineSchema).check(z.minLength(1), z.maxLength(50)),
+  // Reserving takes two transaction items per line plus the order guard; DynamoDB allows 100 per transaction.
+  items: z.array(LineSchema).check(z.minLength(1), z.maxLength(49)),
   idempotency_key: z.string().check(z.minLength(1)),
 });
 /** A reserve or release task payload. */
@@ -121,35 +123,68 @@ export async function availableStock(store: InventoryStore, sku: string): Promis
   return Item ? Number(Item.available) : 0;
 }
 
+/** The order's reservations and released SKUs (one strongly consistent Query of its rows). */
+async function ledger(
+  store: InventoryStore,
+  orderId: string,
+): Promise<{ reservations: StockLine[]; released: Set<string> }> {
+  const rows = await orderRows(store, orderId, '');
+  return {
+    reservations: rows.filter((row) => String(row.sk).startsWith('RESERVATION#')).map(lineOf),
+    released: new Set(rows.filter((row) => String(row.sk).startsWith('RELEASE#')).map((row) => String(row.sku))),
+  };
+}
+
+/** The reservations the ledger holds, if any; released ones are not live: `OrderNotPending`. */
+function reservationsFromLedger(
+  orderId: string,
+  rows: { reservations: StockLine[]; released: Set<string> },
+): StockLine[] | undefined {
+  if (rows.released.size > 0) {
+    throw new OrderNotPending(`Order ${orderId}: its reservations were released (${[...rows.released].join(', ')})`);
+  }
+  return rows.reservations.length > 0 ? rows.reservations : undefined;
+}
+
 /**
- * Reserves every line in one transaction, which also refuses a SKU the order already holds: a retry after a
- * commit finds the reservations (its transaction is cancelled on them) and returns them.
+ * Reserves every line in one transaction guarded by the order being `PENDING`, which also refuses a SKU the
+ * order already holds. The order's own reservations answer first (a retry after a commit); a concurrent attempt
+ * that committed first is found the same way.
  *
  * @throws OutOfStock naming the first SKU short of stock, its available and requested units.
+ * @throws OrderNotPending when the order is no longer `PENDING`, or its reservations were released.
  */
 export async function reserveStock(
   store: InventoryStore,
   input: InventoryInput,
   hooks: FailureHooks = NO_FAILURES,
 ): Promise<ReserveResult> {
+  const known = reservationsFromLedger(input.orderId, await ledger(store, input.orderId));
+  if (known) {
+    hooks.answeredFromLedger?.({ reservations: known.length });
+    return { reservations: known };
+  }
   await hooks.before();
   const lines = mergeLines(input.items);
+  const transaction = buildReserveTransaction(store.table, input.orderId, lines, new Date().toISOString());
   try {
     await store.client.send(
-      new TransactWriteCommand(
-        buildReserveTransaction(store.table, input.orderId, lines, new Date().toISOString()),
-      ),
+      new TransactWriteCommand({
+        TransactItems: [orderPendingCheck(store, input.orderId), ...(transaction.TransactItems ?? [])],
+      }),
     );
   } catch (error) {
     const reasons = cancellationReasons(error);
     if (reasons) {
-      // Reasons come in TransactItems order: [stock, reservation] per line.
-      if (lines.some((_, i) => reasons[2 * i + 1]?.Code === 'ConditionalCheckFailed')) {
-        // Already reserved (a retry after a commit, or a concurrent attempt that committed first): those
-        // reservations are the answer, whatever the stock is now.
-        return { reservations: (await orderRows(store, input.orderId, 'RESERVATION#')).map(lineOf) };
+      // Reasons come in TransactItems order: the guard, then [stock, reservation] per line.
+      const failed = (i: number) => reasons[i]?.Code === 'ConditionalCheckFailed';
+      if (lines.some((_, i) => failed(2 * i + 2))) {
+        // A concurrent attempt committed first: its reservations are the answer, whatever the stock is now.
+        const existing = reservationsFromLedger(input.orderId, await ledger(store, input.orderId));
+        if (existing) return { reservations: existing };
       }
-      const short = lines.find((_, i) => reasons[2 * i]?.Code === 'ConditionalCheckFailed');
+      if (failed(0)) throw orderNotPending(input.orderId, 'reservation', error);
+      const short = lines.find((_, i) => failed(2 * i + 1));
       if (short) {
         throw new OutOfStock(
           { sku: short.sku, available: await availableStock(store, short.sku), requested: short.qty },
@@ -167,18 +202,19 @@ export async function reserveStock(
 /**
  * Gives back the order's reserved stock, once per SKU: each reservation without a `RELEASE#<sku>` row is
  * released in its own transaction (the release row, only if new, and the stock increment). Nothing reserved
- * → `{released: []}`.
+ * → `{released: []}`; nothing left to release answers from the ledger, without consulting failure flags.
  */
 export async function releaseStock(
   store: InventoryStore,
   input: InventoryInput,
   hooks: FailureHooks = NO_FAILURES,
 ): Promise<ReleaseResult> {
+  const { reservations, released: releasedSkus } = await ledger(store, input.orderId);
+  if (reservations.every(({ sku }) => releasedSkus.has(sku))) {
+    hooks.answeredFromLedger?.({ released: reservations.length });
+    return { released: reservations };
+  }
   await hooks.before();
-  const reservations = (await orderRows(store, input.orderId, 'RESERVATION#')).map(lineOf);
-  const releasedSkus = new Set(
-    (await orderRows(store, input.orderId, 'RELEASE#')).map((row) => String(row.sku)),
-  );
   let committed = false;
   for (const { sku, qty } of reservations) {
     if (releasedSkus.has(sku)) continue;

@@ -9,8 +9,12 @@ import { requireEnv } from '../shared/env.ts';
 import { sagaActionHandler } from '../shared/saga-action.ts';
 import { chargePayment, PaymentInputSchema, type PaymentStore, refundPayment } from './payment.ts';
 
-const env = requireEnv('PAYMENTS_TABLE', 'IDEMPOTENCY_TABLE', 'FAILURE_FLAGS_TABLE');
-const store: PaymentStore = { client: documentClient, table: env.PAYMENTS_TABLE };
+const env = requireEnv('PAYMENTS_TABLE', 'ORDERS_TABLE', 'IDEMPOTENCY_TABLE', 'FAILURE_FLAGS_TABLE');
+const store: PaymentStore = {
+  client: documentClient,
+  table: env.PAYMENTS_TABLE,
+  ordersTable: env.ORDERS_TABLE,
+};
 const environment = {
   client: dynamoDbClient,
   idempotencyTable: env.IDEMPOTENCY_TABLE,

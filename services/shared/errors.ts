@@ -62,6 +62,29 @@ export class ReleaseFailed extends Error {
   }
 }
 
+/**
+ * The order is no longer `PENDING` (another execution decided to cancel it, or it settled): a forward step
+ * refuses to commit, or finds its own effect already undone. The saga goes back to `CheckOrder`.
+ */
+export class OrderNotPending extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'OrderNotPending';
+  }
+}
+
+/** A dependency's throttling answer, shaped like the AWS SDK's (`name`, `$fault`, `$retryable`). */
+export class ThrottlingException extends Error {
+  readonly $fault = 'client';
+  readonly $retryable = { throttling: true };
+  readonly $metadata = { httpStatusCode: 400 };
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ThrottlingException';
+  }
+}
+
 /** A failure worth retrying (throttling, a crash, an injected transient fault); matched by the Retry blocks. */
 export class TransientError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -92,6 +115,7 @@ export const BUSINESS_ERROR_NAMES = [
   'ShippingUnavailable',
   'RefundFailed',
   'ReleaseFailed',
+  'OrderNotPending',
 ] as const;
 
 /** Names of the errors a retry may cure: ours, and Powertools' concurrent-execution error for the same key. */
@@ -106,6 +130,7 @@ export const RETRYABLE_ERROR_NAMES = ['TransientError', 'IdempotencyAlreadyInPro
 export const SERVICE_ERROR_NAMES = [
   ...BUSINESS_ERROR_NAMES,
   'TransientError',
+  'ThrottlingException',
   'InvalidInputError',
   'IdempotencyAlreadyInProgressError',
   'IdempotencyValidationError',

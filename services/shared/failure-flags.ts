@@ -21,6 +21,7 @@ import {
   RefundFailed,
   ReleaseFailed,
   ShippingUnavailable,
+  ThrottlingException,
   TransientError,
 } from './errors.ts';
 
@@ -30,7 +31,16 @@ export const STEPS = ['payment', 'inventory', 'shipping', 'refund', 'release', '
 export type FailureStep = (typeof STEPS)[number];
 
 /** How a flagged step fails. */
-export const MODES = ['error', 'transient', 'timeout', 'crash-after-commit', 'latency'] as const;
+export const MODES = [
+  'error',
+  'transient',
+  'timeout',
+  'crash-after-commit',
+  'latency',
+  'die-after-commit',
+  'timeout-after-commit',
+  'throttle',
+] as const;
 /** One of {@link MODES}. */
 export type FailureMode = (typeof MODES)[number];
 
@@ -40,8 +50,18 @@ export const GLOBAL_SCOPE = 'GLOBAL';
 /** Which orders a flag applies to: one order, or all of them. */
 export type FlagScope = typeof GLOBAL_SCOPE | { readonly orderId: string };
 
-/** `transient` without a count fails this many times. */
+/** `transient` or `throttle` without a count fails this many times. */
 export const DEFAULT_TRANSIENT_TIMES = 1;
+
+/** Modes that commit the side effect first and then lose the answer, once. */
+export const AFTER_COMMIT_MODES: readonly FailureMode[] = [
+  'crash-after-commit',
+  'die-after-commit',
+  'timeout-after-commit',
+];
+
+/** Modes that take a count `N` (`transient:N`, `throttle:N`). */
+const COUNTED_MODES: readonly FailureMode[] = ['transient', 'throttle'];
 /** `latency` without a duration sleeps this long. */
 export const DEFAULT_LATENCY_MS = 1000;
 /** Flags expire after a day unless told otherwise (DynamoDB TTL on `ttl`; readers also ignore expired ones). */
@@ -50,8 +70,9 @@ export const DEFAULT_FLAG_TTL_SECONDS = 24 * 60 * 60;
 const MAX_TRANSIENT_TIMES = 100;
 const MAX_LATENCY_MS = 15 * 60 * 1000;
 const SPEC_HELP =
-  `valid steps: ${STEPS.join(', ')}; valid modes: error, transient[:N], timeout, crash-after-commit, ` +
-  'latency[:MS]. Examples: payment, payment:transient:2, shipping:latency:500';
+  `valid steps: ${STEPS.join(', ')}; valid modes: error, transient[:N], throttle[:N], timeout, ` +
+  'crash-after-commit, die-after-commit, timeout-after-commit, latency[:MS]. Examples: payment, ' +
+  'payment:transient:2, inventory:die-after-commit, shipping:latency:500';
 
 /** A parsed failure spec (`step[:mode[:arg]]`). */
 export interface FailSpec {
@@ -59,7 +80,7 @@ export interface FailSpec {
   readonly step: FailureStep;
   /** How it fails. */
   readonly mode: FailureMode;
-  /** `transient`: how many invocations fail before it succeeds; `crash-after-commit`: always 1. */
+  /** `transient`/`throttle`: how many invocations fail before it succeeds; after-commit modes: always 1. */
   readonly times?: number;
   /** `latency`: how long the step sleeps before its side effect. */
   readonly latencyMs?: number;
@@ -96,7 +117,8 @@ function parsePositiveInt(spec: string, what: string, raw: string, max: number):
 
 /**
  * Parses a failure spec as users type it: `payment` (= `payment:error`), `payment:error`,
- * `payment:transient[:N]` (N defaults to 1), `payment:timeout`, `payment:crash-after-commit`,
+ * `payment:transient[:N]` and `payment:throttle[:N]` (N defaults to 1), `payment:timeout`,
+ * `payment:crash-after-commit`, `payment:die-after-commit`, `payment:timeout-after-commit`,
  * `payment:latency[:MS]` (MS defaults to 1000). Case and surrounding spaces are ignored.
  *
  * @throws FailSpecError naming what was received and the valid steps and modes.
@@ -110,6 +132,7 @@ export function parseFailSpec(spec: string): FailSpec {
   if (extra.length > 0) throw new FailSpecError(spec, `too many ':' parts (${parts.length}, at most 3)`);
   switch (mode) {
     case 'transient':
+    case 'throttle':
       return {
         step,
         mode,
@@ -123,6 +146,8 @@ export function parseFailSpec(spec: string): FailSpec {
         latencyMs: arg === undefined ? DEFAULT_LATENCY_MS : parsePositiveInt(spec, 'MS', arg, MAX_LATENCY_MS),
       };
     case 'crash-after-commit':
+    case 'die-after-commit':
+    case 'timeout-after-commit':
       if (arg !== undefined) throw new FailSpecError(spec, `mode '${mode}' takes no argument, got '${arg}'`);
       return { step, mode, times: 1 };
     default:
@@ -133,14 +158,16 @@ export function parseFailSpec(spec: string): FailSpec {
 
 /** The canonical spec string of a parsed spec (`payment:transient:2`); `parseFailSpec` reads it back. */
 export function formatFailSpec(spec: FailSpec): string {
-  if (spec.mode === 'transient') return `${spec.step}:transient:${spec.times ?? DEFAULT_TRANSIENT_TIMES}`;
+  if (COUNTED_MODES.includes(spec.mode)) {
+    return `${spec.step}:${spec.mode}:${spec.times ?? DEFAULT_TRANSIENT_TIMES}`;
+  }
   if (spec.mode === 'latency') return `${spec.step}:latency:${spec.latencyMs ?? DEFAULT_LATENCY_MS}`;
   return `${spec.step}:${spec.mode}`;
 }
 
-/** What {@link writeFailureFlag} stores: a spec plus the GLOBAL-only rate and a lifetime. */
+/** What {@link writeFailureFlag} stores: a spec plus a rate and a lifetime. */
 export interface FailureFlagInput extends FailSpec {
-  /** GLOBAL flags only: the share of invocations (0..1) the flag hits. @default 1 (every invocation) */
+  /** The share of invocations (0..1) the flag hits. @default 1 (every invocation) */
   readonly rate?: number;
   /** Seconds until the flag expires. @default DEFAULT_FLAG_TTL_SECONDS */
   readonly ttlSeconds?: number;
@@ -153,12 +180,12 @@ export interface FailureFlag {
   /** The step (the table's sk). */
   readonly sk: FailureStep;
   readonly mode: FailureMode;
-  /** Invocations to fail, as set (transient, crash-after-commit). */
+  /** Invocations to fail, as set (transient, throttle, the after-commit modes). */
   readonly times?: number;
   /** Invocations still to fail; decremented atomically by each one that fails. */
   readonly remaining?: number;
   readonly latencyMs?: number;
-  /** GLOBAL only: the share of invocations hit. */
+  /** The share of invocations hit (absent: every one). */
   readonly rate?: number;
   /** Expiry, epoch seconds. */
   readonly ttl: number;
@@ -183,7 +210,7 @@ function documentClientFor(client: DynamoDBClient): DynamoDBDocumentClient {
 /**
  * Writes (replaces) the flag for `flag.step` in a scope and returns what was stored.
  *
- * @throws FailSpecError when a rate is given for an order scope or is outside 0..1.
+ * @throws FailSpecError when the rate is outside 0..1.
  */
 export async function writeFailureFlag(
   client: DynamoDBClient,
@@ -191,20 +218,14 @@ export async function writeFailureFlag(
   scope: FlagScope,
   flag: FailureFlagInput,
 ): Promise<FailureFlag> {
-  if (flag.rate !== undefined) {
-    if (scope !== GLOBAL_SCOPE) {
-      throw new FailSpecError(formatFailSpec(flag), `a rate (${flag.rate}) applies to GLOBAL flags only`);
-    }
-    if (!(flag.rate >= 0 && flag.rate <= 1)) {
-      throw new FailSpecError(formatFailSpec(flag), `rate must be between 0 and 1, got ${flag.rate}`);
-    }
+  if (flag.rate !== undefined && !(flag.rate >= 0 && flag.rate <= 1)) {
+    throw new FailSpecError(formatFailSpec(flag), `rate must be between 0 and 1, got ${flag.rate}`);
   }
-  const times =
-    flag.mode === 'crash-after-commit'
-      ? 1
-      : flag.mode === 'transient'
-        ? (flag.times ?? DEFAULT_TRANSIENT_TIMES)
-        : undefined;
+  const times = AFTER_COMMIT_MODES.includes(flag.mode)
+    ? 1
+    : COUNTED_MODES.includes(flag.mode)
+      ? (flag.times ?? DEFAULT_TRANSIENT_TIMES)
+      : undefined;
   const item: FailureFlag = {
     pk: flagScopeKey(scope),
     sk: flag.step,
@@ -256,7 +277,8 @@ export interface ReadFailureFlagOptions {
 
 /**
  * The flag that applies to this order's step: the order's own flag first (it shadows a GLOBAL one, even when
- * exhausted), then the GLOBAL flag, which hits only a `rate` share of invocations. Expired flags are ignored.
+ * exhausted or missed by its rate), then the GLOBAL flag. A flag with a `rate` hits only that share of
+ * invocations. Expired flags are ignored.
  */
 export async function readFailureFlag(
   client: DynamoDBClient,
@@ -276,13 +298,11 @@ export async function readFailureFlag(
     const flag = found.find((item) => item.pk === pk) as FailureFlag | undefined;
     return flag && flag.ttl > now ? flag : undefined;
   };
-  const own = live(ownKey);
-  if (own) return own;
-  const global = live(GLOBAL_SCOPE);
-  if (!global) return undefined;
+  const flag = live(ownKey) ?? live(GLOBAL_SCOPE);
+  if (!flag) return undefined;
   const random = options.random ?? Math.random;
-  if (global.rate !== undefined && random() >= global.rate) return undefined;
-  return global;
+  if (flag.rate !== undefined && random() >= flag.rate) return undefined;
+  return flag;
 }
 
 /** Strongly consistent BatchGetItem of a few keys of one table, following UnprocessedKeys until none are left. */
@@ -313,6 +333,8 @@ export interface InjectionContext {
   readonly lambdaContext: { getRemainingTimeInMillis(): number };
   /** @default a real timer */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Ends the sandbox (`die-after-commit`). @default process.exit */
+  readonly exit?: (code: number) => never;
 }
 
 const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -372,35 +394,54 @@ export async function injectBefore(flag: FailureFlag | undefined, ctx: Injection
         throw new TransientError(`Transient failure injected by failure flag ${flag.pk}/${flag.sk}`);
       }
       return;
-    case 'timeout': {
-      // A context without a clock (not Lambda's) gets Lambda's longest timeout, 15 minutes.
-      const remaining =
-        typeof ctx.lambdaContext.getRemainingTimeInMillis === 'function'
-          ? ctx.lambdaContext.getRemainingTimeInMillis()
-          : 15 * 60 * 1000;
-      const ms = remaining + 1000;
-      await sleep(ms);
-      throw new TransientError(
-        `Still running ${ms} ms later, past the function timeout (failure flag ${flag.pk}/${flag.sk}, mode ` +
-          'timeout): the runtime should have stopped it',
-      );
-    }
+    case 'throttle':
+      if (await takeOne(flag, ctx)) {
+        throw new ThrottlingException(`Rate exceeded (injected by failure flag ${flag.pk}/${flag.sk})`);
+      }
+      return;
+    case 'timeout':
+      return outliveTimeout(flag, ctx);
     case 'latency':
       await sleep(flag.latencyMs ?? DEFAULT_LATENCY_MS);
       return;
-    case 'crash-after-commit':
+    default:
+      // The after-commit modes act in injectAfterCommit.
       return;
   }
 }
 
+/** Sleeps past the function's timeout, so that the runtime stops the invocation (`Sandbox.Timedout`). */
+async function outliveTimeout(flag: FailureFlag, ctx: InjectionContext): Promise<never> {
+  // A context without a clock (not Lambda's) gets Lambda's longest timeout, 15 minutes.
+  const remaining =
+    typeof ctx.lambdaContext.getRemainingTimeInMillis === 'function'
+      ? ctx.lambdaContext.getRemainingTimeInMillis()
+      : 15 * 60 * 1000;
+  const ms = remaining + 1000;
+  await (ctx.sleep ?? realSleep)(ms);
+  throw new TransientError(
+    `Still running ${ms} ms later, past the function timeout (failure flag ${flag.pk}/${flag.sk}, mode ` +
+      `${flag.mode}): the runtime should have stopped it`,
+  );
+}
+
 /**
- * Acts on a flag after the step's side effect committed: `crash-after-commit` throws
- * `TransientError('crashed after commit')` once (the retry must find the committed side effect and not repeat
- * it). Other modes do nothing here.
+ * Acts on a flag after the step's side effect committed, once (`remaining` 1), so that the answer is lost and a
+ * retry must find the committed side effect rather than repeat it: `crash-after-commit` throws
+ * `TransientError('crashed after commit')`; `die-after-commit` ends the sandbox's process (Lambda reports
+ * `Runtime.ExitError`); `timeout-after-commit` sleeps past the function timeout (`Sandbox.Timedout`). Other
+ * modes do nothing here.
  */
 export async function injectAfterCommit(flag: FailureFlag | undefined, ctx: InjectionContext): Promise<void> {
-  if (flag?.mode !== 'crash-after-commit') return;
-  if (await takeOne(flag, ctx)) {
-    throw new TransientError(`crashed after commit (failure flag ${flag.pk}/${flag.sk})`);
+  if (flag === undefined || !AFTER_COMMIT_MODES.includes(flag.mode)) return;
+  if (!(await takeOne(flag, ctx))) return;
+  switch (flag.mode) {
+    case 'crash-after-commit':
+      throw new TransientError(`crashed after commit (failure flag ${flag.pk}/${flag.sk})`);
+    case 'die-after-commit':
+      (ctx.exit ?? ((code: number) => process.exit(code)))(1);
+      break;
+    case 'timeout-after-commit':
+      await outliveTimeout(flag, ctx);
   }
 }

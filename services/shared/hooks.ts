@@ -2,6 +2,8 @@
 export interface FailureHooks {
   before(): Promise<void>;
   afterCommit(): Promise<void>;
+  /** Told when the step answered from its own ledger (no dependency called, no flag consulted). */
+  answeredFromLedger?(detail: Record<string, unknown>): void;
 }
 
 /** Hooks that inject nothing (domain functions called outside a handler). */

@@ -4,3 +4,9 @@
  * in its own module so the CLI can import it without loading Powertools.
  */
 export const IDEMPOTENCY_HIT_MESSAGE = 'Idempotency hit';
+
+/**
+ * The message a saga step logs when it answers from its own ledger (the side effect's record) without calling
+ * the dependency: `saga replay` counts these lines as answers of the third layer.
+ */
+export const LEDGER_HIT_MESSAGE = 'Answered from the ledger';

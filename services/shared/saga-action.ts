@@ -1,7 +1,9 @@
 /**
  * The shape every saga task handler shares: validate the task payload, log with the order id, and run the
- * action's domain function wrapped with Powertools `makeIdempotent` (key `idempotency_key`), reading the step's
- * failure flag inside the wrapper so a completed key answers from the Idempotency table untouched.
+ * action's domain function wrapped with Powertools `makeIdempotent` (key `idempotency_key`). The step's failure
+ * flag is read only when the domain function reaches its dependency (`hooks.before`): a completed key answers
+ * from the Idempotency table, and a committed side effect from the step's own ledger, without consulting flags
+ * (flags model the dependency).
  */
 import { makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { parse } from '@aws-lambda-powertools/parser';
@@ -9,6 +11,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { InvalidInputError } from './errors.ts';
 import {
+  type FailureFlag,
   type FailureStep,
   type InjectionContext,
   injectAfterCommit,
@@ -17,6 +20,7 @@ import {
 } from './failure-flags.ts';
 import type { FailureHooks } from './hooks.ts';
 import { idempotencyOptions } from './idempotency.ts';
+import { LEDGER_HIT_MESSAGE } from './idempotency-hit.ts';
 import { beginInvocation, logger } from './logger.ts';
 import type * as z from './zod.ts';
 
@@ -74,21 +78,29 @@ export function sagaActionHandler<I extends SagaTaskInput, R>(
   });
 
   const runWithFlags = async (input: I, context: Context): Promise<R> => {
-    const flag = await readFailureFlag(
-      environment.client,
-      environment.failureFlagsTable,
-      input.orderId,
-      definition.step,
-    );
-    if (flag) logger.info('Failure flag active', { flag });
     const injection: InjectionContext = {
       client: environment.client,
       table: environment.failureFlagsTable,
       lambdaContext: context,
     };
+    let flag: Promise<FailureFlag | undefined> | undefined;
+    const readFlag = (): Promise<FailureFlag | undefined> => {
+      flag ??= readFailureFlag(
+        environment.client,
+        environment.failureFlagsTable,
+        input.orderId,
+        definition.step,
+      ).then((found) => {
+        if (found) logger.info('Failure flag active', { flag: found });
+        return found;
+      });
+      return flag;
+    };
     return definition.run(input, {
-      before: () => injectBefore(flag, injection),
-      afterCommit: () => injectAfterCommit(flag, injection),
+      before: async () => injectBefore(await readFlag(), injection),
+      afterCommit: async () => injectAfterCommit(await readFlag(), injection),
+      answeredFromLedger: (detail) =>
+        logger.info(LEDGER_HIT_MESSAGE, { action: definition.action, ...detail }),
     });
   };
   const idempotent = makeIdempotent(runWithFlags, options);

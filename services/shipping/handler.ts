@@ -7,8 +7,12 @@ import { requireEnv } from '../shared/env.ts';
 import { sagaActionHandler } from '../shared/saga-action.ts';
 import { ShipInputSchema, type ShippingStore, shipOrder } from './shipping.ts';
 
-const env = requireEnv('SHIPMENTS_TABLE', 'IDEMPOTENCY_TABLE', 'FAILURE_FLAGS_TABLE');
-const store: ShippingStore = { client: documentClient, table: env.SHIPMENTS_TABLE };
+const env = requireEnv('SHIPMENTS_TABLE', 'ORDERS_TABLE', 'IDEMPOTENCY_TABLE', 'FAILURE_FLAGS_TABLE');
+const store: ShippingStore = {
+  client: documentClient,
+  table: env.SHIPMENTS_TABLE,
+  ordersTable: env.ORDERS_TABLE,
+};
 
 /** Ships the order (failure-flag step `shipping`; its business error is `ShippingUnavailable`). */
 export const ship = sagaActionHandler(
