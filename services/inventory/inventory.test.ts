@@ -5,7 +5,13 @@ import { ulid } from 'ulid';
 import { beforeAll, describe, expect, test, vi } from 'vitest';
 import { testDynamoDbClient, useTestAwsEnv } from '../../test/support/dynamodb.ts';
 import { parseFailSpec, writeFailureFlag } from '../shared/failure-flags.ts';
-import { createServiceTables, lambdaContext, type ServiceTables, setServiceEnv } from '../shared/testing.ts';
+import {
+  createServiceTables,
+  lambdaContext,
+  placeTestOrder,
+  type ServiceTables,
+  setServiceEnv,
+} from '../shared/testing.ts';
 import {
   availableStock,
   type InventoryStore,
@@ -19,6 +25,7 @@ type Line = { sku: string; qty: number };
 
 const client = testDynamoDbClient();
 let tables: ServiceTables;
+const pending = (): Promise<string> => placeTestOrder(client, tables.ORDERS_TABLE);
 let store: InventoryStore;
 let reserve: Action<ReserveResult>;
 let release: Action<ReleaseResult>;
@@ -29,7 +36,7 @@ beforeAll(async () => {
   setServiceEnv(tables);
   ({ reserve, release } = await import('./handler.ts'));
   const { documentClient } = await import('../shared/clients.ts');
-  store = { client: documentClient, table: tables.INVENTORY_TABLE };
+  store = { client: documentClient, table: tables.INVENTORY_TABLE, ordersTable: tables.ORDERS_TABLE };
 });
 
 /** A fresh SKU with `available` units, so tests do not share stock. */
@@ -69,7 +76,7 @@ const flag = (orderId: string, spec: string) =>
 describe('reserve', () => {
   test('takes the stock once: the same key twice gives the same reservations', async () => {
     const [a, b] = [await stockedSku(10), await stockedSku(5)];
-    const orderId = ulid();
+    const orderId = await pending();
     const items = [
       { sku: a, qty: 3 },
       { sku: b, qty: 5 },
@@ -85,7 +92,7 @@ describe('reserve', () => {
 
   test('25 concurrent calls with one key: the stock is taken once', async () => {
     const sku = await stockedSku(100);
-    const orderId = ulid();
+    const orderId = await pending();
     const send = vi.spyOn(store.client, 'send');
     const outcomes = await Promise.allSettled(
       Array.from({ length: 25 }, () =>
@@ -104,7 +111,7 @@ describe('reserve', () => {
 
   test('the same key with changed items is refused by Powertools payload validation', async () => {
     const sku = await stockedSku(10);
-    const orderId = ulid();
+    const orderId = await pending();
     await reserve(event(orderId, [{ sku, qty: 1 }], 'reserve'), lambdaContext());
     await expect(
       reserve(event(orderId, [{ sku, qty: 2 }], 'reserve'), lambdaContext()),
@@ -116,7 +123,7 @@ describe('reserve', () => {
 
   test('crash after commit, then retry: the stock is taken once', async () => {
     const sku = await stockedSku(10);
-    const orderId = ulid();
+    const orderId = await pending();
     await flag(orderId, 'inventory:crash-after-commit');
     await expect(
       reserve(event(orderId, [{ sku, qty: 2 }], 'reserve'), lambdaContext()),
@@ -133,7 +140,7 @@ describe('reserve', () => {
 
   test('crash after commit, stock sold out meanwhile, retry: the reservations, not OutOfStock', async () => {
     const sku = await stockedSku(2);
-    const orderId = ulid();
+    const orderId = await pending();
     await flag(orderId, 'inventory:crash-after-commit');
     await expect(
       reserve(event(orderId, [{ sku, qty: 2 }], 'reserve'), lambdaContext()),
@@ -148,7 +155,7 @@ describe('reserve', () => {
 
   test('short of one SKU: OutOfStock naming it, and no line is reserved', async () => {
     const [plenty, scarce] = [await stockedSku(50), await stockedSku(3)];
-    const orderId = ulid();
+    const orderId = await pending();
     const items = [
       { sku: plenty, qty: 1 },
       { sku: scarce, qty: 5 },
@@ -167,15 +174,15 @@ describe('reserve', () => {
 
   test('a SKU without stock is out of stock with 0 available', async () => {
     await expect(
-      reserve(event(ulid(), [{ sku: 'never-stocked', qty: 1 }], 'reserve'), lambdaContext()),
+      reserve(event(await pending(), [{ sku: 'never-stocked', qty: 1 }], 'reserve'), lambdaContext()),
     ).rejects.toMatchObject({ name: 'OutOfStock', sku: 'never-stocked', available: 0, requested: 1 });
   });
 
   test('concurrent orders racing for the last units: stock never goes negative', async () => {
     const sku = await stockedSku(3);
     const outcomes = await Promise.allSettled(
-      Array.from({ length: 8 }, () => {
-        const orderId = ulid();
+      Array.from({ length: 8 }, async () => {
+        const orderId = await pending();
         return reserve(event(orderId, [{ sku, qty: 1 }], 'reserve'), lambdaContext());
       }),
     );
@@ -188,14 +195,14 @@ describe('reserve', () => {
 
   test('error mode: OutOfStock without touching stock; transient: TransientError then success', async () => {
     const sku = await stockedSku(5);
-    const declined = ulid();
+    const declined = await pending();
     await flag(declined, 'inventory:error');
     await expect(
       reserve(event(declined, [{ sku, qty: 1 }], 'reserve'), lambdaContext()),
     ).rejects.toMatchObject({
       name: 'OutOfStock',
     });
-    const flaky = ulid();
+    const flaky = await pending();
     await flag(flaky, 'inventory:transient');
     await expect(reserve(event(flaky, [{ sku, qty: 1 }], 'reserve'), lambdaContext())).rejects.toMatchObject({
       name: 'TransientError',
@@ -222,7 +229,7 @@ describe('reserve', () => {
 describe('release', () => {
   test('gives the stock back once, also under a new key (a replayed saga)', async () => {
     const [a, b] = [await stockedSku(10), await stockedSku(10)];
-    const orderId = ulid();
+    const orderId = await pending();
     const items = [
       { sku: a, qty: 2 },
       { sku: b, qty: 3 },
@@ -241,7 +248,9 @@ describe('release', () => {
 
   test('nothing reserved: nothing released', async () => {
     const sku = await stockedSku(4);
-    await expect(release(event(ulid(), [{ sku, qty: 1 }], 'release'), lambdaContext())).resolves.toEqual({
+    await expect(
+      release(event(await pending(), [{ sku, qty: 1 }], 'release'), lambdaContext()),
+    ).resolves.toEqual({
       released: [],
     });
     expect(await availableStock(store, sku)).toBe(4);
@@ -249,7 +258,7 @@ describe('release', () => {
 
   test('crash after commit, then retry: the stock goes back once', async () => {
     const sku = await stockedSku(10);
-    const orderId = ulid();
+    const orderId = await pending();
     await reserve(event(orderId, [{ sku, qty: 6 }], 'reserve'), lambdaContext());
     await flag(orderId, 'release:crash-after-commit');
     await expect(
@@ -264,7 +273,7 @@ describe('release', () => {
 
   test('25 concurrent calls with one key: the stock goes back once', async () => {
     const sku = await stockedSku(10);
-    const orderId = ulid();
+    const orderId = await pending();
     await reserve(event(orderId, [{ sku, qty: 7 }], 'reserve'), lambdaContext());
     const outcomes = await Promise.allSettled(
       Array.from({ length: 25 }, () =>
@@ -280,7 +289,7 @@ describe('release', () => {
 
   test('error mode: ReleaseFailed and the stock stays reserved', async () => {
     const sku = await stockedSku(10);
-    const orderId = ulid();
+    const orderId = await pending();
     await reserve(event(orderId, [{ sku, qty: 1 }], 'reserve'), lambdaContext());
     await flag(orderId, 'release:error');
     await expect(
@@ -289,5 +298,52 @@ describe('release', () => {
       name: 'ReleaseFailed',
     });
     expect(await availableStock(store, sku)).toBe(9);
+  });
+});
+
+describe('the order guard and the ledger', () => {
+  test('an order that is no longer PENDING reserves nothing: OrderNotPending, stock untouched', async () => {
+    const sku = await stockedSku(5);
+    const orderId = await placeTestOrder(client, tables.ORDERS_TABLE, { status: 'CANCELLING' });
+    await expect(
+      reserve(event(orderId, [{ sku, qty: 2 }], 'reserve'), lambdaContext()),
+    ).rejects.toMatchObject({
+      name: 'OrderNotPending',
+    });
+    expect(await availableStock(store, sku)).toBe(5);
+    expect(await orderRows(orderId, 'RESERVATION#')).toHaveLength(0);
+  });
+
+  test('released reservations are not live: a later reserve is OrderNotPending and takes nothing', async () => {
+    const sku = await stockedSku(5);
+    const orderId = await pending();
+    await reserve(event(orderId, [{ sku, qty: 2 }], 'reserve'), lambdaContext());
+    await release(event(orderId, [{ sku, qty: 2 }], 'release'), lambdaContext());
+    await expect(
+      reserve(event(orderId, [{ sku, qty: 2 }], 'reserve', `${orderId}#reserve#again`), lambdaContext()),
+    ).rejects.toMatchObject({ name: 'OrderNotPending' });
+    expect(await availableStock(store, sku)).toBe(5);
+  });
+
+  test('answers from its ledger without consulting flags', async () => {
+    const sku = await stockedSku(5);
+    const orderId = await pending();
+    const first = await reserve(event(orderId, [{ sku, qty: 1 }], 'reserve'), lambdaContext());
+    await writeFailureFlag(client, tables.FAILURE_FLAGS_TABLE, { orderId }, parseFailSpec('inventory:error'));
+    await writeFailureFlag(client, tables.FAILURE_FLAGS_TABLE, { orderId }, parseFailSpec('release:error'));
+    await expect(
+      reserve(event(orderId, [{ sku, qty: 1 }], 'reserve', `${orderId}#reserve#2`), lambdaContext()),
+    ).resolves.toEqual(first);
+    // Nothing reserved on another order: release has nothing to undo and answers despite its flag.
+    const other = await pending();
+    await writeFailureFlag(
+      client,
+      tables.FAILURE_FLAGS_TABLE,
+      { orderId: other },
+      parseFailSpec('release:error'),
+    );
+    await expect(release(event(other, [{ sku, qty: 1 }], 'release'), lambdaContext())).resolves.toEqual({
+      released: [],
+    });
   });
 });

@@ -89,7 +89,7 @@ export function buildReserveTransaction(
   };
 }
 
-/** The order's rows whose sk starts with a prefix (`RESERVATION#`, `RELEASE#`). */
+/** The order's rows whose sk starts with a prefix (`RESERVATION#`, `RELEASE#`; `''`: all of them). */
 async function orderRows(
   store: InventoryStore,
   orderId: string,
@@ -101,8 +101,11 @@ async function orderRows(
     const page = await store.client.send(
       new QueryCommand({
         TableName: store.table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': `ORDER#${orderId}`, ':prefix': prefix },
+        KeyConditionExpression: prefix === '' ? 'pk = :pk' : 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: {
+          ':pk': `ORDER#${orderId}`,
+          ...(prefix === '' ? {} : { ':prefix': prefix }),
+        },
         ConsistentRead: true,
         ExclusiveStartKey,
       }),
@@ -131,7 +134,9 @@ async function ledger(
   const rows = await orderRows(store, orderId, '');
   return {
     reservations: rows.filter((row) => String(row.sk).startsWith('RESERVATION#')).map(lineOf),
-    released: new Set(rows.filter((row) => String(row.sk).startsWith('RELEASE#')).map((row) => String(row.sku))),
+    released: new Set(
+      rows.filter((row) => String(row.sk).startsWith('RELEASE#')).map((row) => String(row.sku)),
+    ),
   };
 }
 
@@ -141,7 +146,9 @@ function reservationsFromLedger(
   rows: { reservations: StockLine[]; released: Set<string> },
 ): StockLine[] | undefined {
   if (rows.released.size > 0) {
-    throw new OrderNotPending(`Order ${orderId}: its reservations were released (${[...rows.released].join(', ')})`);
+    throw new OrderNotPending(
+      `Order ${orderId}: its reservations were released (${[...rows.released].join(', ')})`,
+    );
   }
   return rows.reservations.length > 0 ? rows.reservations : undefined;
 }

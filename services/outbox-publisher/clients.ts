@@ -8,5 +8,5 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 /** EventBridge (PutEvents). */
 export const eventBridgeClient = new EventBridgeClient({});
 
-/** Step Functions (StartExecution). */
+/** Step Functions (StartExecution, DescribeExecution). */
 export const sfnClient = new SFNClient({});

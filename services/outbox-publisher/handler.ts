@@ -14,7 +14,13 @@ import { requireEnv } from '../shared/env.ts';
 import { injectAfterCommit, injectBefore, readFailureFlag } from '../shared/failure-flags.ts';
 import { beginInvocation, logger } from '../shared/logger.ts';
 import { eventBridgeClient, sfnClient } from './clients.ts';
-import { orderIdOfRecord, outboxEventOf, type PublisherDeps, publishOutboxEvent } from './publisher.ts';
+import {
+  ORDER_PLACED,
+  orderIdOfRecord,
+  outboxEventOf,
+  type PublisherDeps,
+  publishOutboxEvent,
+} from './publisher.ts';
 
 const env = requireEnv('EVENT_BUS_NAME', 'STATE_MACHINE_ARN', 'FAILURE_FLAGS_TABLE');
 const deps: PublisherDeps = {
@@ -52,11 +58,12 @@ export const handler = async (
         afterCommit: () => injectAfterCommit(flag, injection),
       });
       logger.info(
-        outcome.alreadyStarted ? 'Event published; saga already started' : 'Event published; saga started',
-        {
-          eventId: outboxEvent.eventId,
-          ...outcome,
-        },
+        !outcome.startsSaga
+          ? `Event published; not ${ORDER_PLACED}, so no saga started`
+          : outcome.alreadyStarted
+            ? 'Event published; saga already started with the same input'
+            : 'Event published; saga started',
+        { eventId: outboxEvent.eventId, eventType: outboxEvent.eventType, ...outcome },
       );
     } catch (error) {
       const rest = records.slice(index);

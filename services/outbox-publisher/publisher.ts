@@ -1,17 +1,19 @@
 /**
- * The outbox publisher's domain: turn an `OUTBOX#` row from the Orders stream into an `OrderPlaced` event on
- * EventBridge and the start of the order's saga execution (named after the order, so Step Functions itself
- * refuses a second one).
+ * The outbox publisher's domain: turn an `OUTBOX#` row from the Orders stream into an event on EventBridge and,
+ * for `OrderPlaced` only, the start of the order's saga execution (named after the order, so Step Functions
+ * itself refuses a second one; see {@link startSaga}).
  */
 
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { InvalidInputError, TransientError } from '../shared/errors.ts';
 import { type FailureHooks, NO_FAILURES } from '../shared/hooks.ts';
+import { type SagaInput, sagaInputOf } from '../shared/saga-input.ts';
 import * as z from '../shared/zod.ts';
+import { startSaga } from './start-saga.ts';
 
 /** The EventBridge source of the events the publisher puts. */
 export const EVENT_SOURCE = 'saga.orders';
@@ -32,7 +34,7 @@ export interface OutboxEvent {
   readonly eventId: string;
   readonly eventType: string;
   readonly orderId: string;
-  /** The saga input `{orderId, customerId, items, amount, currency}`. */
+  /** The event's payload; for `OrderPlaced`, the saga input `{orderId, customerId, items, amount, currency}`. */
   readonly payload: Readonly<Record<string, unknown>> & { readonly orderId: string };
 }
 
@@ -81,9 +83,14 @@ export interface PublisherDeps {
 export interface PublishOutcome {
   /** The EventBridge event id. */
   readonly eventBridgeEventId: string | undefined;
-  /** The execution started, or undefined when one with this name already existed. */
+  /** True for `OrderPlaced`: the event starts the order's saga. Other event types only go on the bus. */
+  readonly startsSaga: boolean;
+  /** The order's execution (started now or found), or undefined when the event starts no saga. */
   readonly executionArn: string | undefined;
-  /** True when Step Functions already had an execution named after the order (a redelivery). */
+  /**
+   * True when Step Functions already had an execution named after the order with the same input (a
+   * redelivery, or the sweeper started it first).
+   */
   readonly alreadyStarted: boolean;
 }
 
@@ -117,31 +124,32 @@ async function putEvent(deps: PublisherDeps, event: OutboxEvent): Promise<string
 }
 
 /**
- * Publishes one outbox event: PutEvents, then StartExecution named after the order with the payload as input.
- * An `ExecutionAlreadyExists` answer means a previous delivery started it: success.
+ * Publishes one outbox event: PutEvents, then, for `OrderPlaced` only, the order's saga (name = orderId, input
+ * from the payload). An existing execution with the same input is a success; with another input it is an
+ * `ExecutionInputMismatchError`.
+ *
+ * @throws InvalidInputError when an `OrderPlaced` payload is not a saga input (checked before anything is put).
  */
 export async function publishOutboxEvent(
   deps: PublisherDeps,
   event: OutboxEvent,
   hooks: FailureHooks = NO_FAILURES,
 ): Promise<PublishOutcome> {
+  const sagaInput: SagaInput | undefined =
+    event.eventType === ORDER_PLACED
+      ? sagaInputOf(event.payload, `${ORDER_PLACED} payload of outbox event ${event.eventId}`)
+      : undefined;
   await hooks.before();
   const eventBridgeEventId = await putEvent(deps, event);
   // The failure flag's crash-after-commit lands here: the event is out, the saga not yet started.
   await hooks.afterCommit();
-  try {
-    const { executionArn } = await deps.sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn: deps.stateMachineArn,
-        name: event.orderId,
-        input: JSON.stringify(event.payload),
-      }),
-    );
-    return { eventBridgeEventId, executionArn, alreadyStarted: false };
-  } catch (error) {
-    if (error instanceof Error && error.name === 'ExecutionAlreadyExists') {
-      return { eventBridgeEventId, executionArn: undefined, alreadyStarted: true };
-    }
-    throw error;
-  }
+  if (!sagaInput)
+    return { eventBridgeEventId, startsSaga: false, executionArn: undefined, alreadyStarted: false };
+  const started = await startSaga(deps, sagaInput);
+  return {
+    eventBridgeEventId,
+    startsSaga: true,
+    executionArn: started.executionArn,
+    alreadyStarted: started.alreadyStarted,
+  };
 }

@@ -1,17 +1,23 @@
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
-import { ulid } from 'ulid';
 import { beforeAll, describe, expect, test, vi } from 'vitest';
 import { testDynamoDbClient, useTestAwsEnv } from '../../test/support/dynamodb.ts';
 import { parseFailSpec, readFailureFlag, writeFailureFlag } from '../shared/failure-flags.ts';
-import { createServiceTables, lambdaContext, type ServiceTables, setServiceEnv } from '../shared/testing.ts';
+import {
+  createServiceTables,
+  lambdaContext,
+  placeTestOrder,
+  type ServiceTables,
+  setServiceEnv,
+} from '../shared/testing.ts';
 import type { ChargeResult, RefundResult } from './payment.ts';
 
 type Action<R> = (event: unknown, context: Context) => Promise<R>;
 
 const client = testDynamoDbClient();
 let tables: ServiceTables;
+const pending = (): Promise<string> => placeTestOrder(client, tables.ORDERS_TABLE);
 let charge: Action<ChargeResult>;
 let refund: Action<RefundResult>;
 
@@ -51,7 +57,7 @@ const flag = (orderId: string, spec: string) =>
 
 describe('charge', () => {
   test('charges once: the same key twice gives the same charge and one CHARGE row', async () => {
-    const orderId = ulid();
+    const orderId = await pending();
     const first = await charge(chargeEvent(orderId), lambdaContext());
     const second = await charge(chargeEvent(orderId), lambdaContext());
     expect(first).toEqual({ chargeId: expect.stringMatching(/^ch_/), amount: 2450, currency: 'EUR' });
@@ -62,7 +68,7 @@ describe('charge', () => {
   });
 
   test('25 concurrent calls with one key: one side effect, the others in progress or the cached result', async () => {
-    const orderId = ulid();
+    const orderId = await pending();
     const { documentClient } = await import('../shared/clients.ts');
     const send = vi.spyOn(documentClient, 'send');
     const outcomes = await Promise.allSettled(
@@ -77,13 +83,13 @@ describe('charge', () => {
     }
     expect(outcomes.some((outcome) => outcome.status === 'fulfilled')).toBe(true);
     // The domain function ran once: one attempt to write a charge, not 25 that lost to the condition.
-    const chargeWrites = send.mock.calls.filter(([command]) => command instanceof PutCommand);
+    const chargeWrites = send.mock.calls.filter(([command]) => command instanceof TransactWriteCommand);
     send.mockRestore();
     expect(chargeWrites).toHaveLength(1);
   });
 
   test('the same key with a changed amount is refused by Powertools payload validation', async () => {
-    const orderId = ulid();
+    const orderId = await pending();
     await charge(chargeEvent(orderId, 1000), lambdaContext());
     await expect(charge(chargeEvent(orderId, 9999), lambdaContext())).rejects.toMatchObject({
       name: 'IdempotencyValidationError',
@@ -92,7 +98,7 @@ describe('charge', () => {
   });
 
   test('crash after commit, then retry: the retry finds the charge, one side effect', async () => {
-    const orderId = ulid();
+    const orderId = await pending();
     await flag(orderId, 'payment:crash-after-commit');
     await expect(charge(chargeEvent(orderId), lambdaContext())).rejects.toMatchObject({
       name: 'TransientError',
@@ -107,7 +113,7 @@ describe('charge', () => {
   });
 
   test('error mode: PaymentDeclined and no charge', async () => {
-    const orderId = ulid();
+    const orderId = await pending();
     await flag(orderId, 'payment:error');
     await expect(charge(chargeEvent(orderId), lambdaContext())).rejects.toMatchObject({
       name: 'PaymentDeclined',
@@ -116,7 +122,7 @@ describe('charge', () => {
   });
 
   test('transient:2 fails twice with TransientError, then charges once', async () => {
-    const orderId = ulid();
+    const orderId = await pending();
     await flag(orderId, 'payment:transient:2');
     for (let attempt = 0; attempt < 2; attempt++) {
       await expect(charge(chargeEvent(orderId), lambdaContext())).rejects.toMatchObject({
@@ -132,7 +138,7 @@ describe('charge', () => {
   });
 
   test('timeout mode sleeps past the remaining time and commits nothing', async () => {
-    const orderId = ulid();
+    const orderId = await pending();
     await flag(orderId, 'payment:timeout');
     const started = Date.now();
     await expect(charge(chargeEvent(orderId), lambdaContext({ remainingMs: 100 }))).rejects.toMatchObject({
@@ -145,7 +151,7 @@ describe('charge', () => {
   });
 
   test('latency mode delays, then charges', async () => {
-    const orderId = ulid();
+    const orderId = await pending();
     await flag(orderId, 'payment:latency:300');
     const started = Date.now();
     await expect(charge(chargeEvent(orderId), lambdaContext())).resolves.toMatchObject({ amount: 2450 });
@@ -154,7 +160,7 @@ describe('charge', () => {
 
   test('a malformed payload is an InvalidInputError naming the fields', async () => {
     await expect(
-      charge({ orderId: ulid(), amount: 'lots', currency: 'EUR' }, lambdaContext()),
+      charge({ orderId: await pending(), amount: 'lots', currency: 'EUR' }, lambdaContext()),
     ).rejects.toMatchObject({
       name: 'InvalidInputError',
       message: expect.stringMatching(/amount.*idempotency_key|idempotency_key.*amount/s),
@@ -162,9 +168,74 @@ describe('charge', () => {
   });
 });
 
+describe('charge at the edges', () => {
+  test('an order that is no longer PENDING is not charged: OrderNotPending, no row', async () => {
+    for (const status of ['CANCELLING', 'CANCELLED', 'COMPLETED']) {
+      const orderId = await placeTestOrder(client, tables.ORDERS_TABLE, { status });
+      await expect(charge(chargeEvent(orderId), lambdaContext())).rejects.toMatchObject({
+        name: 'OrderNotPending',
+      });
+      expect(await paymentRows(orderId, 'CHARGE')).toHaveLength(0);
+    }
+  });
+
+  test('answers from its ledger without consulting flags: an existing charge under a new key', async () => {
+    const orderId = await pending();
+    const first = await charge(chargeEvent(orderId), lambdaContext());
+    await flag(orderId, 'payment:error');
+    await expect(charge(chargeEvent(orderId, 2450, `${orderId}#charge#2`), lambdaContext())).resolves.toEqual(
+      first,
+    );
+  });
+
+  test('a refunded charge is not live: OrderNotPending, no second charge', async () => {
+    const orderId = await pending();
+    await charge(chargeEvent(orderId), lambdaContext());
+    await refund(refundEvent(orderId), lambdaContext());
+    await expect(
+      charge(chargeEvent(orderId, 2450, `${orderId}#charge#again`), lambdaContext()),
+    ).rejects.toMatchObject({ name: 'OrderNotPending' });
+    expect(await paymentRows(orderId, 'CHARGE')).toHaveLength(1);
+  });
+
+  test('die-after-commit: the charge is committed before the process ends', async () => {
+    const orderId = await pending();
+    await flag(orderId, 'payment:die-after-commit');
+    const exit = vi.spyOn(process, 'exit').mockImplementation((code) => {
+      throw new Error(`process.exit(${String(code)})`);
+    });
+    await expect(charge(chargeEvent(orderId), lambdaContext())).rejects.toThrow('process.exit(1)');
+    expect(exit).toHaveBeenCalledTimes(1);
+    exit.mockRestore();
+    expect(await paymentRows(orderId, 'CHARGE')).toHaveLength(1);
+    const retried = await charge(chargeEvent(orderId), lambdaContext());
+    expect(retried.chargeId).toBe((await paymentRows(orderId, 'CHARGE'))[0]?.chargeId?.S);
+  });
+});
+
 describe('refund', () => {
+  test('refunds what the CHARGE row says, not the amount in the payload', async () => {
+    const orderId = await pending();
+    await charge(chargeEvent(orderId, 1800), lambdaContext());
+    await expect(refund(refundEvent(orderId, 99_999), lambdaContext())).resolves.toMatchObject({
+      amount: 1800,
+      refunded: true,
+    });
+    expect((await paymentRows(orderId, 'REFUND'))[0]?.amount?.N).toBe('1800');
+  });
+
+  test('nothing charged: answers without consulting flags (nothing to undo)', async () => {
+    const orderId = await pending();
+    await flag(orderId, 'refund:error');
+    await expect(refund(refundEvent(orderId), lambdaContext())).resolves.toEqual({
+      refundId: null,
+      amount: 0,
+      refunded: false,
+    });
+  });
+
   test('no charge: nothing to refund', async () => {
-    const orderId = ulid();
+    const orderId = await pending();
     await expect(refund(refundEvent(orderId), lambdaContext())).resolves.toEqual({
       refundId: null,
       amount: 0,
@@ -174,7 +245,7 @@ describe('refund', () => {
   });
 
   test('refunds a charge once, also under a new key (a replayed saga)', async () => {
-    const orderId = ulid();
+    const orderId = await pending();
     await charge(chargeEvent(orderId), lambdaContext());
     const first = await refund(refundEvent(orderId), lambdaContext());
     expect(first).toEqual({ refundId: expect.stringMatching(/^re_/), amount: 2450, refunded: true });
@@ -186,7 +257,7 @@ describe('refund', () => {
   });
 
   test('crash after commit, then retry: one refund', async () => {
-    const orderId = ulid();
+    const orderId = await pending();
     await charge(chargeEvent(orderId), lambdaContext());
     await flag(orderId, 'refund:crash-after-commit');
     await expect(refund(refundEvent(orderId), lambdaContext())).rejects.toMatchObject({
@@ -199,7 +270,7 @@ describe('refund', () => {
   });
 
   test('error mode: RefundFailed, and the refund is still possible once the flag is gone', async () => {
-    const orderId = ulid();
+    const orderId = await pending();
     await charge(chargeEvent(orderId), lambdaContext());
     await flag(orderId, 'refund:error');
     await expect(refund(refundEvent(orderId), lambdaContext())).rejects.toMatchObject({

@@ -4,7 +4,12 @@
  * A charge commits only while the order is `PENDING` (one transaction with the order guard); both actions
  * answer from their own rows first, without calling the payment provider (whose faults the hooks inject).
  */
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { cancellationReasons, isConditionalCheckFailed, rethrowTransient } from '../shared/dynamo.ts';
 import { OrderNotPending } from '../shared/errors.ts';
 import { type FailureHooks, NO_FAILURES } from '../shared/hooks.ts';
@@ -123,7 +128,8 @@ export async function chargePayment(
       const existing = chargeFromLedger(input.orderId, await ledger(store, input.orderId));
       if (existing) return existing;
     }
-    if (reasons?.[0]?.Code === 'ConditionalCheckFailed') throw orderNotPending(input.orderId, 'charge', error);
+    if (reasons?.[0]?.Code === 'ConditionalCheckFailed')
+      throw orderNotPending(input.orderId, 'charge', error);
     return rethrowTransient(error);
   }
   await hooks.afterCommit();

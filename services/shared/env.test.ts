@@ -12,12 +12,18 @@ test('requireEnv returns the values and names every missing or empty variable', 
 });
 
 test('a handler fails fast at import when its environment is incomplete', async () => {
-  for (const name of ['PAYMENTS_TABLE', 'IDEMPOTENCY_TABLE', 'FAILURE_FLAGS_TABLE']) delete process.env[name];
+  for (const name of ['PAYMENTS_TABLE', 'ORDERS_TABLE', 'IDEMPOTENCY_TABLE', 'FAILURE_FLAGS_TABLE']) {
+    delete process.env[name];
+  }
   process.env.PAYMENTS_TABLE = 'Payments';
   const error = await import('../payment/handler.ts').then(
     () => undefined,
     (caught: unknown) => caught,
   );
   expect(error).toBeInstanceOf(MissingEnvironmentError);
-  expect((error as MissingEnvironmentError).missing).toEqual(['IDEMPOTENCY_TABLE', 'FAILURE_FLAGS_TABLE']);
+  expect((error as MissingEnvironmentError).missing).toEqual([
+    'ORDERS_TABLE',
+    'IDEMPOTENCY_TABLE',
+    'FAILURE_FLAGS_TABLE',
+  ]);
 });

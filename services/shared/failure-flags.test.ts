@@ -35,6 +35,10 @@ describe('parseFailSpec', () => {
     ['inventory:transient', { step: 'inventory', mode: 'transient', times: 1 }],
     ['shipping:timeout', { step: 'shipping', mode: 'timeout' }],
     ['refund:crash-after-commit', { step: 'refund', mode: 'crash-after-commit', times: 1 }],
+    ['payment:die-after-commit', { step: 'payment', mode: 'die-after-commit', times: 1 }],
+    ['shipping:timeout-after-commit', { step: 'shipping', mode: 'timeout-after-commit', times: 1 }],
+    ['inventory:throttle', { step: 'inventory', mode: 'throttle', times: 1 }],
+    ['release:throttle:4', { step: 'release', mode: 'throttle', times: 4 }],
     ['release:latency:500', { step: 'release', mode: 'latency', latencyMs: 500 }],
     ['publisher:latency', { step: 'publisher', mode: 'latency', latencyMs: DEFAULT_LATENCY_MS }],
     ['  Payment:Transient:3 ', { step: 'payment', mode: 'transient', times: 3 }],
@@ -51,6 +55,8 @@ describe('parseFailSpec', () => {
     ['payment:transient:0', /N must be between 1 and 100, got 0/],
     ['payment:latency:-5', /MS must be a positive whole number/],
     ['payment:error:3', /mode 'error' takes no argument, got '3'/],
+    ['payment:die-after-commit:2', /mode 'die-after-commit' takes no argument, got '2'/],
+    ['payment:throttle:0', /N must be between 1 and 100, got 0/],
     ['payment:transient:2:9', /too many ':' parts/],
   ])('%j is refused with what was received and what is valid', (spec, problem) => {
     let error: unknown;
@@ -104,10 +110,14 @@ describe('flags in the table', () => {
     await deleteFailureFlag(client, table, GLOBAL_SCOPE, 'publisher');
   });
 
-  test('a rate on an order flag, or outside 0..1, is refused', async () => {
-    await expect(
-      writeFailureFlag(client, table, { orderId: ulid() }, { ...parseFailSpec('payment'), rate: 0.5 }),
-    ).rejects.toThrow(/GLOBAL flags only/);
+  test("a rate on an order flag hits that share of the order's invocations; outside 0..1 is refused", async () => {
+    const orderId = ulid();
+    await writeFailureFlag(client, table, { orderId }, { ...parseFailSpec('payment'), rate: 0.5 });
+    expect(await readFailureFlag(client, table, orderId, 'payment', { random: () => 0.4 })).toMatchObject({
+      mode: 'error',
+      rate: 0.5,
+    });
+    expect(await readFailureFlag(client, table, orderId, 'payment', { random: () => 0.6 })).toBeUndefined();
     await expect(
       writeFailureFlag(client, table, GLOBAL_SCOPE, { ...parseFailSpec('payment'), rate: 2 }),
     ).rejects.toThrow(/between 0 and 1, got 2/);
@@ -189,6 +199,46 @@ describe('injection', () => {
     const flag = await flagFor('payment:crash-after-commit');
     await expect(injectBefore(flag, context())).resolves.toBeUndefined();
     await expect(injectAfterCommit(flag, context())).rejects.toThrow('crashed after commit');
+    await expect(injectAfterCommit(flag, context())).resolves.toBeUndefined();
+  });
+
+  test('die-after-commit does nothing before, and ends the process once after the commit', async () => {
+    const flag = await flagFor('inventory:die-after-commit');
+    const exits: number[] = [];
+    const dying: InjectionContext = {
+      ...context(),
+      exit: (code) => {
+        exits.push(code);
+        throw new Error('process ended');
+      },
+    };
+    await expect(injectBefore(flag, dying)).resolves.toBeUndefined();
+    await expect(injectAfterCommit(flag, dying)).rejects.toThrow('process ended');
+    expect(exits).toEqual([1]);
+    await expect(injectAfterCommit(flag, dying)).resolves.toBeUndefined();
+    expect(exits).toEqual([1]);
+  });
+
+  test('timeout-after-commit sleeps past the remaining time once, after the commit', async () => {
+    const flag = await flagFor('shipping:timeout-after-commit');
+    sleeps.length = 0;
+    await expect(injectBefore(flag, context(1200))).resolves.toBeUndefined();
+    expect(sleeps).toEqual([]);
+    await expect(injectAfterCommit(flag, context(1200))).rejects.toThrow(/past the function timeout/);
+    expect(sleeps).toEqual([2200]);
+    await expect(injectAfterCommit(flag, context(1200))).resolves.toBeUndefined();
+  });
+
+  test('throttle:2 throws an AWS-shaped ThrottlingException twice, before the commit, then lets it go', async () => {
+    const flag = await flagFor('payment:throttle:2');
+    for (let i = 0; i < 2; i++) {
+      await expect(injectBefore(flag, context())).rejects.toMatchObject({
+        name: 'ThrottlingException',
+        $fault: 'client',
+        $retryable: { throttling: true },
+      });
+    }
+    await expect(injectBefore(flag, context())).resolves.toBeUndefined();
     await expect(injectAfterCommit(flag, context())).resolves.toBeUndefined();
   });
 

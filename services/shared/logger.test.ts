@@ -1,9 +1,14 @@
 import type { Context } from 'aws-lambda';
-import { ulid } from 'ulid';
 import { afterEach, beforeAll, expect, test, vi } from 'vitest';
 import { testDynamoDbClient, useTestAwsEnv } from '../../test/support/dynamodb.ts';
 import { parseFailSpec, writeFailureFlag } from './failure-flags.ts';
-import { createServiceTables, lambdaContext, type ServiceTables, setServiceEnv } from './testing.ts';
+import {
+  createServiceTables,
+  lambdaContext,
+  placeTestOrder,
+  type ServiceTables,
+  setServiceEnv,
+} from './testing.ts';
 
 const client = testDynamoDbClient();
 let tables: ServiceTables;
@@ -34,8 +39,8 @@ afterEach(() => {
 });
 
 test('every log line of an invocation carries its order id, and the next invocation its own', async () => {
-  const first = ulid();
-  const second = ulid();
+  const first = await placeTestOrder(client, tables.ORDERS_TABLE);
+  const second = await placeTestOrder(client, tables.ORDERS_TABLE);
   await writeFailureFlag(
     client,
     tables.FAILURE_FLAGS_TABLE,

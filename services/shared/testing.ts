@@ -3,9 +3,10 @@
  * HTTP API events, and the six tables created on the suite's DynamoDB Local.
  */
 import { randomUUID } from 'node:crypto';
-import type { DynamoDBClient, StreamSpecification } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, PutItemCommand, type StreamSpecification } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createTestTable } from '../../test/support/dynamodb.ts';
+import { ulid } from './ulid.ts';
 
 /** A Lambda context like the runtime's, whose remaining time counts down from `remainingMs`. */
 export function lambdaContext(options: { remainingMs?: number; functionName?: string } = {}): Context {
@@ -107,4 +108,23 @@ export function setServiceEnv(tables: ServiceTables, extra: Record<string, strin
     { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_SERVICE_NAME: 'saga-test' },
     extra,
   );
+}
+
+/**
+ * Writes an order row with a status (default `PENDING`: the saga's forward steps commit only then) and returns
+ * its id (a new ULID unless given).
+ */
+export async function placeTestOrder(
+  client: DynamoDBClient,
+  ordersTable: string,
+  options: { orderId?: string; status?: string } = {},
+): Promise<string> {
+  const orderId = options.orderId ?? ulid();
+  await client.send(
+    new PutItemCommand({
+      TableName: ordersTable,
+      Item: { pk: { S: `ORDER#${orderId}` }, sk: { S: 'ORDER' }, status: { S: options.status ?? 'PENDING' } },
+    }),
+  );
+  return orderId;
 }

@@ -1,15 +1,22 @@
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { ulid } from 'ulid';
 import { beforeAll, describe, expect, test, vi } from 'vitest';
 import { testDynamoDbClient, useTestAwsEnv } from '../../test/support/dynamodb.ts';
 import { deleteFailureFlag, GLOBAL_SCOPE, parseFailSpec, writeFailureFlag } from '../shared/failure-flags.ts';
-import { createServiceTables, lambdaContext, type ServiceTables, setServiceEnv } from '../shared/testing.ts';
+import {
+  createServiceTables,
+  lambdaContext,
+  placeTestOrder,
+  type ServiceTables,
+  setServiceEnv,
+} from '../shared/testing.ts';
 import { CARRIERS, carrierFor, type ShipResult } from './shipping.ts';
 
 const client = testDynamoDbClient();
 let tables: ServiceTables;
+const pending = (): Promise<string> => placeTestOrder(client, tables.ORDERS_TABLE);
 let ship: (event: unknown, context: Context) => Promise<ShipResult>;
 
 beforeAll(async () => {
@@ -42,7 +49,7 @@ const flag = (orderId: string, spec: string) =>
 
 describe('ship', () => {
   test('ships once: the same key, and a new key (a replayed saga), give the same shipment', async () => {
-    const orderId = ulid();
+    const orderId = await pending();
     const first = await ship(shipEvent(orderId), lambdaContext());
     expect(first).toEqual({ trackingId: expect.stringMatching(/^TRK/), carrier: carrierFor(orderId) });
     expect(await ship(shipEvent(orderId), lambdaContext())).toEqual(first);
@@ -54,13 +61,13 @@ describe('ship', () => {
   });
 
   test('25 concurrent calls with one key: one shipment written', async () => {
-    const orderId = ulid();
+    const orderId = await pending();
     const { documentClient } = await import('../shared/clients.ts');
     const send = vi.spyOn(documentClient, 'send');
     const outcomes = await Promise.allSettled(
       Array.from({ length: 25 }, () => ship(shipEvent(orderId), lambdaContext())),
     );
-    const writes = send.mock.calls.filter(([command]) => command instanceof PutCommand);
+    const writes = send.mock.calls.filter(([command]) => command instanceof TransactWriteCommand);
     send.mockRestore();
     const rows = await shipments(orderId);
     expect(rows).toHaveLength(1);
@@ -72,7 +79,7 @@ describe('ship', () => {
   });
 
   test('the same key with changed items is refused by Powertools payload validation', async () => {
-    const orderId = ulid();
+    const orderId = await pending();
     await ship(shipEvent(orderId), lambdaContext());
     await expect(
       ship(shipEvent(orderId, [{ sku: 'ceramic-mug', qty: 3 }]), lambdaContext()),
@@ -82,7 +89,7 @@ describe('ship', () => {
   });
 
   test('crash after commit, then retry: one shipment', async () => {
-    const orderId = ulid();
+    const orderId = await pending();
     await flag(orderId, 'shipping:crash-after-commit');
     await expect(ship(shipEvent(orderId), lambdaContext())).rejects.toMatchObject({
       name: 'TransientError',
@@ -95,7 +102,7 @@ describe('ship', () => {
   });
 
   test('error mode: ShippingUnavailable and nothing shipped', async () => {
-    const orderId = ulid();
+    const orderId = await pending();
     await flag(orderId, 'shipping:error');
     await expect(ship(shipEvent(orderId), lambdaContext())).rejects.toMatchObject({
       name: 'ShippingUnavailable',
@@ -109,10 +116,10 @@ describe('ship', () => {
       rate: 1,
     });
     try {
-      await expect(ship(shipEvent(ulid()), lambdaContext())).rejects.toMatchObject({
+      await expect(ship(shipEvent(await pending()), lambdaContext())).rejects.toMatchObject({
         name: 'ShippingUnavailable',
       });
-      const shielded = ulid();
+      const shielded = await pending();
       await flag(shielded, 'shipping:latency:1');
       await expect(ship(shipEvent(shielded), lambdaContext())).resolves.toMatchObject({
         carrier: carrierFor(shielded),
@@ -123,7 +130,7 @@ describe('ship', () => {
   });
 
   test('an existing shipment row is what a retry returns', async () => {
-    const orderId = ulid();
+    const orderId = await pending();
     const { documentClient } = await import('../shared/clients.ts');
     await documentClient.send(
       new PutCommand({
@@ -147,5 +154,28 @@ describe('ship', () => {
     const orderId = ulid();
     expect(CARRIERS).toContain(carrierFor(orderId));
     expect(carrierFor(orderId)).toBe(carrierFor(orderId));
+  });
+});
+
+describe('the order guard and the ledger', () => {
+  test('an order that is no longer PENDING is not shipped: OrderNotPending, no shipment', async () => {
+    for (const status of ['CANCELLING', 'CANCELLED', 'FAILED']) {
+      const orderId = await placeTestOrder(client, tables.ORDERS_TABLE, { status });
+      await expect(ship(shipEvent(orderId), lambdaContext())).rejects.toMatchObject({
+        name: 'OrderNotPending',
+      });
+      expect(await shipments(orderId)).toHaveLength(0);
+    }
+  });
+
+  test('an existing shipment answers without consulting flags, whatever the order status is now', async () => {
+    const orderId = await pending();
+    const first = await ship(shipEvent(orderId), lambdaContext());
+    await placeTestOrder(client, tables.ORDERS_TABLE, { orderId, status: 'COMPLETED' });
+    await flag(orderId, 'shipping:error');
+    await expect(ship(shipEvent(orderId, items, `${orderId}#ship#2`), lambdaContext())).resolves.toEqual(
+      first,
+    );
+    expect(await shipments(orderId)).toHaveLength(1);
   });
 });

@@ -101,7 +101,8 @@ export async function shipOrder(
       const existing = await shipmentOf(store, input.orderId);
       if (existing) return existing;
     }
-    if (reasons?.[0]?.Code === 'ConditionalCheckFailed') throw orderNotPending(input.orderId, 'shipment', error);
+    if (reasons?.[0]?.Code === 'ConditionalCheckFailed')
+      throw orderNotPending(input.orderId, 'shipment', error);
     return rethrowTransient(error);
   }
   await hooks.afterCommit();

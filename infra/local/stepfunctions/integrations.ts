@@ -1,10 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import {
+  BatchGetItemCommand,
+  BatchWriteItemCommand,
   DeleteItemCommand,
   type DynamoDBClient,
+  DynamoDBServiceException,
   GetItemCommand,
   PutItemCommand,
+  QueryCommand,
+  ScanCommand,
+  TransactGetItemsCommand,
+  TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { AwsError } from '../aws-error.ts';
@@ -12,6 +19,16 @@ import type { InvokeResult, LambdaInvoker } from '../types.ts';
 
 /** The DynamoDB actions of the optimized integration the local cloud runs. */
 export type DynamoDbAction = 'getItem' | 'putItem' | 'updateItem' | 'deleteItem';
+
+/** The DynamoDB actions of the AWS SDK integration (`arn:aws:states:::aws-sdk:dynamodb:<action>`) the local cloud runs. */
+export type AwsSdkDynamoDbAction =
+  | DynamoDbAction
+  | 'transactWriteItems'
+  | 'transactGetItems'
+  | 'query'
+  | 'scan'
+  | 'batchGetItem'
+  | 'batchWriteItem';
 
 /** What a Task state's `Resource` resolves to locally. */
 export type TaskResource =
@@ -21,17 +38,47 @@ export type TaskResource =
   | { readonly kind: 'lambda-function'; readonly functionArn: string }
   /** `arn:aws:states:::dynamodb:<action>`. */
   | { readonly kind: 'dynamodb'; readonly resourceType: 'dynamodb'; readonly resource: DynamoDbAction }
+  /** `arn:aws:states:::aws-sdk:dynamodb:<action>`: the raw API response, errors named `DynamoDb.<Exception>`. */
+  | {
+      readonly kind: 'aws-sdk-dynamodb';
+      readonly resourceType: 'aws-sdk:dynamodb';
+      readonly resource: AwsSdkDynamoDbAction;
+    }
   /** Anything else: the execution fails with `States.Runtime` when it reaches the state. */
   | { readonly kind: 'unsupported'; readonly reason: string };
 
 const DYNAMODB_ACTIONS: readonly string[] = ['getItem', 'putItem', 'updateItem', 'deleteItem'];
+const AWS_SDK_DYNAMODB_ACTIONS: readonly string[] = [
+  ...DYNAMODB_ACTIONS,
+  'transactWriteItems',
+  'transactGetItems',
+  'query',
+  'scan',
+  'batchGetItem',
+  'batchWriteItem',
+];
 const SUPPORTED =
-  'arn:aws:states:::lambda:invoke, a Lambda function ARN, arn:aws:states:::dynamodb:getItem|putItem|updateItem|deleteItem';
+  'arn:aws:states:::lambda:invoke, a Lambda function ARN, ' +
+  `arn:aws:states:::dynamodb:${DYNAMODB_ACTIONS.join('|')}, ` +
+  `arn:aws:states:::aws-sdk:dynamodb:${AWS_SDK_DYNAMODB_ACTIONS.join('|')} (no .sync or .waitForTaskToken)`;
 
 /** Resolves a Task `Resource` string. */
 export function parseTaskResource(resource: string): TaskResource {
   if (/^arn:aws[\w-]*:lambda:[^:]+:\d{12}:function:[^:]+(:[^:]+)?$/.test(resource)) {
     return { kind: 'lambda-function', functionArn: resource };
+  }
+  const sdk = /^arn:aws[\w-]*:states:[^:]*:[^:]*:aws-sdk:(\w+):(\w+)(\.\w+)?$/.exec(resource);
+  if (
+    sdk?.[1] === 'dynamodb' &&
+    sdk[2] !== undefined &&
+    AWS_SDK_DYNAMODB_ACTIONS.includes(sdk[2]) &&
+    sdk[3] === undefined
+  ) {
+    return {
+      kind: 'aws-sdk-dynamodb',
+      resourceType: 'aws-sdk:dynamodb',
+      resource: sdk[2] as AwsSdkDynamoDbAction,
+    };
   }
   const match = /^arn:aws[\w-]*:states:[^:]*:[^:]*:([\w-]+):(\w+)(\.\w+)?$/.exec(resource);
   const service = match?.[1];
@@ -200,20 +247,10 @@ export async function runDynamoDbIntegration(
       `dynamodb:${action} needs Parameters with the API request (TableName, Key…); received ${JSON.stringify(parameters)}.`,
     );
   }
-  // biome-ignore lint/suspicious/noExplicitAny: the Parameters are the API request as the caller wrote it; DynamoDB validates it.
-  const input = parameters as any;
   try {
-    const response =
-      action === 'getItem'
-        ? await client.send(new GetItemCommand(input))
-        : action === 'putItem'
-          ? await client.send(new PutItemCommand(input))
-          : action === 'updateItem'
-            ? await client.send(new UpdateItemCommand(input))
-            : await client.send(new DeleteItemCommand(input));
+    const response = await sendDynamoDb(client, action, parameters);
     const { $metadata, ...rest } = response;
-    const body: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(rest)) if (value !== undefined) body[key] = value;
+    const body = wireShape(rest) as Record<string, unknown>;
     const requestId = $metadata.requestId ?? randomUUID();
     const text = JSON.stringify(body);
     return {
@@ -252,6 +289,108 @@ export async function runDynamoDbIntegration(
       ),
     };
   }
+}
+
+/**
+ * Runs `arn:aws:states:::aws-sdk:dynamodb:<action>` with the state's effective Parameters (the API request in
+ * PascalCase, as written in ASL). As the AWS SDK integration does: the output is the API response alone (no
+ * SdkHttpMetadata), errors are named `DynamoDb.<Exception>` (`DynamoDb.DynamoDbException` for one the DynamoDB
+ * model does not declare) with the Java SDK's cause text `<message> (Service: DynamoDb, Status Code: …, Request ID: …)`.
+ */
+export async function runAwsSdkDynamoDb(
+  client: DynamoDBClient,
+  action: AwsSdkDynamoDbAction,
+  parameters: unknown,
+): Promise<TaskOutcome> {
+  if (parameters === null || typeof parameters !== 'object' || Array.isArray(parameters)) {
+    throw new TaskParametersError(
+      `aws-sdk:dynamodb:${action} needs Parameters with the API request (TableName, Key, TransactItems…); received ${JSON.stringify(parameters)}.`,
+    );
+  }
+  try {
+    const { $metadata: _metadata, ...response } = await sendDynamoDb(client, action, parameters);
+    return { ok: true, output: wireShape(response) };
+  } catch (error) {
+    const sdkError = error as {
+      name?: string;
+      message?: string;
+      $metadata?: { httpStatusCode?: number; requestId?: string };
+    };
+    const status = sdkError.$metadata?.httpStatusCode;
+    if (!(error instanceof DynamoDBServiceException) || status === undefined) {
+      return { ok: false, error: 'DynamoDb.SdkClientException', cause: sdkError.message ?? String(error) };
+    }
+    // The SDK builds a subclass for the exceptions the DynamoDB model declares and the base class for the
+    // rest (ValidationException…), as the Java SDK Step Functions uses does (its class names end in Exception).
+    const modeled = error.constructor !== DynamoDBServiceException;
+    const name = modeled ? error.name.replace(/(?<!Exception)$/, 'Exception') : 'DynamoDbException';
+    return {
+      ok: false,
+      error: `DynamoDb.${name}`,
+      cause: `${error.message} (Service: DynamoDb, Status Code: ${status}, Request ID: ${error.$metadata.requestId ?? randomUUID()})`,
+    };
+  }
+}
+
+/** Sends one DynamoDB API request given as its wire JSON (binary attribute values as base64 strings). */
+async function sendDynamoDb(
+  client: DynamoDBClient,
+  action: AwsSdkDynamoDbAction,
+  parameters: object,
+): Promise<{ readonly $metadata: { readonly requestId?: string } }> {
+  // biome-ignore lint/suspicious/noExplicitAny: the Parameters are the API request as the caller wrote it; DynamoDB validates it.
+  const input = sdkShape(parameters) as any;
+  switch (action) {
+    case 'getItem':
+      return client.send(new GetItemCommand(input));
+    case 'putItem':
+      return client.send(new PutItemCommand(input));
+    case 'updateItem':
+      return client.send(new UpdateItemCommand(input));
+    case 'deleteItem':
+      return client.send(new DeleteItemCommand(input));
+    case 'transactWriteItems':
+      return client.send(new TransactWriteItemsCommand(input));
+    case 'transactGetItems':
+      return client.send(new TransactGetItemsCommand(input));
+    case 'query':
+      return client.send(new QueryCommand(input));
+    case 'scan':
+      return client.send(new ScanCommand(input));
+    case 'batchGetItem':
+      return client.send(new BatchGetItemCommand(input));
+    case 'batchWriteItem':
+      return client.send(new BatchWriteItemCommand(input));
+  }
+}
+
+/**
+ * The request as the SDK takes it: ASL carries binary attribute values (`{"B": "<base64>"}`, `{"BS": [...]}`)
+ * as base64 text, the SDK wants bytes (it would otherwise encode the text a second time).
+ */
+function sdkShape(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sdkShape);
+  if (value === null || typeof value !== 'object') return value;
+  const entries = Object.entries(value);
+  const [only] = entries;
+  if (entries.length === 1 && only !== undefined) {
+    const [key, inner] = only;
+    if (key === 'B' && typeof inner === 'string') return { B: Buffer.from(inner, 'base64') };
+    if (key === 'BS' && Array.isArray(inner) && inner.every((v) => typeof v === 'string')) {
+      return { BS: inner.map((v: string) => Buffer.from(v, 'base64')) };
+    }
+  }
+  return Object.fromEntries(entries.map(([key, inner]) => [key, sdkShape(inner)]));
+}
+
+/** The response as it travels on the wire: bytes back to base64 text, absent fields left out. */
+function wireShape(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+  if (Array.isArray(value)) return value.map(wireShape);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) if (inner !== undefined) out[key] = wireShape(inner);
+  return out;
 }
 
 /** The cause text AWS writes for a service error: `<message> (Service: …; Status Code: …; Error Code: …; …)`. */

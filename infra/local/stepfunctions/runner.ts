@@ -11,6 +11,7 @@ import {
   invokeLambdaFunction,
   invokeLambdaIntegration,
   parseTaskResource,
+  runAwsSdkDynamoDb,
   runDynamoDbIntegration,
   type TaskOutcome,
   TaskParametersError,
@@ -290,6 +291,9 @@ export class ExecutionRun {
         if (state.Type === 'Task' && state.TimeoutSecondsPath === undefined) {
           state.TimeoutSeconds = INTERPRETER_TASK_TIMEOUT_SECONDS;
         }
+        if (state.Type === 'Choice' && Array.isArray(state.Choices)) {
+          state.Choices = (state.Choices as AslObject[]).map(negatedTypeTests);
+        }
         for (const child of nestedMachines(state)) wrap(child);
         if (state.Type !== 'Map') {
           states[name] = new Proxy(state, {
@@ -563,6 +567,8 @@ export class ExecutionRun {
         return invokeLambdaFunction(this.#deps.lambda, resource.functionArn, input);
       case 'dynamodb':
         return runDynamoDbIntegration(this.#deps.dynamodb, resource.resource, input);
+      case 'aws-sdk-dynamodb':
+        return runAwsSdkDynamoDb(this.#deps.dynamodb, resource.resource, input);
       default:
         return Promise.reject(new TaskParametersError('unsupported resource'));
     }
@@ -677,6 +683,25 @@ function taskEventShape(
     failed: (error, cause) => ['TaskFailed', { taskFailedEventDetails: { ...base, error, cause } }],
     timedOut: () => ['TaskTimedOut', { taskTimedOutEventDetails: { ...base, error: 'States.Timeout' } }],
   };
+}
+
+const TYPE_TESTS = ['IsPresent', 'IsNull', 'IsNumeric', 'IsString', 'IsBoolean', 'IsTimestamp'];
+
+/**
+ * The interpreter (3.0.0) evaluates `"IsPresent": false` (and the other type tests given `false`) as never
+ * matching; AWS matches when the test does not hold. Rewritten as `Not` of the `true` test, which it gets right.
+ */
+function negatedTypeTests(rule: AslObject): AslObject {
+  if (Array.isArray(rule.And)) return { ...rule, And: (rule.And as AslObject[]).map(negatedTypeTests) };
+  if (Array.isArray(rule.Or)) return { ...rule, Or: (rule.Or as AslObject[]).map(negatedTypeTests) };
+  if (rule.Not !== null && typeof rule.Not === 'object') {
+    return { ...rule, Not: negatedTypeTests(rule.Not as AslObject) };
+  }
+  const test = TYPE_TESTS.find((key) => rule[key] === false);
+  if (test === undefined) return rule;
+  const { Next, ...condition } = rule;
+  const not = { Not: { ...condition, [test]: true } };
+  return Next === undefined ? not : { ...not, Next };
 }
 
 function stripUndefined(details: Record<string, unknown>): Record<string, unknown> {
