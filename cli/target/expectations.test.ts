@@ -7,8 +7,8 @@ import {
   type InjectedFlag,
   mayFailCompensation,
   retriesFor,
-  STEP_STATES,
   type SagaDefinition,
+  STEP_STATES,
   transientRetries,
 } from './expectations.ts';
 
@@ -167,8 +167,14 @@ describe('expectedOutcome', () => {
   });
 
   test('rate 1 hits every invocation; rate 0 none', () => {
-    expect(expectedOutcome([flag('shipping', 1)], CONTRACT)).toEqual({ predictable: true, status: 'CANCELLED' });
-    expect(expectedOutcome([flag('shipping', 0)], CONTRACT)).toEqual({ predictable: true, status: 'COMPLETED' });
+    expect(expectedOutcome([flag('shipping', 1)], CONTRACT)).toEqual({
+      predictable: true,
+      status: 'CANCELLED',
+    });
+    expect(expectedOutcome([flag('shipping', 0)], CONTRACT)).toEqual({
+      predictable: true,
+      status: 'COMPLETED',
+    });
   });
 });
 

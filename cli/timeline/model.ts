@@ -20,7 +20,13 @@ export type Phase = 'forward' | 'compensation' | 'final';
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
 /** The order status a saga history implies (design §3). */
-export type OrderStatus = 'COMPLETED' | 'CANCELLED' | 'FAILED' | 'COMPENSATION_FAILED' | 'PENDING';
+export type OrderStatus =
+  | 'COMPLETED'
+  | 'CANCELLED'
+  | 'FAILED'
+  | 'COMPENSATION_FAILED'
+  | 'CANCELLING'
+  | 'PENDING';
 
 /** One failed attempt of a Task visit (or the failure of a Map/Parallel/other visit). */
 export interface AttemptError {
@@ -67,6 +73,13 @@ export interface TimelineEntry {
   readonly cause?: string | undefined;
   /** For a compensation: the forward state it undoes. */
   readonly compensates?: string | undefined;
+  /**
+   * What the visit means for the saga, when its name alone does not say it: the order status a check read, the
+   * decision to compensate, a settled order left alone, a refused conditional write.
+   */
+  readonly note?: string | undefined;
+  /** For a checkpoint (the saga's CheckOrder): the order status it read. */
+  readonly observedStatus?: string | undefined;
   /** For a state inside a Map or Parallel: the enclosing state's name and entry key. */
   readonly parent?: { readonly state: string; readonly key: string } | undefined;
   /** Map iteration index of an inner state. */
@@ -141,12 +154,37 @@ export interface BuildTimelineOptions {
   readonly compensations?: Readonly<Record<string, string>>;
   /** The current time (epoch ms or Date), for the duration of running visits and executions. @default the newest event's time */
   readonly now?: number | Date;
+  /**
+   * States that decide to compensate (the start of the compensation phase, though they undo nothing themselves).
+   * @default the order saga's CancelOrder and CancelOrderAfterPayment
+   */
+  readonly compensationStarts?: readonly string[];
+  /**
+   * States that re-read what the execution acts on and route it anew: after one, the phase follows the route
+   * again (forward, compensation or final) instead of staying in compensation.
+   * @default the order saga's CheckOrder
+   */
+  readonly checkpoints?: readonly string[];
 }
 
 /** The order saga's compensations (state-machines/order-saga.asl.json). */
 export const SAGA_COMPENSATIONS: Readonly<Record<string, string>> = {
   RefundPayment: 'ChargePayment',
   ReleaseInventory: 'ReserveInventory',
+};
+
+/** The order saga's decisions to compensate. */
+export const SAGA_COMPENSATION_STARTS: readonly string[] = ['CancelOrder', 'CancelOrderAfterPayment'];
+
+/** The order saga's guard: the consistent read of the order that routes every (re-)run. */
+export const SAGA_CHECKPOINTS: readonly string[] = ['CheckOrder'];
+
+/** Notes for the saga's bookkeeping states (see {@link TimelineEntry.note}). */
+const SAGA_NOTES: Readonly<Record<string, string>> = {
+  CancelOrder: 'decided to compensate (PENDING → CANCELLING)',
+  CancelOrderAfterPayment: 'decided to compensate, the charge included (PENDING → CANCELLING)',
+  AlreadySettled: 'already settled, nothing ran',
+  OrderNotFound: 'no such order',
 };
 
 /** Price of one Standard-workflow state transition in USD ($0.025 per 1,000). */
@@ -211,6 +249,22 @@ function caughtErrorIn(output: unknown): { error: string; cause: unknown } | und
     }
   }
   return undefined;
+}
+
+/** DynamoDB's refusals of a conditional write, as Step Functions names them. */
+const REFUSED_WRITE = /^DynamoD[Bb]\.(ConditionalCheckFailedException|TransactionCanceledException)$/;
+
+function isRefusedWrite(error: string | undefined): boolean {
+  return error !== undefined && REFUSED_WRITE.test(error);
+}
+
+/** The order status a CheckOrder-like state put in its output (`check.Item.status.S`), if any. */
+function orderStatusRead(output: unknown): string | undefined {
+  const value = maybeJson(output);
+  if (typeof value !== 'object' || value === null) return undefined;
+  const check = (value as { check?: { Item?: { status?: { S?: unknown } } } }).check;
+  const status = check?.Item?.status?.S;
+  return typeof status === 'string' ? status : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -300,6 +354,9 @@ interface Visit {
   readonly startMs: number | undefined;
   readonly phase: Phase;
   readonly compensates: string | undefined;
+  note: string | undefined;
+  /** A checkpoint's read of the order status. */
+  observedStatus: string | undefined;
   open: boolean;
   endMs: number | undefined;
   status: EntryStatus;
@@ -354,6 +411,8 @@ export function buildTimeline(
 ): TimelineModel {
   const compensations = options.compensations ?? SAGA_COMPENSATIONS;
   const forwardStatesConfigured = new Set(Object.values(compensations));
+  const compensationStarts = new Set(options.compensationStarts ?? SAGA_COMPENSATION_STARTS);
+  const checkpoints = new Set(options.checkpoints ?? SAGA_CHECKPOINTS);
   const ordered = normalizeOrder(events);
   const byId = new Map<number, HistoryEventLike>();
   for (const event of ordered) if (event.id !== undefined) byId.set(event.id, event);
@@ -450,15 +509,22 @@ export function buildTimeline(
     // hasOwn: a state may be called "constructor" or "toString".
     const compensates =
       (Object.hasOwn(compensations, state) ? compensations[state] : undefined) ??
-      (forwardStatesConfigured.has(state) || compensationStem(state) === undefined
+      (forwardStatesConfigured.has(state) ||
+      compensationStarts.has(state) ||
+      checkpoints.has(state) ||
+      compensationStem(state) === undefined
         ? undefined
         : pairByStem(state, completedForwardStates()));
+    // A checkpoint routes anew: what follows it is forward again unless it compensates.
+    if (checkpoints.has(state)) scope.compensating = false;
     const phase: Phase =
       stateType === 'Succeed' || stateType === 'Fail'
         ? 'final'
-        : compensates !== undefined || scope.compensating
+        : compensates !== undefined || compensationStarts.has(state) || scope.compensating
           ? 'compensation'
           : 'forward';
+    // Everything after a decision to compensate, or a compensation, belongs to the compensation phase.
+    if (phase === 'compensation') scope.compensating = true;
     const visit: Visit = {
       order: visits.length,
       key: String(event.id ?? `#${index}`),
@@ -468,6 +534,8 @@ export function buildTimeline(
       startMs: at,
       phase,
       compensates,
+      note: Object.hasOwn(SAGA_NOTES, state) ? SAGA_NOTES[state] : undefined,
+      observedStatus: undefined,
       open: stateType !== 'Fail',
       endMs: stateType === 'Fail' ? at : undefined,
       status: stateType === 'Fail' ? 'failed' : 'running',
@@ -581,9 +649,19 @@ export function buildTimeline(
       if (failed) {
         visit.status = 'caught';
         visit.failure ??= caughtErrorIn(details.output);
-        visit.scope.compensating = true;
+        const refused = isRefusedWrite(visit.failure?.error);
+        if (refused) visit.note = 'refused: the order is no longer in the status this write expects';
+        // A refused conditional write hands over to the checkpoint, not to the compensations.
+        if (!refused) visit.scope.compensating = true;
       } else {
         visit.status = 'succeeded';
+        if (checkpoints.has(visit.state)) {
+          const read = orderStatusRead(details.output);
+          if (read !== undefined) {
+            visit.observedStatus = read;
+            visit.note = `order ${read}`;
+          }
+        }
       }
       return;
     }
@@ -768,6 +846,8 @@ export function buildTimeline(
       error: ended ? visit.failure?.error : undefined,
       cause: ended ? causeMessage(visit.failure?.cause) : undefined,
       compensates: visit.compensates,
+      note: visit.note,
+      observedStatus: visit.observedStatus,
       parent: parent === undefined ? undefined : { state: parent.state, key: parent.key },
       iteration: visit.scope.iteration,
       branch: visit.scope.branch,
@@ -839,11 +919,14 @@ function compensationCheck(
   if (compensationsRun.length === 0) return { compensatedInReverse: null, uncompensated: [] };
   // Forward steps with a known compensation: the configured ones, and those paired by name with one that ran.
   const undoable = new Set([...known, ...compensationsRun.map((entry) => entry.compensates)]);
+  // A step that failed may still have committed (an unknown outcome): when its compensation ran, it counts as
+  // a step to undo, in its place in the forward order.
+  const attempted = new Set(compensationsRun.map((entry) => entry.compensates));
   const completed: string[] = [];
   for (const entry of entries) {
     if (
       entry.phase === 'forward' &&
-      entry.status === 'succeeded' &&
+      (entry.status === 'succeeded' || (entry.status === 'caught' && attempted.has(entry.state))) &&
       undoable.has(entry.state) &&
       !completed.includes(entry.state)
     ) {
@@ -871,6 +954,11 @@ function compensationCheck(
 }
 
 const SAGA_STATES = new Set([
+  'CheckOrder',
+  'AlreadySettled',
+  'OrderNotFound',
+  'CancelOrder',
+  'CancelOrderAfterPayment',
   'ChargePayment',
   'ReserveInventory',
   'ShipOrder',
@@ -884,6 +972,15 @@ const SAGA_STATES = new Set([
   'PaymentFailed',
   'OrderCancelled',
   'CompensationFailed',
+]);
+
+const ORDER_STATUSES: ReadonlySet<string> = new Set<OrderStatus>([
+  'COMPLETED',
+  'CANCELLED',
+  'FAILED',
+  'COMPENSATION_FAILED',
+  'CANCELLING',
+  'PENDING',
 ]);
 
 /** The order status a state name announces: the saga's terminal states and any `Mark*` state. */
@@ -906,6 +1003,15 @@ function orderStatusOf(entries: readonly TimelineEntry[]): OrderStatus | null {
     return null;
   let status: OrderStatus = 'PENDING';
   for (const entry of entries) {
+    // What the guard read is the status until a later write changes it (AlreadySettled writes nothing).
+    if (entry.observedStatus !== undefined && ORDER_STATUSES.has(entry.observedStatus)) {
+      status = entry.observedStatus as OrderStatus;
+      continue;
+    }
+    if (SAGA_COMPENSATION_STARTS.includes(entry.state) && entry.status === 'succeeded') {
+      status = 'CANCELLING';
+      continue;
+    }
     const named = orderStatusNamed(entry.state);
     if (named === undefined) continue;
     const isMark = entry.state.startsWith('Mark');

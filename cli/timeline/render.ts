@@ -232,6 +232,7 @@ function detailSegments(entry: TimelineEntry, level: number): Segment[] {
   const segments: Segment[] = [];
   if (entry.compensates !== undefined && level < 2)
     segments.push({ text: `undoes ${entry.compensates}`, style: 'accent' });
+  if (entry.note !== undefined) segments.push({ text: entry.note, style: 'dim' });
   if (entry.stateType === 'Map' && entry.items !== undefined)
     segments.push({ text: `${entry.items} items`, style: 'dim' });
   if (entry.stateType === 'Parallel' && entry.items !== undefined) {
@@ -298,6 +299,7 @@ const ORDER_STYLE: Record<OrderStatus, StyleKey> = {
   CANCELLED: 'warn',
   FAILED: 'fail',
   COMPENSATION_FAILED: 'fail',
+  CANCELLING: 'warn',
   PENDING: 'accent',
 };
 
@@ -479,6 +481,8 @@ export interface StepJsonLine {
   readonly backoffMs?: readonly number[];
   /** The forward state a compensation undoes. */
   readonly compensates?: string;
+  /** What the visit means for the saga (a check's read, the decision to compensate, a settled order). */
+  readonly note?: string;
   /** Enclosing Map/Parallel state of an inner state. */
   readonly parent?: string;
   readonly iteration?: number;
@@ -516,6 +520,7 @@ export function toJsonLines(model: TimelineModel): TimelineJsonLine[] {
       ...optional('cause', entry.cause),
       ...optional('backoffMs', entry.backoffMs.length > 0 ? entry.backoffMs : undefined),
       ...optional('compensates', entry.compensates),
+      ...optional('note', entry.note),
       ...optional('parent', entry.parent?.state),
       ...optional('iteration', entry.iteration),
       ...optional('branch', entry.branch),

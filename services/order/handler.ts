@@ -1,7 +1,10 @@
 /**
  * The order service behind the HTTP API (payload format 2.0):
  * - `POST /orders` validates, prices and places an order (order row + outbox row in one transaction) → 202;
- *   an `Idempotency-Key` header makes the POST idempotent.
+ *   an `Idempotency-Key` header makes the POST idempotent (without an orderId in the body, the order id is
+ *   derived from the caller and the key). A POST that repeats an existing order (same orderId, customerId,
+ *   items, currency) answers it with 202 and `order-existed: true`; a different request is 409 naming the
+ *   fields that differ.
  * - `GET /orders/{id}` → the order.
  */
 import {
@@ -15,6 +18,7 @@ import { requireEnv } from '../shared/env.ts';
 import { idempotencyOptions } from '../shared/idempotency.ts';
 import { beginInvocation, logger, setLogOrderId } from '../shared/logger.ts';
 import {
+  deriveOrderId,
   type FieldIssue,
   getOrder,
   OrderAlreadyExistsError,
@@ -30,6 +34,26 @@ import {
 export const MAX_BODY_BYTES = 64 * 1024;
 /** Idempotency-Key values: 1 to 255 visible ASCII characters. */
 const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+/** Response header set (to `true`) when a POST repeated an existing order: nothing was written. */
+export const ORDER_EXISTED_HEADER = 'order-existed';
+/** The caller of a request that carries no IAM identity (a route without the IAM authorizer). */
+export const ANONYMOUS_CALLER = 'anonymous';
+
+/**
+ * The SigV4 caller of a request, as the HTTP API's IAM authorizer reports it: `requestContext.authorizer.iam`'s
+ * `userArn` (an IAM user, or `arn:aws:sts::<account>:assumed-role/<role>/<session>` for a role session), else
+ * its account and caller id, else {@link ANONYMOUS_CALLER}. Idempotency keys are scoped to it.
+ */
+export function callerOf(event: APIGatewayProxyEventV2): string {
+  const { authorizer } = event.requestContext as {
+    authorizer?: { iam?: { userArn?: unknown; accountId?: unknown; callerId?: unknown } };
+  };
+  const iam = authorizer?.iam;
+  if (typeof iam?.userArn === 'string' && iam.userArn !== '') return iam.userArn;
+  if (typeof iam?.callerId === 'string' && iam.callerId !== '')
+    return `${String(iam.accountId)}:${iam.callerId}`;
+  return ANONYMOUS_CALLER;
+}
 
 const env = requireEnv('ORDERS_TABLE', 'IDEMPOTENCY_TABLE');
 const store: OrderStore = { client: documentClient, table: env.ORDERS_TABLE };
@@ -110,15 +134,20 @@ async function handlePost(
     logger.info('Order request refused', { issues: validation.issues });
     return badRequest(`Invalid order request: ${summary}`, validation.issues);
   }
-  const { request } = validation;
-  if (request.orderId) setLogOrderId(request.orderId);
-
   const idempotencyKey = event.headers?.['idempotency-key'];
   if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
     return badRequest(
       `Idempotency-Key must be 1 to 255 visible ASCII characters (no spaces), received ${JSON.stringify(idempotencyKey.slice(0, 80))}`,
     );
   }
+  // With a key and no client-chosen id, the id comes from the caller and the key: a retry after a crash that
+  // followed the commit (before Powertools stored the result) finds the same order instead of placing another.
+  const request =
+    idempotencyKey !== undefined && validation.request.orderId === undefined
+      ? { ...validation.request, orderId: deriveOrderId(callerOf(event), idempotencyKey) }
+      : validation.request;
+  if (request.orderId) setLogOrderId(request.orderId);
+
   try {
     let placed: PlacedOrder;
     if (idempotencyKey === undefined) {
@@ -128,12 +157,17 @@ async function handlePost(
       placed = await placeOrderIdempotently({ idempotency_key: idempotencyKey, request });
     }
     setLogOrderId(placed.orderId);
+    const answer = { orderId: placed.orderId, status: placed.status };
+    if (placed.existed) {
+      logger.info('Order existed already; answered it', { idempotencyKey, status: placed.status });
+      return json(202, answer, { [ORDER_EXISTED_HEADER]: 'true' });
+    }
     logger.info('Order accepted', { idempotencyKey });
-    return json(202, placed);
+    return json(202, answer);
   } catch (error) {
     if (error instanceof OrderAlreadyExistsError) {
-      logger.info('Duplicate order id refused');
-      return json(409, { message: error.message, orderId: error.orderId });
+      logger.info('Order id taken by a different order; refused', { differences: error.differences });
+      return json(409, { message: error.message, orderId: error.orderId, differences: error.differences });
     }
     if (error instanceof IdempotencyValidationError) {
       return json(422, {

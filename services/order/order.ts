@@ -3,6 +3,7 @@
  * outbox event in one DynamoDB transaction (the transactional outbox). Pure functions except `placeOrder` and
  * `getOrder`, which take their client and table as arguments.
  */
+import { createHash } from 'node:crypto';
 import { parse } from '@aws-lambda-powertools/parser';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
@@ -12,6 +13,7 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { CATALOG, findCatalogItem } from '../shared/catalog.ts';
+import type { SagaInput } from '../shared/saga-input.ts';
 import { ulid } from '../shared/ulid.ts';
 import * as z from '../shared/zod.ts';
 
@@ -28,6 +30,28 @@ export const OUTBOX_TTL_SECONDS = 7 * 24 * 60 * 60;
 
 /** A canonical ULID: 26 upper-case Crockford base32 characters, the first at most '7'. */
 export const ULID_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/**
+ * The order id of a POST that carries an `Idempotency-Key` and no orderId (design §4a rule 8): the first 128
+ * bits of SHA-256 over the caller and the key, written as a ULID (26 Crockford base32 characters, the first
+ * 0–7). The same caller and key always give the same id, so a retry after a crash that followed the commit
+ * finds the order instead of placing a second one; another caller's key never lands on it.
+ *
+ * Its "timestamp" characters are hash bits, not a time: nothing reads the time out of an order id.
+ */
+export function deriveOrderId(caller: string, idempotencyKey: string): string {
+  const digest = createHash('sha256').update(`saga.order-id.v1\n${caller}\n${idempotencyKey}`).digest();
+  let value = BigInt(`0x${digest.subarray(0, 16).toString('hex')}`);
+  let id = '';
+  // 26 × 5 = 130 bits: the top character holds the 3 highest bits, hence 0–7.
+  for (let i = 0; i < 26; i++) {
+    id = CROCKFORD.charAt(Number(value & 31n)) + id;
+    value >>= 5n;
+  }
+  return id;
+}
 
 const describe = (value: unknown): string => {
   const text = JSON.stringify(value);
@@ -174,14 +198,7 @@ export function priceOrder(items: readonly OrderLine[]): number {
 }
 
 /** The saga's input, carried by the outbox event and given to the state machine execution. */
-export interface SagaInput {
-  readonly orderId: string;
-  readonly customerId: string;
-  readonly items: readonly OrderLine[];
-  /** Minor units (cents). */
-  readonly amount: number;
-  readonly currency: Currency;
-}
+export type { SagaInput };
 
 /** What {@link buildPlaceOrderTransaction} writes. */
 export interface PlaceOrderWrite {
@@ -238,19 +255,51 @@ export function buildPlaceOrderTransaction(write: PlaceOrderWrite): TransactWrit
   };
 }
 
-/** An order with this id exists already; nothing was written. */
+/** The request fields that must match for a repeated POST to be the same order. */
+export const COMPARED_FIELDS = ['customerId', 'items', 'currency'] as const;
+/** One of {@link COMPARED_FIELDS}. */
+export type ComparedField = (typeof COMPARED_FIELDS)[number];
+
+/** An order with this id exists already with a different request; nothing was written. */
 export class OrderAlreadyExistsError extends Error {
   readonly orderId: string;
+  /** The fields whose values differ from the existing order's. */
+  readonly differences: readonly ComparedField[];
 
-  constructor(orderId: string, options?: ErrorOptions) {
+  constructor(orderId: string, differences: readonly ComparedField[], options?: ErrorOptions) {
     super(
-      `Order ${orderId} already exists; nothing was written. Place the order with a new orderId (or none), or ` +
-        `read it with GET /orders/${orderId}`,
+      `Order ${orderId} already exists with a different ${differences.join(', ')}; nothing was written. ` +
+        `Resend the original request to get that order, place a new order with another orderId (or ` +
+        `Idempotency-Key), or read it with GET /orders/${orderId}`,
       options,
     );
     this.name = 'OrderAlreadyExistsError';
     this.orderId = orderId;
+    this.differences = differences;
   }
+}
+
+/** Lines sorted by SKU, as `{sku, qty}` only: two orders with the same lines in another order are the same. */
+function normalisedLines(items: unknown): string {
+  if (!Array.isArray(items)) return JSON.stringify(items ?? null);
+  const lines = items.map((line: { sku?: unknown; qty?: unknown }) => ({ sku: line?.sku, qty: line?.qty }));
+  lines.sort((a, b) => (String(a.sku) < String(b.sku) ? -1 : String(a.sku) > String(b.sku) ? 1 : 0));
+  return JSON.stringify(lines);
+}
+
+/**
+ * The fields of a request that differ from an existing order row (customerId, items as a set of lines,
+ * currency); empty when the request repeats the order.
+ */
+export function orderDifferences(
+  existing: Readonly<Record<string, unknown>>,
+  request: Pick<OrderRequest, ComparedField>,
+): ComparedField[] {
+  const differences: ComparedField[] = [];
+  if (existing.customerId !== request.customerId) differences.push('customerId');
+  if (normalisedLines(existing.items) !== normalisedLines(request.items)) differences.push('items');
+  if (existing.currency !== request.currency) differences.push('currency');
+  return differences;
 }
 
 /** Where orders live. */
@@ -259,16 +308,21 @@ export interface OrderStore {
   readonly table: string;
 }
 
-/** The response to a placed order. */
+/** The answer to a POST: the order placed now, or the existing order the request repeats. */
 export interface PlacedOrder {
   readonly orderId: string;
-  readonly status: 'PENDING';
+  /** `PENDING` for a new order; the existing order's current status for a repeat. */
+  readonly status: string;
+  /** True when the order existed already (a repeated POST with the same request): nothing was written. */
+  readonly existed: boolean;
 }
 
 /**
- * Prices and places a validated order: one transaction writes the order and its outbox event, or nothing.
+ * Prices and places a validated order: one transaction writes the order and its outbox event, or nothing. When
+ * an order with that id exists already, a request with the same customerId, items and currency answers it
+ * (`existed: true`, its current status); see {@link orderDifferences}.
  *
- * @throws OrderAlreadyExistsError when the client-chosen orderId is taken.
+ * @throws OrderAlreadyExistsError when the orderId is taken by an order with a different request.
  */
 export async function placeOrder(
   store: OrderStore,
@@ -293,11 +347,30 @@ export async function placeOrder(
       error instanceof TransactionCanceledException &&
       error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed'
     ) {
-      throw new OrderAlreadyExistsError(input.orderId, { cause: error });
+      return existingOrder(store, input.orderId, request, error);
     }
     throw error;
   }
-  return { orderId: input.orderId, status: 'PENDING' };
+  return { orderId: input.orderId, status: 'PENDING', existed: false };
+}
+
+/** The answer for an order id that is taken: the order itself when the request repeats it, else a conflict. */
+async function existingOrder(
+  store: OrderStore,
+  orderId: string,
+  request: OrderRequest,
+  cause: unknown,
+): Promise<PlacedOrder> {
+  const existing = await getOrder(store, orderId);
+  if (!existing) {
+    // Nothing deletes orders, so this is a bug or a manual delete; a retry would place the order afresh.
+    throw new Error(`Order ${orderId}: the write was refused as a duplicate, but no order row is there`, {
+      cause,
+    });
+  }
+  const differences = orderDifferences(existing, request);
+  if (differences.length > 0) throw new OrderAlreadyExistsError(orderId, differences, { cause });
+  return { orderId, status: existing.status, existed: true };
 }
 
 /** An order as `GET /orders/{id}` returns it: the stored row without its keys. */

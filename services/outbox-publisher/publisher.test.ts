@@ -1,4 +1,4 @@
-import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   type _Record,
   DescribeStreamCommand,
@@ -8,11 +8,12 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import {
-  ExecutionAlreadyExists,
+  DescribeExecutionCommand,
   SFNClient,
   StartExecutionCommand,
   StateMachineDoesNotExist,
 } from '@aws-sdk/client-sfn';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyStructuredResultV2,
@@ -34,6 +35,8 @@ import {
   setServiceEnv,
 } from '../shared/testing.ts';
 import { PUT_EVENTS_ATTEMPTS } from './publisher.ts';
+import { ExecutionInputMismatchError, executionArnOf, startSaga } from './start-saga.ts';
+import { type FakeExecution, fakeStepFunctions } from './testing.ts';
 
 const EVENT_BUS_NAME = 'OrderEvents-test';
 const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:OrderSaga-test';
@@ -50,6 +53,8 @@ let placeOrder: (
   context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 let publish: (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse>;
+/** The fake Step Functions' executions, by name. */
+let executions: Map<string, FakeExecution>;
 /** Stream records already handed out, so each test sees only its own. */
 const seen = new Set<string>();
 
@@ -71,10 +76,7 @@ beforeEach(() => {
   eventBridge.reset();
   sfn.reset();
   eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'eb-event-1' }] });
-  sfn.on(StartExecutionCommand).callsFake((input: { name: string }) => ({
-    executionArn: `arn:aws:states:us-east-1:000000000000:execution:OrderSaga-test:${input.name}`,
-    startDate: new Date(),
-  }));
+  executions = fakeStepFunctions(sfn);
 });
 
 afterEach(async () => {
@@ -140,6 +142,14 @@ async function streamEvent(): Promise<DynamoDBStreamEvent> {
 const putEntries = () =>
   eventBridge.commandCalls(PutEventsCommand).map((call) => call.args[0].input.Entries?.[0]);
 const startCalls = () => sfn.commandCalls(StartExecutionCommand).map((call) => call.args[0].input);
+const describeCalls = () => sfn.commandCalls(DescribeExecutionCommand).map((call) => call.args[0].input);
+const executionArn = (orderId: string) =>
+  `arn:aws:states:us-east-1:000000000000:execution:OrderSaga-test:${orderId}`;
+
+/** Writes an outbox row straight into the Orders table (as a future producer of other events would). */
+async function putOutboxRow(row: Record<string, unknown>): Promise<void> {
+  await client.send(new PutItemCommand({ TableName: tables.ORDERS_TABLE, Item: marshall(row) }));
+}
 const sequenceNumbers = (event: DynamoDBStreamEvent) =>
   event.Records.map((record) => record.dynamodb?.SequenceNumber);
 
@@ -179,15 +189,78 @@ describe('outbox publisher', () => {
     expect(JSON.parse(startCalls()[0]?.input ?? '{}')).toEqual(sagaInput);
   });
 
-  test('a duplicate delivery: ExecutionAlreadyExists counts as success', async () => {
-    await order();
+  test('a duplicate delivery: an existing execution with the same input counts as success', async () => {
+    const orderId = await order();
     const event = await streamEvent();
     await publish(event, lambdaContext());
-    sfn
-      .on(StartExecutionCommand)
-      .rejects(new ExecutionAlreadyExists({ message: 'Execution Already Exists', $metadata: {} }));
+    // The saga ended meanwhile: Step Functions now answers the same name with ExecutionAlreadyExists.
+    const first = executions.get(orderId);
+    if (first) first.status = 'SUCCEEDED';
+
     expect(await publish(event, lambdaContext())).toEqual({ batchItemFailures: [] });
     expect(startCalls()).toHaveLength(2);
+    expect(describeCalls()).toEqual([{ executionArn: executionArn(orderId) }]);
+  });
+
+  test('an existing execution with another input is an error: the record and the rest of the batch fail', async () => {
+    const orderIds = [await order(), await order()];
+    const event = await streamEvent();
+    // An execution named after the first order, started with another amount (not this order's saga).
+    executions.set(orderIds[0] ?? '', {
+      executionArn: executionArn(orderIds[0] ?? ''),
+      input: JSON.stringify({
+        orderId: orderIds[0],
+        customerId: 'stream-test',
+        items: [],
+        amount: 1,
+        currency: 'EUR',
+      }),
+      status: 'SUCCEEDED',
+    });
+
+    const result = await publish(event, lambdaContext());
+
+    expect(result.batchItemFailures.map((failure) => failure.itemIdentifier)).toEqual(sequenceNumbers(event));
+    expect(describeCalls()).toEqual([{ executionArn: executionArn(orderIds[0] ?? '') }]);
+    expect(executions.has(orderIds[1] ?? '')).toBe(false);
+  });
+
+  test('only OrderPlaced starts a saga: another event type is put on the bus and nothing is started', async () => {
+    const orderId = ulid();
+    await putOutboxRow({
+      pk: `OUTBOX#${orderId}`,
+      sk: 'EVENT#01JDQ3V5G8M2W4X6Y8Z0A2B4C7',
+      eventId: '01JDQ3V5G8M2W4X6Y8Z0A2B4C7',
+      eventType: 'OrderShipped',
+      orderId,
+      payload: { orderId, trackingId: 'TRK1' },
+    });
+    const event = await streamEvent();
+    expect(event.Records).toHaveLength(1);
+
+    expect(await publish(event, lambdaContext())).toEqual({ batchItemFailures: [] });
+
+    expect(putEntries().map((entry) => entry?.DetailType)).toEqual(['OrderShipped']);
+    expect(startCalls()).toHaveLength(0);
+  });
+
+  test('an OrderPlaced payload that is not a saga input fails its record before anything is put', async () => {
+    const orderId = ulid();
+    await putOutboxRow({
+      pk: `OUTBOX#${orderId}`,
+      sk: 'EVENT#01JDQ3V5G8M2W4X6Y8Z0A2B4C8',
+      eventId: '01JDQ3V5G8M2W4X6Y8Z0A2B4C8',
+      eventType: 'OrderPlaced',
+      orderId,
+      payload: { orderId, customerId: 'c1', items: [{ sku: 'ceramic-mug', qty: 1 }], currency: 'EUR' },
+    });
+    const event = await streamEvent();
+
+    expect((await publish(event, lambdaContext())).batchItemFailures).toEqual([
+      { itemIdentifier: sequenceNumbers(event)[0] },
+    ]);
+    expect(putEntries()).toHaveLength(0);
+    expect(startCalls()).toHaveLength(0);
   });
 
   test('a failed PutEvents entry is retried', async () => {
@@ -301,5 +374,68 @@ describe('outbox publisher failure flags', () => {
     expect((await publish(event, lambdaContext())).batchItemFailures).toHaveLength(1);
     expect(await publish(event, lambdaContext())).toEqual({ batchItemFailures: [] });
     expect(startCalls()).toHaveLength(1);
+  });
+});
+
+describe('startSaga (shared with the outbox sweeper)', () => {
+  const input = {
+    orderId: '01JDQ3V5G8M2W4X6Y8Z0A2B4C6',
+    customerId: 'c1',
+    items: [{ sku: 'ceramic-mug', qty: 2 }],
+    amount: 2400,
+    currency: 'EUR',
+  };
+  const starter = () => ({ sfn: new SFNClient({}), stateMachineArn: STATE_MACHINE_ARN });
+
+  test('starts the execution named after the order, with the input in a fixed key order', async () => {
+    const outcome = await startSaga(starter(), { currency: 'EUR', ...input });
+    expect(outcome).toEqual({ executionArn: executionArn(input.orderId), alreadyStarted: false });
+    expect(startCalls()).toEqual([
+      { stateMachineArn: STATE_MACHINE_ARN, name: input.orderId, input: JSON.stringify(input) },
+    ]);
+  });
+
+  test('an ended execution with the same input (other key order, spacing) is already started', async () => {
+    executions.set(input.orderId, {
+      executionArn: executionArn(input.orderId),
+      input: JSON.stringify(
+        {
+          currency: 'EUR',
+          amount: 2400,
+          items: [{ qty: 2, sku: 'ceramic-mug' }],
+          customerId: 'c1',
+          orderId: input.orderId,
+        },
+        null,
+        2,
+      ),
+      status: 'FAILED',
+    });
+    expect(await startSaga(starter(), input)).toEqual({
+      executionArn: executionArn(input.orderId),
+      alreadyStarted: true,
+      existingStatus: 'FAILED',
+    });
+  });
+
+  test('an execution with the same name and another input is an ExecutionInputMismatchError naming both', async () => {
+    const other = JSON.stringify({ ...input, items: [{ sku: 'ceramic-mug', qty: 3 }] });
+    executions.set(input.orderId, {
+      executionArn: executionArn(input.orderId),
+      input: other,
+      status: 'RUNNING',
+    });
+    const error = await startSaga(starter(), input).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ExecutionInputMismatchError);
+    expect((error as Error).message).toContain(executionArn(input.orderId));
+    expect((error as Error).message).toContain(other);
+    expect((error as Error).message).toContain(JSON.stringify(input));
+  });
+
+  test('executionArnOf maps the state machine ARN, and refuses anything else with what it expected', () => {
+    expect(executionArnOf(STATE_MACHINE_ARN, 'x')).toBe(executionArn('x'));
+    expect(() => executionArnOf('arn:aws:lambda:us-east-1:0:function:f', 'x')).toThrow(
+      /Not a state machine ARN: "arn:aws:lambda.*stateMachine:<name>.*STATE_MACHINE_ARN/,
+    );
   });
 });

@@ -294,6 +294,16 @@ export class ExecutionRun {
         if (state.Type === 'Choice' && Array.isArray(state.Choices)) {
           state.Choices = (state.Choices as AslObject[]).map(negatedTypeTests);
         }
+        if ((state.Type === 'Task' || state.Type === 'Pass') && state.Parameters !== undefined) {
+          state.Parameters = markJsonToString(state.Parameters);
+          if (state.Type === 'Pass' && state.Result === undefined) {
+            // A Pass state's Parameters never reach a handler of ours: run it as an identity Task instead,
+            // so that the marked values are turned into JSON text (see #runPass).
+            state.Type = 'Task';
+            state.Resource = PASS_RESOURCE;
+            state.TimeoutSeconds = INTERPRETER_TASK_TIMEOUT_SECONDS;
+          }
+        }
         for (const child of nestedMachines(state)) wrap(child);
         if (state.Type !== 'Map') {
           states[name] = new Proxy(state, {
@@ -354,6 +364,7 @@ export class ExecutionRun {
     const handlers: TaskHandlers = {};
     for (const info of this.#machine.compiled.states.values()) {
       if (info.type === 'Task') handlers[info.name] = (input) => this.#runTask(info, input);
+      if (info.type === 'Pass') handlers[info.name] = async (input) => jsonToStringMarked(input) as JsonValue;
     }
     return handlers;
   }
@@ -528,7 +539,8 @@ export class ExecutionRun {
     return { error, cause: causeText === '' ? undefined : causeText };
   }
 
-  async #runTask(info: StateInfo, input: JsonValue): Promise<JsonValue> {
+  async #runTask(info: StateInfo, marked: JsonValue): Promise<JsonValue> {
+    const input = jsonToStringMarked(marked) as JsonValue;
     await nextMacrotask();
     if (this.#closed) throw new StatesRuntimeFailure('The execution was stopped before this task started.');
     const resource = info.resource ?? parseTaskResource('');
@@ -683,6 +695,44 @@ function taskEventShape(
     failed: (error, cause) => ['TaskFailed', { taskFailedEventDetails: { ...base, error, cause } }],
     timedOut: () => ['TaskTimedOut', { taskTimedOutEventDetails: { ...base, error: 'States.Timeout' } }],
   };
+}
+
+/** The Resource of a Pass state run as an identity Task (never called: the runner handles it by name). */
+const PASS_RESOURCE = 'arn:aws:lambda:us-east-1:000000000000:function:saga-local-pass-state';
+/** Appended to a Parameters key whose value is the input of `States.JsonToString`. */
+const JSON_TO_STRING_MARK = '\u0000States.JsonToString';
+
+/**
+ * The interpreter (3.0.0) strips every backslash from an intrinsic function's string result, which breaks
+ * `States.JsonToString` of anything holding a quote (a Catch's Cause is JSON text). `"k.$":
+ * "States.JsonToString($.p)"` becomes `"k<mark>.$": "$.p"`: the interpreter resolves the path, and
+ * {@link jsonToStringMarked} turns the value into JSON text under `k` before anyone sees it.
+ */
+function markJsonToString(template: unknown): unknown {
+  if (Array.isArray(template)) return template.map(markJsonToString);
+  if (template === null || typeof template !== 'object') return template;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(template)) {
+    const path =
+      key.endsWith('.$') && typeof value === 'string'
+        ? /^States\.JsonToString\(\s*(\$[^,]*?)\s*\)$/.exec(value)?.[1]
+        : undefined;
+    if (path !== undefined) out[`${key.slice(0, -2)}${JSON_TO_STRING_MARK}.$`] = path;
+    else out[key] = markJsonToString(value);
+  }
+  return out;
+}
+
+/** Undoes {@link markJsonToString} on effective Parameters: marked values become their JSON text. */
+function jsonToStringMarked(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(jsonToStringMarked);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) {
+    if (key.endsWith(JSON_TO_STRING_MARK)) out[key.slice(0, -JSON_TO_STRING_MARK.length)] = JSON.stringify(inner);
+    else out[key] = jsonToStringMarked(inner);
+  }
+  return out;
 }
 
 const TYPE_TESTS = ['IsPresent', 'IsNull', 'IsNumeric', 'IsString', 'IsBoolean', 'IsTimestamp'];
