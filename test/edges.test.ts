@@ -4,7 +4,13 @@
  * unknown outcome (the process died after the commit) is retried, answered from the ledger, and completes with one
  * side effect; POST /orders with an Idempotency-Key survives a crash after its commit.
  */
-import { DeleteItemCommand, DynamoDBClient, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  DeleteItemCommand,
+  DynamoDBClient,
+  QueryCommand,
+  ScanCommand,
+} from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { ulid } from 'ulid';
 import { beforeAll, describe, expect, inject, test } from 'vitest';
@@ -81,7 +87,7 @@ async function placeAndSettle(flags: readonly string[]): Promise<string> {
 async function expireIdempotencyRecords(): Promise<number> {
   const table = target.outputs.IdempotencyTableName;
   let deleted = 0;
-  let ExclusiveStartKey: Record<string, { S?: string }> | undefined;
+  let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
   do {
     const page = await ddb.send(
       new ScanCommand({ TableName: table, ExclusiveStartKey, ConsistentRead: true }),
@@ -90,7 +96,7 @@ async function expireIdempotencyRecords(): Promise<number> {
       await ddb.send(new DeleteItemCommand({ TableName: table, Key: { id: { S: item.id?.S ?? '' } } }));
       deleted += 1;
     }
-    ExclusiveStartKey = page.LastEvaluatedKey as typeof ExclusiveStartKey;
+    ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey);
   return deleted;
 }

@@ -32,8 +32,13 @@ export interface EventRuleSpec {
   readonly name: string;
   readonly arn: string;
   readonly busName: string;
-  /** The event pattern (object or JSON text). */
-  readonly eventPattern: unknown;
+  /** The event pattern (object or JSON text); absent for a rule that only has a schedule. */
+  readonly eventPattern?: unknown;
+  /**
+   * `rate(N minute|minutes|hour|hours|day|days)`: the rule sends a Scheduled Event to its targets every period
+   * (scaled by the time scale). `cron(...)` is refused (`ValidationException`): deploy lists such rules unsupported.
+   */
+  readonly scheduleExpression?: string;
   /** @default 'ENABLED' */
   readonly state?: 'ENABLED' | 'DISABLED';
   readonly targets: readonly EventTargetSpec[];
@@ -71,6 +76,11 @@ export interface EventBridgeServiceOptions {
   readonly retryBaseDelayMs?: number;
   /** Where delivery failures are reported (the local cloud log). @default ignored */
   readonly log?: (line: string) => void;
+  /**
+   * Multiplies schedule periods and the Lambda retry pauses of scheduled events (0.1 → `rate(1 minute)`
+   * fires every 6 s). @default 1
+   */
+  readonly timeScale?: number;
 }
 
 /** An EventBridge event as rules and targets see it. */
@@ -93,7 +103,10 @@ interface Bus {
 }
 
 interface Rule extends EventRuleSpec {
+  /** The parsed event pattern; undefined for a schedule-only rule (it matches no event). */
   readonly pattern: unknown;
+  /** The schedule's timer, while the rule is enabled. */
+  schedule?: NodeJS.Timeout;
 }
 
 interface Archive {
@@ -108,6 +121,36 @@ interface Archive {
 
 const DEFAULT_MAXIMUM_RETRY_ATTEMPTS = 185;
 const MAX_RETRY_DELAY_MS = 10_000;
+/** Lambda retries a failed asynchronous invocation twice, about 1 and 2 minutes later. */
+const LAMBDA_ASYNC_RETRY_DELAYS_MS = [60_000, 120_000];
+/** The shortest scaled schedule period: a tiny time scale must not turn a schedule into a busy loop. */
+const MIN_SCHEDULE_PERIOD_MS = 100;
+const RATE_UNITS_MS: Readonly<Record<string, number>> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+
+/**
+ * Parses `rate(value unit)` as EventBridge does: a positive whole value; `minute`/`hour`/`day` for 1, the
+ * plural for more. Returns the period in milliseconds; throws `ValidationException` saying what is wrong.
+ * `cron(...)` is recognised and refused: the local cloud does not run cron schedules.
+ */
+export function parseScheduleExpression(expression: string): { readonly periodMs: number } {
+  if (/^cron\(.*\)$/s.test(expression.trim())) {
+    throw new AwsError(
+      'ValidationException',
+      `The local cloud runs rate() schedules only; '${expression}' is a cron() schedule. Use rate(N minutes|hours|days) to run it locally.`,
+    );
+  }
+  const match = /^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$/.exec(expression.trim());
+  const value = Number(match?.[1]);
+  const unit = match?.[2] ?? '';
+  const singular = unit.replace(/s$/, '');
+  if (!match || !Number.isSafeInteger(value) || value < 1 || (value === 1) !== (unit === singular)) {
+    throw new AwsError(
+      'ValidationException',
+      `Parameter ScheduleExpression is not valid: '${expression}'. Expected rate(1 minute|hour|day) or rate(N minutes|hours|days) with N a whole number above 1.`,
+    );
+  }
+  return { periodMs: value * (RATE_UNITS_MS[singular] ?? 0) };
+}
 
 /** EventBridge buses, rules, targets and archives. */
 export class EventBridgeService implements JsonService {
@@ -115,6 +158,7 @@ export class EventBridgeService implements JsonService {
   readonly #archiveDir: string | undefined;
   readonly #retryBaseDelayMs: number;
   readonly #log: (line: string) => void;
+  readonly #timeScale: number;
   readonly #buses = new Map<string, Bus>();
   readonly #rules = new Map<string, Map<string, Rule>>();
   readonly #archives = new Map<string, Archive>();
@@ -127,6 +171,13 @@ export class EventBridgeService implements JsonService {
     this.#dispatcher = options.dispatcher;
     this.#retryBaseDelayMs = options.retryBaseDelayMs ?? 200;
     this.#log = options.log ?? (() => {});
+    const timeScale = options.timeScale ?? 1;
+    if (!(Number.isFinite(timeScale) && timeScale > 0)) {
+      throw new RangeError(
+        `timeScale must be a number above 0 (1 = real time); received ${String(options.timeScale)}`,
+      );
+    }
+    this.#timeScale = timeScale;
     if (options.dataDir !== undefined) {
       this.#archiveDir = join(options.dataDir, 'events', 'archives');
       mkdirSync(this.#archiveDir, { recursive: true });
@@ -140,14 +191,35 @@ export class EventBridgeService implements JsonService {
     if (!this.#rules.has(spec.name)) this.#rules.set(spec.name, new Map());
   }
 
-  /** Creates or replaces a rule and its targets. Throws `InvalidEventPatternException` for a bad pattern. */
+  /**
+   * Creates or replaces a rule and its targets; an enabled rule with a schedule starts sending Scheduled Events.
+   * Throws `InvalidEventPatternException` for a bad pattern, `ValidationException` for a bad or cron schedule
+   * or a rule with neither.
+   */
   putRule(spec: EventRuleSpec): void {
     const rules = this.#rules.get(spec.busName);
     if (!rules) throw busNotFound(spec.busName);
+    if (spec.eventPattern === undefined && spec.scheduleExpression === undefined) {
+      throw new AwsError(
+        'ValidationException',
+        `Rule ${spec.name}: give it an EventPattern, a ScheduleExpression, or both.`,
+      );
+    }
     const pattern =
       typeof spec.eventPattern === 'string' ? (JSON.parse(spec.eventPattern) as unknown) : spec.eventPattern;
-    validateEventPattern(pattern);
-    rules.set(spec.name, { ...spec, pattern });
+    if (pattern !== undefined) validateEventPattern(pattern);
+    const periodMs =
+      spec.scheduleExpression === undefined ? undefined : parseScheduleExpression(spec.scheduleExpression).periodMs;
+    const previous = rules.get(spec.name);
+    clearInterval(previous?.schedule);
+    const rule: Rule = { ...spec, pattern };
+    rules.set(spec.name, rule);
+    if (periodMs !== undefined && (spec.state ?? 'ENABLED') === 'ENABLED' && !this.#closed) {
+      rule.schedule = setInterval(
+        () => this.#fireSchedule(rule),
+        Math.max(MIN_SCHEDULE_PERIOD_MS, periodMs * this.#timeScale),
+      );
+    }
   }
 
   /** Creates an archive of the events reaching `sourceArn` (a bus ARN) that match `eventPattern` (all if absent). */
@@ -205,7 +277,8 @@ export class EventBridgeService implements JsonService {
           Rules: rules.map((r) => ({
             Name: r.name,
             Arn: r.arn,
-            EventPattern: JSON.stringify(r.pattern),
+            ...(r.pattern !== undefined ? { EventPattern: JSON.stringify(r.pattern) } : {}),
+            ...(r.scheduleExpression !== undefined ? { ScheduleExpression: r.scheduleExpression } : {}),
             State: r.state ?? 'ENABLED',
             EventBusName: bus.name,
           })),
@@ -255,6 +328,7 @@ export class EventBridgeService implements JsonService {
   /** Abandons pending retries (their events are dropped), waits for in-flight deliveries and archive writes. */
   async close(): Promise<void> {
     this.#closed = true;
+    for (const rules of this.#rules.values()) for (const rule of rules.values()) clearInterval(rule.schedule);
     for (const entry of this.#timers) {
       clearTimeout(entry.timer);
       entry.wake();
@@ -340,7 +414,8 @@ export class EventBridgeService implements JsonService {
 
   #route(bus: Bus, event: EventEnvelope): void {
     for (const rule of this.#rules.get(bus.name)?.values() ?? []) {
-      if ((rule.state ?? 'ENABLED') !== 'ENABLED' || !matchesEventPattern(rule.pattern, event)) continue;
+      if ((rule.state ?? 'ENABLED') !== 'ENABLED' || rule.pattern === undefined) continue;
+      if (!matchesEventPattern(rule.pattern, event)) continue;
       for (const target of rule.targets) this.#track(this.#deliver(rule, target, event));
     }
     for (const archive of this.#archives.values()) {
@@ -358,6 +433,52 @@ export class EventBridgeService implements JsonService {
   #track(promise: Promise<void>): void {
     this.#pending.add(promise);
     void promise.finally(() => this.#pending.delete(promise));
+  }
+
+  /** One tick of a scheduled rule: the Scheduled Event EventBridge sends, to every target. */
+  #fireSchedule(rule: Rule): void {
+    if (this.#closed) return;
+    const event: EventEnvelope = {
+      version: '0',
+      id: randomUUID(),
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account: LOCAL_ACCOUNT_ID,
+      time: isoSeconds(new Date()),
+      region: LOCAL_REGION,
+      resources: [rule.arn],
+      detail: {},
+    };
+    for (const target of rule.targets) {
+      this.#track(
+        isLambdaArn(target.arn) ? this.#invokeAsync(rule, target, event) : this.#deliver(rule, target, event),
+      );
+    }
+  }
+
+  /**
+   * EventBridge invokes a Lambda target asynchronously: the schedule never waits for the function, and a failed
+   * invocation is Lambda's to retry (twice, about 1 and 2 minutes later, scaled), then it is dropped and logged.
+   */
+  async #invokeAsync(rule: Rule, target: EventTargetSpec, event: EventEnvelope): Promise<void> {
+    const payload = transform(target, event);
+    let lastError: unknown;
+    for (let attempt = 0; attempt <= LAMBDA_ASYNC_RETRY_DELAYS_MS.length; attempt++) {
+      if (attempt > 0) {
+        await this.#sleep((LAMBDA_ASYNC_RETRY_DELAYS_MS[attempt - 1] ?? 0) * this.#timeScale);
+        if (this.#closed) return;
+      }
+      try {
+        await this.#dispatcher.deliver(target.arn, payload);
+        return;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    const { message } = describeError(lastError);
+    this.#log(
+      `EventBridge: scheduled event ${event.id} of rule ${rule.name}: ${target.arn} failed ${LAMBDA_ASYNC_RETRY_DELAYS_MS.length + 1} times, dropped: ${message}`,
+    );
   }
 
   async #deliver(rule: Rule, target: EventTargetSpec, event: EventEnvelope): Promise<void> {
@@ -415,6 +536,10 @@ export class EventBridgeService implements JsonService {
       this.#timers.add(entry);
     });
   }
+}
+
+function isLambdaArn(arn: string): boolean {
+  return /^arn:aws[\w-]*:lambda:/.test(arn);
 }
 
 function busArn(name: string): string {
