@@ -206,7 +206,7 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
     .description('place an order through the API (SigV4-signed), with failures injected, and follow its saga')
     .option(
       '--fail <spec>',
-      'inject a failure: step[:mode[:arg]] (repeatable); steps payment, inventory, shipping, refund, release; modes error, transient[:N], timeout, crash-after-commit, latency[:MS]',
+      'inject a failure: step[:mode[:arg]] (repeatable); steps payment, inventory, shipping, refund, release; modes error, transient[:N], throttle[:N], timeout, crash-after-commit, die-after-commit, timeout-after-commit, latency[:MS]',
       collect,
       [],
     )
@@ -222,6 +222,8 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
         'saga order --fail inventory',
         'saga order --fail payment:transient:2',
         'saga order --fail shipping --fail refund:transient:2 --items burr-grinder:1',
+        'saga order --fail payment:die-after-commit',
+        'saga order --fail inventory:throttle:9 --fail refund:error',
         'saga order --no-watch --json',
       ]),
     )
@@ -246,16 +248,19 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
 
   program
     .command('replay')
-    .description('re-run the saga of an existing order and prove that no new side effect appears')
+    .description(
+      're-run an existing order (its saga, its forward steps, or its outbox delivery) and prove that no side effect\n' +
+        'is added and no settled status changes, saying which layer answered',
+    )
     .argument('<orderId>', 'the order to replay (see saga ls)')
     .option('--times <n>', 'how many re-runs', int('--times', 1), 1)
     .option('--concurrency <c>', 'how many re-runs at once', int('--concurrency', 1), 1)
     .addOption(
       new Option(
         '--via <path>',
-        'sfn: new executions with the original input; outbox: re-deliver the outbox event',
+        "sfn: new executions with the original input; steps: each forward step's function invoked directly with its original payload and key; outbox: re-deliver the outbox event",
       )
-        .choices(['sfn', 'outbox'])
+        .choices(['sfn', 'steps', 'outbox'])
         .default('sfn'),
     )
     .addHelpText(
@@ -263,6 +268,7 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
       examples([
         'saga replay 01JD8Z6Q3M4N5P6R7S8T9V0W1X',
         'saga replay 01JD8Z6Q3M4N5P6R7S8T9V0W1X --times 10 --concurrency 5',
+        'saga replay 01JD8Z6Q3M4N5P6R7S8T9V0W1X --via steps',
         'saga replay 01JD8Z6Q3M4N5P6R7S8T9V0W1X --via outbox --json',
       ]),
     )
@@ -295,7 +301,9 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
       examples([
         'saga flags',
         'saga flags set payment:transient:2 --order 01JD8Z6Q3M4N5P6R7S8T9V0W1X',
+        'saga flags set shipping:timeout-after-commit --order 01JD8Z6Q3M4N5P6R7S8T9V0W1X --rate 0.5',
         'saga flags set publisher:error --global --rate 0.2',
+        'saga flags set inventory:throttle:3 --global',
         'saga flags clear --all',
       ]),
     );
@@ -311,11 +319,11 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
     )
     .argument(
       '<spec>',
-      'e.g. payment, inventory:error, payment:transient:2, shipping:timeout, refund:crash-after-commit, payment:latency:500',
+      'e.g. payment, inventory:error, payment:transient:2, payment:throttle:3, shipping:timeout, refund:crash-after-commit, inventory:die-after-commit, shipping:timeout-after-commit, payment:latency:500',
     )
     .option('--order <orderId>', 'for one order')
     .option('--global', 'for every order')
-    .option('--rate <share>', 'GLOBAL only: the share of invocations hit, 0..1', (v: string) => {
+    .option('--rate <share>', 'the share of invocations hit, 0..1 (order or GLOBAL flag)', (v: string) => {
       const n = Number(v);
       if (!(n >= 0 && n <= 1))
         throw new InvalidArgumentError(`--rate must be between 0 and 1; received ${JSON.stringify(v)}.`);

@@ -1,7 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, Fn, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import {
+  type CfnElement,
+  CfnOutput,
+  Duration,
+  Fn,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+  Validations,
+} from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   HttpApi,
@@ -13,9 +22,9 @@ import {
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, BillingMode, StreamViewType, Table, type TableProps } from 'aws-cdk-lib/aws-dynamodb';
-import { EventBus, Rule } from 'aws-cdk-lib/aws-events';
-import { CloudWatchLogGroup } from 'aws-cdk-lib/aws-events-targets';
-import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { EventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { CloudWatchLogGroup, LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import {
   Architecture,
   FilterCriteria,
@@ -51,6 +60,9 @@ export const TASK_FUNCTION_TIMEOUT = Duration.seconds(10);
 /** Lambda timeout of the outbox publisher (it calls EventBridge and Step Functions for a whole batch). */
 export const PUBLISHER_FUNCTION_TIMEOUT = Duration.seconds(30);
 
+/** Lambda timeout of the outbox sweeper (a Scan of Orders, then up to 100 orders' DescribeExecution/StartExecution). */
+export const SWEEPER_FUNCTION_TIMEOUT = Duration.seconds(60);
+
 /**
  * Gives the ESM bundle a module-scope `require`: a CommonJS dependency bundled into ESM calls `require()` for
  * Node built-ins, which an ES module lacks, and esbuild's shim would then throw "Dynamic require of … is not
@@ -62,24 +74,86 @@ const ESM_REQUIRE_BANNER =
 /** Powertools log levels a function accepts in POWERTOOLS_LOG_LEVEL. */
 export type PowertoolsLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 
-/**
- * The item-level DynamoDB actions the services use: single-item reads and writes (also inside
- * TransactWriteItems, which IAM authorizes per item), conditional checks and queries within a partition.
- */
-export const ITEM_ACTIONS = [
-  'dynamodb:GetItem',
-  'dynamodb:BatchGetItem',
-  'dynamodb:Query',
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:DeleteItem',
-  'dynamodb:ConditionCheckItem',
-] as const;
+/** The stack's DynamoDB tables, by construct id. */
+export type SagaTableId = 'Orders' | 'Payments' | 'Inventory' | 'Shipments' | 'Idempotency' | 'FailureFlags';
 
-/** Grants {@link ITEM_ACTIONS} on one table (the table only: none of the tables has an index) to each grantee. */
-function grantItems(table: Table, ...grantees: IGrantable[]): void {
-  for (const grantee of grantees) table.grant(grantee, ...ITEM_ACTIONS);
-}
+/** The stack's functions, by construct id. */
+export type SagaFunctionId =
+  | 'OrderFunction'
+  | 'OutboxPublisherFunction'
+  | 'OutboxSweeperFunction'
+  | 'ChargePaymentFunction'
+  | 'RefundPaymentFunction'
+  | 'ReserveInventoryFunction'
+  | 'ReleaseInventoryFunction'
+  | 'ShipOrderFunction';
+
+/** A DynamoDB action (without the `dynamodb:` prefix). */
+export type DynamoDbAction =
+  | 'GetItem'
+  | 'BatchGetItem'
+  | 'Query'
+  | 'Scan'
+  | 'PutItem'
+  | 'UpdateItem'
+  | 'DeleteItem'
+  | 'ConditionCheckItem';
+
+/** Powertools' DynamoDB persistence layer: get, put (conditional), update and delete of its records. */
+const POWERTOOLS_IDEMPOTENCY: readonly DynamoDbAction[] = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'];
+/** services/shared/failure-flags.ts: one BatchGetItem (order + GLOBAL flag), UpdateItem to take one of `remaining`. */
+const FAILURE_FLAG_READER: readonly DynamoDbAction[] = ['BatchGetItem', 'UpdateItem'];
+
+/**
+ * Least privilege: the DynamoDB actions each function's code calls, per table, and nothing else. IAM authorizes
+ * TransactWriteItems per item (Put → PutItem, Update → UpdateItem, ConditionCheck → ConditionCheckItem) and
+ * there is no TransactWriteItems action. Change a row when the code's calls change (stack.test.ts holds the
+ * same table).
+ */
+export const TABLE_GRANTS: Readonly<
+  Record<SagaFunctionId, Partial<Record<SagaTableId, readonly DynamoDbAction[]>>>
+> = {
+  // TransactWriteItems Put ORDER + Put OUTBOX; GetItem for GET /orders/{id} and for a repeated POST.
+  OrderFunction: { Orders: ['GetItem', 'PutItem', 'DeleteItem'], Idempotency: POWERTOOLS_IDEMPOTENCY },
+  // Reads the Orders stream through its event source mapping (stream actions, granted by the mapping).
+  OutboxPublisherFunction: { FailureFlags: FAILURE_FLAG_READER },
+  // Scan for stale PENDING orders.
+  OutboxSweeperFunction: { Orders: ['Scan'] },
+  // Query the CHARGE/REFUND ledger; TransactWriteItems Put CHARGE + ConditionCheck ORDER is PENDING.
+  ChargePaymentFunction: {
+    Payments: ['Query', 'PutItem'],
+    Orders: ['ConditionCheckItem'],
+    Idempotency: POWERTOOLS_IDEMPOTENCY,
+    FailureFlags: FAILURE_FLAG_READER,
+  },
+  // Query the ledger; PutItem REFUND (conditional).
+  RefundPaymentFunction: {
+    Payments: ['Query', 'PutItem'],
+    Idempotency: POWERTOOLS_IDEMPOTENCY,
+    FailureFlags: FAILURE_FLAG_READER,
+  },
+  // Query the order's reservations; GetItem STOCK (OutOfStock message); TransactWriteItems Update STOCK +
+  // Put RESERVATION + ConditionCheck ORDER is PENDING.
+  ReserveInventoryFunction: {
+    Inventory: ['Query', 'GetItem', 'PutItem', 'UpdateItem'],
+    Orders: ['ConditionCheckItem'],
+    Idempotency: POWERTOOLS_IDEMPOTENCY,
+    FailureFlags: FAILURE_FLAG_READER,
+  },
+  // Query the order's reservations and releases; TransactWriteItems Put RELEASE + Update STOCK.
+  ReleaseInventoryFunction: {
+    Inventory: ['Query', 'PutItem', 'UpdateItem'],
+    Idempotency: POWERTOOLS_IDEMPOTENCY,
+    FailureFlags: FAILURE_FLAG_READER,
+  },
+  // GetItem SHIPMENT; TransactWriteItems Put SHIPMENT + ConditionCheck ORDER is PENDING.
+  ShipOrderFunction: {
+    Shipments: ['GetItem', 'PutItem'],
+    Orders: ['ConditionCheckItem'],
+    Idempotency: POWERTOOLS_IDEMPOTENCY,
+    FailureFlags: FAILURE_FLAG_READER,
+  },
+};
 
 /** Properties of a {@link SagaFunction}: a NodejsFunction whose defaults are the project's. */
 export interface SagaFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'handler'> {
@@ -172,6 +246,11 @@ export interface SagaStackProps extends StackProps {
    */
   readonly apiBurstLimit?: number;
   /**
+   * How long an order stays `PENDING` before the outbox sweeper starts its saga (when it has no execution).
+   * @default Duration.seconds(120)
+   */
+  readonly sweepAfter?: Duration;
+  /**
    * Folder holding one sub-folder per service (`order/handler.ts`, `payment/handler.ts`, …). Its parent is
    * the bundling project root and must hold a `package-lock.json`.
    * @default `<project>/services`
@@ -201,11 +280,13 @@ export class SagaStack extends Stack {
   /** Failure injection flags. */
   public readonly failureFlagsTable: Table;
   /** Every function of the stack, by construct id. */
-  public readonly functions: Readonly<Record<string, SagaFunction>>;
+  public readonly functions: Readonly<Record<SagaFunctionId, SagaFunction>>;
   /** The order saga (Standard). */
   public readonly stateMachine: StateMachine;
   /** The substitutions passed to the state machine, by placeholder name. */
   public readonly definitionSubstitutions: SagaDefinitionSubstitutions;
+  /** The sweeper's `rate(1 minute)` schedule on the default bus. */
+  public readonly sweeperSchedule: Rule;
   /** The `OrderEvents` bus the publisher forwards outbox events to. */
   public readonly eventBus: EventBus;
   /** The `OrdersApi` HTTP API. */
@@ -220,6 +301,7 @@ export class SagaStack extends Stack {
     const logLevel = props.powertoolsLogLevel ?? 'INFO';
     const apiRateLimit = props.apiRateLimit ?? 50;
     const apiBurstLimit = props.apiBurstLimit ?? 100;
+    const sweepAfterSeconds = (props.sweepAfter ?? Duration.seconds(120)).toSeconds();
     if (
       !Number.isFinite(apiRateLimit) ||
       apiRateLimit <= 0 ||
@@ -228,6 +310,11 @@ export class SagaStack extends Stack {
     ) {
       throw new Error(
         `SagaStack: apiRateLimit and apiBurstLimit must be positive numbers; received ${apiRateLimit} and ${apiBurstLimit}.`,
+      );
+    }
+    if (!Number.isInteger(sweepAfterSeconds) || sweepAfterSeconds < 0) {
+      throw new Error(
+        `SagaStack: sweepAfter must be a whole number of seconds ≥ 0; received ${sweepAfterSeconds} s.`,
       );
     }
 
@@ -274,6 +361,8 @@ export class SagaStack extends Stack {
     const taskEnv = (serviceName: string, tableVar: string, tableName: string): Record<string, string> => ({
       ...baseEnv(serviceName),
       [tableVar]: tableName,
+      // The steps' commits are guarded by a ConditionCheck that the ORDER row is PENDING.
+      ORDERS_TABLE: this.ordersTable.tableName,
       IDEMPOTENCY_TABLE: this.idempotencyTable.tableName,
       FAILURE_FLAGS_TABLE: this.failureFlagsTable.tableName,
     });
@@ -322,16 +411,6 @@ export class SagaStack extends Stack {
       },
     });
 
-    // Grants: each function gets exactly the tables it uses, with item-level actions only (no Scan, no
-    // batch writes, no stream or control-plane actions that grantReadWriteData would add).
-    grantItems(this.paymentsTable, chargeFn, refundFn);
-    grantItems(this.inventoryTable, reserveFn, releaseFn);
-    grantItems(this.shipmentsTable, shipFn);
-    grantItems(this.ordersTable, orderFn);
-    grantItems(this.idempotencyTable, chargeFn, refundFn, reserveFn, releaseFn, shipFn, orderFn);
-    // The flag reader decrements `remaining` (transient:N, crash-after-commit), hence write access.
-    grantItems(this.failureFlagsTable, chargeFn, refundFn, reserveFn, releaseFn, shipFn);
-
     // ---- State machine ------------------------------------------------------------------------------------
     this.definitionSubstitutions = {
       ChargePaymentFunctionArn: chargeFn.functionArn,
@@ -340,8 +419,16 @@ export class SagaStack extends Stack {
       ReleaseInventoryFunctionArn: releaseFn.functionArn,
       ShipOrderFunctionArn: shipFn.functionArn,
       OrdersTableName: this.ordersTable.tableName,
+      PaymentsTableName: this.paymentsTable.tableName,
+      ShipmentsTableName: this.shipmentsTable.tableName,
     };
-    const stateMachineLogs = new LogGroup(this, 'OrderSagaLogs', { retention, removalPolicy });
+    // Under /aws/vendedlogs/: Step Functions delivers logs as a vended log source, whose resource policy
+    // (set on first use) must not outgrow CloudWatch Logs' limit; the AWS docs name this prefix for it.
+    const stateMachineLogs = new LogGroup(this, 'OrderSagaLogs', {
+      logGroupName: `/aws/vendedlogs/states/${this.stackName}-OrderSaga`,
+      retention,
+      removalPolicy,
+    });
     this.stateMachine = new StateMachine(this, 'OrderSaga', {
       stateMachineType: StateMachineType.STANDARD,
       // Inline DefinitionString (not an S3 asset): the local cloud reads it straight from the template.
@@ -359,8 +446,19 @@ export class SagaStack extends Stack {
         resources: [chargeFn, refundFn, reserveFn, releaseFn, shipFn].map((f) => f.functionArn),
       }),
     );
+    // CheckOrder (getItem) and the Mark* updates on the ORDER row; CancelOrder*/MarkOrderFailed are
+    // transactWriteItems: Update ORDER + ConditionCheck that no SHIPMENT (Shipments) / CHARGE (Payments) exists.
     this.stateMachine.addToRolePolicy(
-      new PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [this.ordersTable.tableArn] }),
+      new PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        resources: [this.ordersTable.tableArn],
+      }),
+    );
+    this.stateMachine.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:ConditionCheckItem'],
+        resources: [this.shipmentsTable.tableArn, this.paymentsTable.tableArn],
+      }),
     );
 
     // ---- Events -------------------------------------------------------------------------------------------
@@ -372,7 +470,7 @@ export class SagaStack extends Stack {
     });
     const eventsDlq = this.deadLetterQueue('OrderPlacedTargetDlq', removalPolicy);
     const orderEventsLog = new LogGroup(this, 'OrderPlacedEventsLogs', { retention, removalPolicy });
-    new Rule(this, 'OrderPlacedRule', {
+    const orderPlacedRule = new Rule(this, 'OrderPlacedRule', {
       eventBus: this.eventBus,
       description: 'OrderPlaced events from the outbox publisher, kept in a log group',
       eventPattern: { source: ['saga.orders'], detailType: ['OrderPlaced'] },
@@ -381,9 +479,21 @@ export class SagaStack extends Stack {
           deadLetterQueue: eventsDlq,
           retryAttempts: 8,
           maxEventAge: Duration.hours(2),
+          // The log-group resource policy custom resource: use the SDK of the provider's runtime, not one
+          // downloaded from npm during the deployment (slow, and fails without internet access).
         }),
       ],
     });
+    // EventBridge may send the rule's undeliverable events to its DLQ. aws-cdk-lib adds this statement for
+    // Lambda/SQS/… targets but not for the CloudWatch Logs target: without it, a failed event is dropped.
+    eventsDlq.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AllowOrderPlacedRuleDeadLetters',
+        principals: [new ServicePrincipal('events.amazonaws.com')],
+        actions: ['sqs:SendMessage'],
+        resources: [eventsDlq.queueArn],
+      }),
+    );
 
     // ---- Outbox publisher ---------------------------------------------------------------------------------
     const publisherFn = fn('OutboxPublisherFunction', {
@@ -419,8 +529,32 @@ export class SagaStack extends Stack {
       }),
     );
     this.stateMachine.grantStartExecution(publisherFn);
+    // On ExecutionAlreadyExists, the existing execution's input decides success (design §4a rule 7).
+    this.stateMachine.grantExecution(publisherFn, 'states:DescribeExecution');
     this.eventBus.grantPutEventsTo(publisherFn);
-    grantItems(this.failureFlagsTable, publisherFn);
+
+    // ---- Outbox sweeper -----------------------------------------------------------------------------------
+    const sweeperFn = fn('OutboxSweeperFunction', {
+      entry: service('outbox-sweeper'),
+      handler: 'handler',
+      description: 'Transactional outbox: starts the saga of orders PENDING too long without an execution',
+      timeout: SWEEPER_FUNCTION_TIMEOUT,
+      // A failed sweep is not retried: the next one runs a minute later and does the same work.
+      retryAttempts: 0,
+      environment: {
+        ...baseEnv('outbox-sweeper'),
+        ORDERS_TABLE: this.ordersTable.tableName,
+        STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
+        SWEEP_AFTER_SECONDS: String(sweepAfterSeconds),
+      },
+    });
+    this.sweeperSchedule = new Rule(this, 'OutboxSweeperSchedule', {
+      description: 'Every minute: start the saga of orders PENDING too long without an execution',
+      schedule: Schedule.rate(Duration.minutes(1)),
+      targets: [new LambdaFunction(sweeperFn, { retryAttempts: 0, maxEventAge: Duration.minutes(1) })],
+    });
+    this.stateMachine.grantStartExecution(sweeperFn);
+    this.stateMachine.grantExecution(sweeperFn, 'states:DescribeExecution');
 
     // ---- HTTP API -----------------------------------------------------------------------------------------
     this.api = new HttpApi(this, 'OrdersApi', {
@@ -462,12 +596,32 @@ export class SagaStack extends Stack {
     this.functions = {
       OrderFunction: orderFn,
       OutboxPublisherFunction: publisherFn,
+      OutboxSweeperFunction: sweeperFn,
       ChargePaymentFunction: chargeFn,
       RefundPaymentFunction: refundFn,
       ReserveInventoryFunction: reserveFn,
       ReleaseInventoryFunction: releaseFn,
       ShipOrderFunction: shipFn,
     };
+
+    // Least privilege on the tables: exactly TABLE_GRANTS (no Scan except the sweeper's, no batch writes, no
+    // stream or control-plane actions that grantReadWriteData would add).
+    const tables: Record<SagaTableId, Table> = {
+      Orders: this.ordersTable,
+      Payments: this.paymentsTable,
+      Inventory: this.inventoryTable,
+      Shipments: this.shipmentsTable,
+      Idempotency: this.idempotencyTable,
+      FailureFlags: this.failureFlagsTable,
+    };
+    for (const [fnId, grants] of Object.entries(TABLE_GRANTS) as [
+      SagaFunctionId,
+      (typeof TABLE_GRANTS)[SagaFunctionId],
+    ][]) {
+      for (const [tableId, actions] of Object.entries(grants) as [SagaTableId, readonly DynamoDbAction[]][]) {
+        tables[tableId].grant(this.functions[fnId], ...actions.map((action) => `dynamodb:${action}`));
+      }
+    }
 
     // ---- Outputs ------------------------------------------------------------------------------------------
     const output = (outputId: string, value: string, description: string): void => {
@@ -541,7 +695,25 @@ export class SagaStack extends Stack {
   private acknowledgeNagFindings(): void {
     const basicExecution =
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]';
-    for (const [fnId, f] of Object.entries(this.functions)) {
+    // The publisher's and the sweeper's `states:DescribeExecution` on `execution:<saga name>:*` (grantExecution).
+    const sagaName = this.getLogicalId(this.stateMachine.node.defaultChild as CfnElement);
+    const sagaExecutions =
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:' +
+      `{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${sagaName}"}]}]}:*]`;
+    const dlqReasons: Record<SagaFunctionId, string> = {
+      OrderFunction: 'Invoked synchronously by API Gateway, which reports errors to the caller',
+      OutboxPublisherFunction:
+        'Invoked by a DynamoDB stream event source mapping, whose on-failure destination is an SQS queue',
+      OutboxSweeperFunction:
+        'Invoked asynchronously by a rate(1 minute) schedule with no retries: a failed sweep is redone by the ' +
+        'next one a minute later, and its errors are logged',
+      ChargePaymentFunction: 'Invoked synchronously by Step Functions, which reports errors to the saga',
+      RefundPaymentFunction: 'Invoked synchronously by Step Functions, which reports errors to the saga',
+      ReserveInventoryFunction: 'Invoked synchronously by Step Functions, which reports errors to the saga',
+      ReleaseInventoryFunction: 'Invoked synchronously by Step Functions, which reports errors to the saga',
+      ShipOrderFunction: 'Invoked synchronously by Step Functions, which reports errors to the saga',
+    };
+    for (const [fnId, f] of Object.entries(this.functions) as [SagaFunctionId, SagaFunction][]) {
       Validations.of(f).acknowledge(
         {
           id: basicExecution,
@@ -557,15 +729,28 @@ export class SagaStack extends Stack {
         },
         {
           id: 'Serverless-LambdaDLQ',
-          reason:
-            fnId === 'OutboxPublisherFunction'
-              ? 'Invoked by a DynamoDB stream event source mapping, whose on-failure destination is an SQS queue; ' +
-                'a function DLQ only applies to asynchronous invocations.'
-              : 'Invoked synchronously (API Gateway or Step Functions), which report errors to the caller; a ' +
-                'function DLQ only applies to asynchronous invocations.',
+          reason: `${dlqReasons[fnId]}; a function DLQ would never receive anything.`,
         },
       );
+      if (fnId === 'OutboxPublisherFunction' || fnId === 'OutboxSweeperFunction') {
+        Validations.of(f).acknowledge({
+          id: sagaExecutions,
+          reason:
+            "states:DescribeExecution on the saga's own executions (execution:<saga>:*): execution names are " +
+            'order ids, not known when the stack is deployed.',
+        });
+      }
     }
+    Validations.of(this.functions.OutboxSweeperFunction).acknowledge({
+      id: 'Serverless-LambdaAsyncFailureDestination',
+      reason: dlqReasons.OutboxSweeperFunction,
+    });
+    Validations.of(this.sweeperSchedule).acknowledge({
+      id: 'Serverless-EventBusDLQ',
+      reason:
+        'The schedule only triggers a sweep: an undelivered trigger is replaced by the next one a minute later; ' +
+        'the sweep itself holds no event data to keep.',
+    });
     Validations.of(this.stateMachine).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:

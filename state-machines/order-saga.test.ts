@@ -75,7 +75,7 @@ const FORWARD = ['ChargePayment', 'ReserveInventory', 'ShipOrder'] as const;
 /** The compensations, in the order they run (reverse order of the steps they undo). */
 const COMPENSATIONS = ['ReleaseInventory', 'RefundPayment'] as const;
 /** The states that decide to compensate (PENDING -> CANCELLING). */
-const CANCEL_DECISIONS = ['CancelOrder', 'CancelOrderAfterPayment'] as const;
+const CANCEL_DECISIONS = ['CancelOrder'] as const;
 /** Business errors (design §4a rule 3): never retried. */
 const BUSINESS_ERRORS = ['PaymentDeclined', 'OutOfStock', 'ShippingUnavailable', 'OrderNotPending'] as const;
 /** Wiring errors: a retry cannot cure them either. */
@@ -332,7 +332,7 @@ describe('order-saga.asl.json: structure', () => {
     }
     expect(catchTarget('ChargePayment', 'PaymentDeclined')).toBe('MarkOrderFailed');
     for (const error of [...UNKNOWN_OUTCOMES, ...PERMANENT_ERRORS])
-      expect(catchTarget('ChargePayment', error), error).toBe('CancelOrderAfterPayment');
+      expect(catchTarget('ChargePayment', error), error).toBe('CancelOrder');
     for (const error of ['OutOfStock', 'ShippingUnavailable', ...UNKNOWN_OUTCOMES, ...PERMANENT_ERRORS]) {
       expect(catchTarget('ReserveInventory', error), error).toBe('CancelOrder');
       expect(catchTarget('ShipOrder', error), error).toBe('CancelOrder');
@@ -344,7 +344,6 @@ describe('order-saga.asl.json: structure', () => {
       MarkOrderCompleted: { resource: DYNAMODB_UPDATE, sets: 'COMPLETED', expects: ['PENDING'] },
       MarkOrderFailed: { resource: SDK_TRANSACT_WRITE, sets: 'FAILED', expects: ['PENDING'] },
       CancelOrder: { resource: SDK_TRANSACT_WRITE, sets: 'CANCELLING', expects: ['PENDING'] },
-      CancelOrderAfterPayment: { resource: SDK_TRANSACT_WRITE, sets: 'CANCELLING', expects: ['PENDING'] },
       MarkOrderCancelled: {
         resource: DYNAMODB_UPDATE,
         sets: 'CANCELLED',
@@ -402,8 +401,8 @@ describe('order-saga.asl.json: structure', () => {
         'S.$': '$.error.Error',
       });
     }
+    // Every compensation runs after any failure: another execution of the order may have charged or reserved.
     expect(state('CancelOrder').Next).toBe('ReleaseInventory');
-    expect(state('CancelOrderAfterPayment').Next).toBe('RefundPayment');
   });
 
   it('runs every compensation to the end, retried long, each failure recorded under $.compensationErrors', () => {
@@ -568,7 +567,10 @@ interface RunOptions {
   readonly ledger?: readonly ({ table: Ledger; sk: string } & Row)[];
   /** Behaviours replacing the stand-ins, by step. */
   readonly steps?: Partial<Record<Step, StepBehaviour>>;
-  /** Runs before a DynamoDB task sends its command: what another actor did meanwhile. */
+  /**
+   * Runs before a DynamoDB task sends its command: what another actor did meanwhile. An SDK error it throws
+   * fails the task as that error would (DynamoDB Local never raises TransactionConflict: it is injected so).
+   */
   readonly before?: Partial<Record<string, () => Promise<void>>>;
 }
 
@@ -779,8 +781,8 @@ describe('order-saga.asl.json: behaviour (aws-local-stepfunctions + DynamoDB Loc
       ) =>
       async (input: unknown) => {
         tasks.push(name);
-        await options.before?.[name]?.();
         try {
+          await options.before?.[name]?.();
           const { $metadata: _, ...output } = await send(input as never);
           return output;
         } catch (error) {
@@ -1064,7 +1066,8 @@ describe('order-saga.asl.json: behaviour (aws-local-stepfunctions + DynamoDB Loc
       'CheckOrder',
       'RouteOrder',
       'ChargePayment',
-      'CancelOrderAfterPayment',
+      'CancelOrder',
+      'ReleaseInventory',
       'RefundPayment',
       'CompensationsDone',
       'MarkOrderCancelled',
@@ -1073,6 +1076,21 @@ describe('order-saga.asl.json: behaviour (aws-local-stepfunctions + DynamoDB Loc
     expect(r.order).toMatchObject({ status: 'CANCELLED', failureReason: 'TransientError' });
     expect(r.rows.Payments.REFUND).toMatchObject({ amount: 2400 });
     expect(keysOf(r.rows)).toEqual({ Payments: ['CHARGE', 'REFUND'], Inventory: [], Shipments: [] });
+  });
+
+  it('payment outcome unknown and nothing charged: the refund finds nothing to refund, CANCELLED', async () => {
+    const r = await run({
+      steps: { ChargePayment: () => fail('Sandbox.Timedout', 'Task timed out after 10.00 seconds') },
+    });
+    expect(r.error?.name).toBe('OrderCancelled');
+    expect(r.tasks.slice(-4)).toEqual([
+      'CancelOrder',
+      'ReleaseInventory',
+      'RefundPayment',
+      'MarkOrderCancelled',
+    ]);
+    expect(r.order).toMatchObject({ status: 'CANCELLED', failureReason: 'Sandbox.Timedout' });
+    expect(keysOf(r.rows)).toEqual({ Payments: [], Inventory: [], Shipments: [] });
   });
 
   it('out of stock: never retried; cancels, releases (nothing reserved), refunds, CANCELLED', async () => {
@@ -1284,5 +1302,70 @@ describe('order-saga.asl.json: behaviour (aws-local-stepfunctions + DynamoDB Loc
     ]);
     expect(r.order?.status).toBe('COMPLETED');
     expect(r.order?.failureReason).toBeUndefined();
+  });
+
+  it('a cancel decision that loses a transaction conflict goes back to CheckOrder, forward, and decides again', async () => {
+    let conflicts = 0;
+    const r = await run({
+      steps: { ShipOrder: () => fail('ShippingUnavailable', 'no carrier') },
+      before: {
+        CancelOrder: async () => {
+          if (conflicts++ > 0) return;
+          throw new TransactionCanceledException({
+            message:
+              'Transaction cancelled, please refer cancellation reasons for specific reasons [None, TransactionConflict]',
+            $metadata: {},
+            CancellationReasons: [{ Code: 'None' }, { Code: 'TransactionConflict' }],
+          });
+        },
+      },
+    });
+    expect(r.error?.name).toBe('OrderCancelled');
+    expect(r.entered).toEqual([
+      'CheckOrder',
+      'RouteOrder',
+      'ChargePayment',
+      'ReserveInventory',
+      'ShipOrder',
+      'CancelOrder',
+      'CheckOrder',
+      'RouteOrder',
+      'ChargePayment',
+      'ReserveInventory',
+      'ShipOrder',
+      'CancelOrder',
+      ...COMPENSATIONS_ENTERED,
+    ]);
+    expect(r.order).toMatchObject({ status: 'CANCELLED', failureReason: 'ShippingUnavailable' });
+    expect(keysOf(r.rows).Payments).toEqual(['CHARGE', 'REFUND']);
+    expect(keysOf(r.rows).Inventory).toHaveLength(4);
+  });
+
+  // Found by this file: when the payment's outcome was unknown the saga once went straight to RefundPayment, so a
+  // reservation made meanwhile by another execution of the order (a replay) was never released (I3).
+  it('payment outcome unknown while a replay reserved: the reservation is released too', async () => {
+    const r = await run({
+      steps: {
+        ChargePayment: async ({ attempt, payload }) => {
+          if (attempt === 1) {
+            // The replay charges (from the ledger) and reserves, while this execution's invocations are throttled.
+            const replay = { ...payload, ...INPUT };
+            await REAL.ChargePayment(replay);
+            await REAL.ReserveInventory(replay);
+          }
+          return fail('Lambda.TooManyRequestsException', 'Rate exceeded');
+        },
+      },
+    });
+    expect(r.order?.status).toBe('CANCELLED');
+    // The replay's next step meets OrderNotPending and goes back to CheckOrder:
+    const replay = await execute(r.orderId);
+    expect(replay.entered).toEqual(['CheckOrder', 'RouteOrder', 'AlreadySettled']);
+    expect(keysOf(replay.rows).Inventory).toEqual([
+      'RELEASE#ceramic-mug',
+      'RELEASE#tea-towel',
+      'RESERVATION#ceramic-mug',
+      'RESERVATION#tea-towel',
+    ]);
   });
 });

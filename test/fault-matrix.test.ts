@@ -1,13 +1,25 @@
 /**
  * The fault matrix on the shared local cloud: every saga step (payment, inventory, shipping, refund, release) ×
- * every failure mode (error, transient:N within and beyond the retries, timeout, crash-after-commit, latency),
- * compensation failures paired with the forward failure that makes them run. Each cell is its own order with
- * order-scoped flags; cells run concurrently in batches. For each cell: the execution's terminal status, the
- * order's status (from the table below AND from `expectedOrderStatus`), the states entered and the compensations in
- * their order (GetExecutionHistory), the failures the flag injected, the ledgers and the stock.
+ * every failure mode (error, transient:N and throttle:N within and beyond the retries, timeout, crash-after-commit,
+ * die-after-commit, timeout-after-commit, latency), compensation failures paired with the forward failure that
+ * makes them run. Each cell is its own order with order-scoped flags; cells run concurrently. For each cell: the
+ * execution's terminal status, the order's status (from the table below AND from `expectedOrderStatus`), the Task
+ * states entered and the compensations in their order (GetExecutionHistory), the failures the flag injected, the
+ * ledgers and the stock. Then, for every cell, three re-runs of the settled order (as is; flags cleared; flags and
+ * Idempotency records cleared) must change nothing — design §4a rule 6 — except that a COMPENSATION_FAILED order
+ * finishes its compensations once they can succeed.
+ *
+ * Retry counts are read from the ASL (the last `States.ALL` retrier of each Task state), not written down here.
  */
-import { DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
-import { type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeExecutionCommand,
+  type HistoryEvent,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { ulid } from 'ulid';
 import { beforeAll, describe, expect, inject, test } from 'vitest';
 import {
@@ -22,8 +34,21 @@ import { readStock, type StockLevels } from '../cli/target/invariants.ts';
 import { readOrderLogs } from '../cli/target/logs.ts';
 import { type ResolvedTarget, resolveTarget } from '../cli/target/target.ts';
 import { findCatalogItem } from '../services/shared/catalog.ts';
-import { type FailSpec, parseFailSpec, writeFailureFlag } from '../services/shared/failure-flags.ts';
+import {
+  type FailSpec,
+  type FailureMode,
+  formatFailSpec,
+  parseFailSpec,
+  writeFailureFlag,
+} from '../services/shared/failure-flags.ts';
 import { runCli } from './support/cli.ts';
+import {
+  deleteIdempotencyRecords,
+  deleteOrderFlags,
+  orderItem,
+  orderRows,
+  type Row,
+} from './support/saga-rows.ts';
 
 /** Every cell orders the same lines: two SKUs with plenty of stock, so that a stock delta per SKU is visible. */
 const ITEMS = [
@@ -33,18 +58,27 @@ const ITEMS = [
 /** 1 × 2450 + 2 × 650 cents (services/shared/catalog.ts). */
 const AMOUNT = 3750;
 
-/** Cells run at once per batch: enough to keep the file short, few enough for two shared cores. */
-const BATCH_SIZE = 12;
+/**
+ * Cells in flight at once: enough to keep the file short, few enough for two shared cores. The cells whose flags
+ * end sandboxes (timeouts, process exits) run after the others, all at once: they mostly wait, but each sandbox
+ * they end is replaced by a cold one, and cold starts under the scaled Lambda timeout would disturb other cells.
+ */
+const CONCURRENCY = 12;
 /**
  * Orders run (unasserted) before the matrix so that every function has warm sandboxes: on a fresh cloud a wave of
- * cold starts under a 1 s (scaled) Lambda timeout makes tasks time out for reasons no flag asked for.
+ * cold starts under the scaled Lambda timeout makes tasks time out for reasons no flag asked for.
  */
 const WARM_UP_ORDERS = 10;
+/** A latency the steps absorb: well under the scaled Lambda timeout. */
+const LATENCY_MS = 150;
 
 type SagaState =
+  | 'CheckOrder'
   | 'ChargePayment'
   | 'ReserveInventory'
   | 'ShipOrder'
+  | 'CancelOrder'
+  | 'CancelOrderAfterPayment'
   | 'ReleaseInventory'
   | 'RefundPayment'
   | 'MarkOrderCompleted'
@@ -52,18 +86,57 @@ type SagaState =
   | 'MarkOrderCancelled'
   | 'MarkCompensationFailed';
 
+/** The saga steps a flag targets, and the Task state that runs each. */
+type SagaStep = 'payment' | 'inventory' | 'shipping' | 'refund' | 'release';
+const STATE_OF_STEP: Readonly<Record<SagaStep, SagaState>> = {
+  payment: 'ChargePayment',
+  inventory: 'ReserveInventory',
+  shipping: 'ShipOrder',
+  refund: 'RefundPayment',
+  release: 'ReleaseInventory',
+};
+const LAMBDA_STATES: readonly SagaState[] = Object.values(STATE_OF_STEP);
 const COMPENSATIONS: readonly SagaState[] = ['ReleaseInventory', 'RefundPayment'];
 
-/** One terminal shape of the saga, derived by hand from design §3–§4 and the ASL. */
+// ---------------------------------------------------------------------------------------------------------------
+// Retries, from the ASL
+
+interface AslRetrier {
+  readonly ErrorEquals: readonly string[];
+  readonly MaxAttempts?: number;
+}
+const ASL = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../state-machines/order-saga.asl.json', import.meta.url)), 'utf8'),
+) as { States: Record<string, { Retry?: readonly AslRetrier[] }> };
+
+/** Retries of the last `States.ALL` retrier of a Task state (ASL default MaxAttempts: 3). */
+function catchAllRetries(state: SagaState): number {
+  const retrier = (ASL.States[state]?.Retry ?? []).findLast((r) => r.ErrorEquals.includes('States.ALL'));
+  if (!retrier) throw new Error(`${state} has no States.ALL retrier in order-saga.asl.json`);
+  return retrier.MaxAttempts ?? 3;
+}
+const RETRIES = Object.fromEntries(LAMBDA_STATES.map((s) => [s, catchAllRetries(s)])) as Record<
+  SagaState,
+  number
+>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Outcomes
+
+/** One terminal shape of the saga, derived by hand from design §3–§4a and the ASL. */
 interface Outcome {
   readonly execution: 'SUCCEEDED' | 'FAILED';
   /** The Fail state's error (DescribeExecution `error`). */
   readonly executionError?: 'PaymentFailed' | 'OrderCancelled' | 'CompensationFailed';
   readonly order: OrderStatus;
-  /** The Task states entered, in order (retries stay inside a state). */
+  /** The Task states entered, in order (retries stay inside a state; Choice states are not Tasks). */
   readonly states: readonly SagaState[];
   /** The compensations that ran, in the order they ran. */
   readonly compensations: readonly SagaState[];
+  /** The forward state whose failure decided the outcome (its last error is the order's `failureReason`). */
+  readonly failedStep?: SagaState;
+  /** The compensations that failed for good (the keys of the order's `compensationError`). */
+  readonly failedCompensations?: readonly ('release' | 'refund')[];
   /** Rows in Payments, Inventory (one per SKU) and Shipments. */
   readonly ledger: {
     readonly charges: number;
@@ -76,13 +149,24 @@ interface Outcome {
   readonly netCents: number;
   /** Whether the order's units left the stock for good (reserved and not released). */
   readonly holdsStock: boolean;
+  /** COMPENSATION_FAILED only: the outcome a re-run reaches once the failed compensations succeed. */
+  readonly healsTo?: OutcomeName;
 }
 
-const HAPPY: readonly SagaState[] = ['ChargePayment', 'ReserveInventory', 'ShipOrder'];
+const HAPPY: readonly SagaState[] = ['CheckOrder', 'ChargePayment', 'ReserveInventory', 'ShipOrder'];
+const AFTER_INVENTORY: readonly SagaState[] = [
+  'CheckOrder',
+  'ChargePayment',
+  'ReserveInventory',
+  'CancelOrder',
+  'ReleaseInventory',
+  'RefundPayment',
+];
+const AFTER_SHIPPING: readonly SagaState[] = [...HAPPY, 'CancelOrder', 'ReleaseInventory', 'RefundPayment'];
 
 /**
- * The outcomes a cell can end in. A compensation that fails for good stops the rollback where it is: the steps
- * after it are not undone, and the order needs a human (COMPENSATION_FAILED).
+ * The outcomes a cell can end in. Compensations run to the end: one that fails for good does not stop the
+ * others, and the order ends COMPENSATION_FAILED (a re-run resumes it).
  */
 const OUTCOMES = {
   completed: {
@@ -94,300 +178,375 @@ const OUTCOMES = {
     netCents: AMOUNT,
     holdsStock: true,
   },
+  /** The payment was declined: nothing to undo. */
   paymentFailed: {
     execution: 'FAILED',
     executionError: 'PaymentFailed',
     order: 'FAILED',
-    states: ['ChargePayment', 'MarkOrderFailed'],
+    states: ['CheckOrder', 'ChargePayment', 'MarkOrderFailed'],
     compensations: [],
+    failedStep: 'ChargePayment',
     ledger: { charges: 0, refunds: 0, reservations: 0, releases: 0, shipments: 0 },
     netCents: 0,
     holdsStock: false,
   },
-  refunded: {
+  /** The payment's outcome stayed unknown: cancel, and refund whatever was charged (nothing: refunded false). */
+  paymentCancelled: {
     execution: 'FAILED',
     executionError: 'OrderCancelled',
     order: 'CANCELLED',
-    states: ['ChargePayment', 'ReserveInventory', 'RefundPayment', 'MarkOrderCancelled'],
+    states: ['CheckOrder', 'ChargePayment', 'CancelOrderAfterPayment', 'RefundPayment', 'MarkOrderCancelled'],
     compensations: ['RefundPayment'],
+    failedStep: 'ChargePayment',
+    ledger: { charges: 0, refunds: 0, reservations: 0, releases: 0, shipments: 0 },
+    netCents: 0,
+    holdsStock: false,
+  },
+  /** The release has nothing to give back; the refund undoes the charge. */
+  inventoryCancelled: {
+    execution: 'FAILED',
+    executionError: 'OrderCancelled',
+    order: 'CANCELLED',
+    states: [...AFTER_INVENTORY, 'MarkOrderCancelled'],
+    compensations: ['ReleaseInventory', 'RefundPayment'],
+    failedStep: 'ReserveInventory',
     ledger: { charges: 1, refunds: 1, reservations: 0, releases: 0, shipments: 0 },
     netCents: 0,
     holdsStock: false,
   },
-  refundStuck: {
+  inventoryRefundStuck: {
     execution: 'FAILED',
     executionError: 'CompensationFailed',
     order: 'COMPENSATION_FAILED',
-    states: ['ChargePayment', 'ReserveInventory', 'RefundPayment', 'MarkCompensationFailed'],
-    compensations: ['RefundPayment'],
+    states: [...AFTER_INVENTORY, 'MarkCompensationFailed'],
+    compensations: ['ReleaseInventory', 'RefundPayment'],
+    failedStep: 'ReserveInventory',
+    failedCompensations: ['refund'],
     ledger: { charges: 1, refunds: 0, reservations: 0, releases: 0, shipments: 0 },
     netCents: AMOUNT,
     holdsStock: false,
+    healsTo: 'inventoryCancelled',
   },
-  releasedAndRefunded: {
+  shippingCancelled: {
     execution: 'FAILED',
     executionError: 'OrderCancelled',
     order: 'CANCELLED',
-    states: [...HAPPY, 'ReleaseInventory', 'RefundPayment', 'MarkOrderCancelled'],
+    states: [...AFTER_SHIPPING, 'MarkOrderCancelled'],
     compensations: ['ReleaseInventory', 'RefundPayment'],
+    failedStep: 'ShipOrder',
     ledger: { charges: 1, refunds: 1, reservations: 2, releases: 2, shipments: 0 },
     netCents: 0,
     holdsStock: false,
   },
-  releaseStuck: {
+  /** The release fails for good; the refund still runs (design §4a rule 5). */
+  shippingReleaseStuck: {
     execution: 'FAILED',
     executionError: 'CompensationFailed',
     order: 'COMPENSATION_FAILED',
-    states: [...HAPPY, 'ReleaseInventory', 'MarkCompensationFailed'],
-    compensations: ['ReleaseInventory'],
-    ledger: { charges: 1, refunds: 0, reservations: 2, releases: 0, shipments: 0 },
-    netCents: AMOUNT,
-    holdsStock: true,
-  },
-  releasedRefundStuck: {
-    execution: 'FAILED',
-    executionError: 'CompensationFailed',
-    order: 'COMPENSATION_FAILED',
-    states: [...HAPPY, 'ReleaseInventory', 'RefundPayment', 'MarkCompensationFailed'],
+    states: [...AFTER_SHIPPING, 'MarkCompensationFailed'],
     compensations: ['ReleaseInventory', 'RefundPayment'],
+    failedStep: 'ShipOrder',
+    failedCompensations: ['release'],
+    ledger: { charges: 1, refunds: 1, reservations: 2, releases: 0, shipments: 0 },
+    netCents: 0,
+    holdsStock: true,
+    healsTo: 'shippingCancelled',
+  },
+  shippingRefundStuck: {
+    execution: 'FAILED',
+    executionError: 'CompensationFailed',
+    order: 'COMPENSATION_FAILED',
+    states: [...AFTER_SHIPPING, 'MarkCompensationFailed'],
+    compensations: ['ReleaseInventory', 'RefundPayment'],
+    failedStep: 'ShipOrder',
+    failedCompensations: ['refund'],
     ledger: { charges: 1, refunds: 0, reservations: 2, releases: 2, shipments: 0 },
     netCents: AMOUNT,
     holdsStock: false,
+    healsTo: 'shippingCancelled',
+  },
+  shippingBothStuck: {
+    execution: 'FAILED',
+    executionError: 'CompensationFailed',
+    order: 'COMPENSATION_FAILED',
+    states: [...AFTER_SHIPPING, 'MarkCompensationFailed'],
+    compensations: ['ReleaseInventory', 'RefundPayment'],
+    failedStep: 'ShipOrder',
+    failedCompensations: ['release', 'refund'],
+    ledger: { charges: 1, refunds: 0, reservations: 2, releases: 0, shipments: 0 },
+    netCents: AMOUNT,
+    holdsStock: true,
+    healsTo: 'shippingCancelled',
   },
 } as const satisfies Record<string, Outcome>;
+type OutcomeName = keyof typeof OUTCOMES;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Cells
 
 /** One cell of the matrix. */
 interface Cell {
   /** Order-scoped failure specs, as `saga order --fail` takes them. */
   readonly flags: readonly string[];
-  readonly outcome: keyof typeof OUTCOMES;
-  /**
-   * Failures the flags injected per state: the step's business error (`error`), `TransientError` from the flag
-   * (`transient`, `crash-after-commit`), `Sandbox.Timedout` (`timeout`). Forward steps retry TransientError 3 times
-   * and a timeout once and never retry a business error; compensations retry anything 6 times.
-   */
+  readonly outcome: OutcomeName;
+  /** Failures the flags inject per state (see {@link modeCases}); a state not named gets none. */
   readonly injected: Partial<Record<SagaState, number>>;
+  /**
+   * COMPENSATION_FAILED only: the re-run that finishes the compensations. `first`: the failing flag was used up
+   * (`transient:N`, `throttle:N`), so the first re-run succeeds; `flagsCleared`: the flag fails every attempt
+   * (`error`, `timeout`) until the flags are cleared.
+   */
+  readonly heals?: 'first' | 'flagsCleared';
 }
 
-// Forward steps: transient:3 is the last that the retries absorb (1 + 3 attempts), transient:4 the first they don't.
-// Compensations: transient:6 / transient:7 likewise (1 + 6 attempts). latency stays well under the 1 s (scaled)
-// Lambda timeout.
+/** One mode of one step: its spec, whether the step then fails for good, the failures it injects. */
+interface ModeCase {
+  readonly spec: string;
+  readonly failsForGood: boolean;
+  readonly injected: number;
+}
+
+/**
+ * Every mode of a step, with what the ASL's retries make of it: `error` is never retried in a forward step and
+ * retried like anything else in a compensation; `transient:N`/`throttle:N` fail N attempts (absorbed up to the
+ * retries, one more fails for good); `timeout` fails every attempt; the after-commit modes fail once, after the
+ * side effect committed, and the retry answers from the step's own ledger; `latency` fails nothing.
+ */
+function modeCases(step: SagaStep): ModeCase[] {
+  const retries = RETRIES[STATE_OF_STEP[step]];
+  const attempts = 1 + retries;
+  const compensation = step === 'refund' || step === 'release';
+  return [
+    { spec: `${step}:error`, failsForGood: true, injected: compensation ? attempts : 1 },
+    { spec: `${step}:transient:${retries}`, failsForGood: false, injected: retries },
+    { spec: `${step}:transient:${attempts}`, failsForGood: true, injected: attempts },
+    { spec: `${step}:throttle`, failsForGood: false, injected: 1 },
+    { spec: `${step}:throttle:${attempts}`, failsForGood: true, injected: attempts },
+    { spec: `${step}:timeout`, failsForGood: true, injected: attempts },
+    { spec: `${step}:crash-after-commit`, failsForGood: false, injected: 1 },
+    { spec: `${step}:die-after-commit`, failsForGood: false, injected: 1 },
+    { spec: `${step}:timeout-after-commit`, failsForGood: false, injected: 1 },
+    { spec: `${step}:latency:${LATENCY_MS}`, failsForGood: false, injected: 0 },
+  ];
+}
+
+/** A forward step alone, in every mode. */
+function forwardCells(
+  step: 'payment' | 'inventory' | 'shipping',
+  fails: (m: ModeCase) => OutcomeName,
+): Cell[] {
+  return modeCases(step).map((m) => ({
+    flags: [m.spec],
+    outcome: m.failsForGood ? fails(m) : 'completed',
+    injected: { [STATE_OF_STEP[step]]: m.injected },
+  }));
+}
+
+/** A compensation in (some of) its modes, after the forward failure that makes it run. */
+function compensationCells(
+  forward: 'inventory:error' | 'shipping:error',
+  step: 'refund' | 'release',
+  outcomes: { stuck: OutcomeName; undone: OutcomeName },
+  only?: (m: ModeCase) => boolean,
+): Cell[] {
+  const forwardState = STATE_OF_STEP[parseFailSpec(forward).step as SagaStep];
+  return modeCases(step)
+    .filter(only ?? (() => true))
+    .map((m): Cell => {
+      const mode = parseFailSpec(m.spec).mode;
+      const cell: Cell = {
+        flags: [forward, m.spec],
+        outcome: m.failsForGood ? outcomes.stuck : outcomes.undone,
+        injected: { [forwardState]: 1, [STATE_OF_STEP[step]]: m.injected },
+      };
+      if (!m.failsForGood) return cell;
+      return { ...cell, heals: mode === 'error' || mode === 'timeout' ? 'flagsCleared' : 'first' };
+    });
+}
+
+const paymentAttempts = 1 + RETRIES.ChargePayment;
+const compensationAttempts = (step: 'refund' | 'release') => 1 + RETRIES[STATE_OF_STEP[step]];
+
 const CELLS: readonly Cell[] = [
   { flags: [], outcome: 'completed', injected: {} },
+  ...forwardCells('payment', (m) => (m.spec === 'payment:error' ? 'paymentFailed' : 'paymentCancelled')),
+  ...forwardCells('inventory', () => 'inventoryCancelled'),
+  ...forwardCells('shipping', () => 'shippingCancelled'),
+  // After a shipping failure both compensations run: the release first, then the refund.
+  ...compensationCells('shipping:error', 'release', {
+    stuck: 'shippingReleaseStuck',
+    undone: 'shippingCancelled',
+  }),
+  ...compensationCells('shipping:error', 'refund', {
+    stuck: 'shippingRefundStuck',
+    undone: 'shippingCancelled',
+  }),
+  // After an inventory failure the refund is the only compensation with something to undo.
+  ...compensationCells(
+    'inventory:error',
+    'refund',
+    { stuck: 'inventoryRefundStuck', undone: 'inventoryCancelled' },
+    (m) => !/:(timeout|latency|crash-after-commit|timeout-after-commit|throttle)$/.test(m.spec),
+  ),
 
-  { flags: ['payment:error'], outcome: 'paymentFailed', injected: { ChargePayment: 1 } },
-  { flags: ['payment:transient:3'], outcome: 'completed', injected: { ChargePayment: 3 } },
-  { flags: ['payment:transient:4'], outcome: 'paymentFailed', injected: { ChargePayment: 4 } },
-  { flags: ['payment:timeout'], outcome: 'paymentFailed', injected: { ChargePayment: 2 } },
-  { flags: ['payment:crash-after-commit'], outcome: 'completed', injected: { ChargePayment: 1 } },
-  { flags: ['payment:latency:150'], outcome: 'completed', injected: { ChargePayment: 0 } },
-
-  { flags: ['inventory:error'], outcome: 'refunded', injected: { ReserveInventory: 1 } },
-  { flags: ['inventory:transient:3'], outcome: 'completed', injected: { ReserveInventory: 3 } },
-  { flags: ['inventory:transient:4'], outcome: 'refunded', injected: { ReserveInventory: 4 } },
-  { flags: ['inventory:timeout'], outcome: 'refunded', injected: { ReserveInventory: 2 } },
-  { flags: ['inventory:crash-after-commit'], outcome: 'completed', injected: { ReserveInventory: 1 } },
-  { flags: ['inventory:latency:150'], outcome: 'completed', injected: { ReserveInventory: 0 } },
-
-  { flags: ['shipping:error'], outcome: 'releasedAndRefunded', injected: { ShipOrder: 1 } },
-  { flags: ['shipping:transient:3'], outcome: 'completed', injected: { ShipOrder: 3 } },
-  { flags: ['shipping:transient:4'], outcome: 'releasedAndRefunded', injected: { ShipOrder: 4 } },
-  { flags: ['shipping:timeout'], outcome: 'releasedAndRefunded', injected: { ShipOrder: 2 } },
-  { flags: ['shipping:crash-after-commit'], outcome: 'completed', injected: { ShipOrder: 1 } },
-  { flags: ['shipping:latency:150'], outcome: 'completed', injected: { ShipOrder: 0 } },
-
-  // Refund after a shipping failure: the release runs first and succeeds.
-  {
-    flags: ['shipping:error', 'refund:error'],
-    outcome: 'releasedRefundStuck',
-    injected: { ShipOrder: 1, RefundPayment: 7 },
-  },
-  {
-    flags: ['shipping:error', 'refund:transient:6'],
-    outcome: 'releasedAndRefunded',
-    injected: { ShipOrder: 1, RefundPayment: 6 },
-  },
-  {
-    flags: ['shipping:error', 'refund:transient:7'],
-    outcome: 'releasedRefundStuck',
-    injected: { ShipOrder: 1, RefundPayment: 7 },
-  },
-  {
-    flags: ['shipping:error', 'refund:timeout'],
-    outcome: 'releasedRefundStuck',
-    injected: { ShipOrder: 1, RefundPayment: 7 },
-  },
-  {
-    flags: ['shipping:error', 'refund:crash-after-commit'],
-    outcome: 'releasedAndRefunded',
-    injected: { ShipOrder: 1, RefundPayment: 1 },
-  },
-  {
-    flags: ['shipping:error', 'refund:latency:150'],
-    outcome: 'releasedAndRefunded',
-    injected: { ShipOrder: 1, RefundPayment: 0 },
-  },
-
-  // Release after a shipping failure: when it fails for good the refund never runs.
-  {
-    flags: ['shipping:error', 'release:error'],
-    outcome: 'releaseStuck',
-    injected: { ShipOrder: 1, ReleaseInventory: 7 },
-  },
-  {
-    flags: ['shipping:error', 'release:transient:6'],
-    outcome: 'releasedAndRefunded',
-    injected: { ShipOrder: 1, ReleaseInventory: 6 },
-  },
-  {
-    flags: ['shipping:error', 'release:transient:7'],
-    outcome: 'releaseStuck',
-    injected: { ShipOrder: 1, ReleaseInventory: 7 },
-  },
-  {
-    flags: ['shipping:error', 'release:timeout'],
-    outcome: 'releaseStuck',
-    injected: { ShipOrder: 1, ReleaseInventory: 7 },
-  },
-  {
-    flags: ['shipping:error', 'release:crash-after-commit'],
-    outcome: 'releasedAndRefunded',
-    injected: { ShipOrder: 1, ReleaseInventory: 1 },
-  },
-  {
-    flags: ['shipping:error', 'release:latency:150'],
-    outcome: 'releasedAndRefunded',
-    injected: { ShipOrder: 1, ReleaseInventory: 0 },
-  },
-
-  // Refund after an inventory failure: the only compensation.
-  {
-    flags: ['inventory:error', 'refund:error'],
-    outcome: 'refundStuck',
-    injected: { ReserveInventory: 1, RefundPayment: 7 },
-  },
-  {
-    flags: ['inventory:error', 'refund:transient:6'],
-    outcome: 'refunded',
-    injected: { ReserveInventory: 1, RefundPayment: 6 },
-  },
-  {
-    flags: ['inventory:error', 'refund:transient:7'],
-    outcome: 'refundStuck',
-    injected: { ReserveInventory: 1, RefundPayment: 7 },
-  },
-  {
-    flags: ['inventory:error', 'refund:timeout'],
-    outcome: 'refundStuck',
-    injected: { ReserveInventory: 1, RefundPayment: 7 },
-  },
-  {
-    flags: ['inventory:error', 'refund:crash-after-commit'],
-    outcome: 'refunded',
-    injected: { ReserveInventory: 1, RefundPayment: 1 },
-  },
-  {
-    flags: ['inventory:error', 'refund:latency:150'],
-    outcome: 'refunded',
-    injected: { ReserveInventory: 1, RefundPayment: 0 },
-  },
-
-  // Compensation flags only matter when a forward step fails.
+  // Compensation flags only matter when a compensation has something to undo.
   { flags: ['refund:error'], outcome: 'completed', injected: {} },
   { flags: ['release:error'], outcome: 'completed', injected: {} },
   { flags: ['payment:error', 'refund:error'], outcome: 'paymentFailed', injected: { ChargePayment: 1 } },
   {
+    // Nothing was charged: the refund answers from its ledger without reading its flag.
+    flags: [`payment:transient:${paymentAttempts}`, 'refund:error'],
+    outcome: 'paymentCancelled',
+    injected: { ChargePayment: paymentAttempts, RefundPayment: 0 },
+  },
+  {
+    // Nothing was reserved: the release answers from its ledger without reading its flag.
+    flags: ['inventory:error', 'release:error'],
+    outcome: 'inventoryCancelled',
+    injected: { ReserveInventory: 1, ReleaseInventory: 0 },
+  },
+  {
     flags: ['shipping:error', 'release:error', 'refund:error'],
-    outcome: 'releaseStuck',
-    injected: { ShipOrder: 1, ReleaseInventory: 7 },
+    outcome: 'shippingBothStuck',
+    injected: {
+      ShipOrder: 1,
+      ReleaseInventory: compensationAttempts('release'),
+      RefundPayment: compensationAttempts('refund'),
+    },
+    heals: 'flagsCleared',
   },
 ];
 
+/** Modes whose injected failure ends the sandbox (or outlives it): their cells run last, together. */
+const SANDBOX_ENDING: readonly FailureMode[] = ['timeout', 'timeout-after-commit', 'die-after-commit'];
+const AFTER_COMMIT: readonly FailureMode[] = [
+  'crash-after-commit',
+  'die-after-commit',
+  'timeout-after-commit',
+];
+const COUNTED: readonly FailureMode[] = ['transient', 'throttle'];
+
 /** The error a flag's mode injects in its step, as the history's TaskFailed `error` names it. */
 function injectedErrorName(spec: FailSpec): string {
-  if (spec.mode === 'timeout') return 'Sandbox.Timedout';
-  if (spec.mode === 'transient' || spec.mode === 'crash-after-commit') return 'TransientError';
-  const business: Record<string, string> = {
-    payment: 'PaymentDeclined',
-    inventory: 'OutOfStock',
-    shipping: 'ShippingUnavailable',
-    refund: 'RefundFailed',
-    release: 'ReleaseFailed',
-  };
-  return business[spec.step] ?? '?';
+  switch (spec.mode) {
+    case 'timeout':
+    case 'timeout-after-commit':
+      return 'Sandbox.Timedout';
+    case 'die-after-commit':
+      return 'Runtime.ExitError';
+    case 'throttle':
+      return 'ThrottlingException';
+    case 'transient':
+    case 'crash-after-commit':
+      return 'TransientError';
+    default: {
+      const business: Record<string, string> = {
+        payment: 'PaymentDeclined',
+        inventory: 'OutOfStock',
+        shipping: 'ShippingUnavailable',
+        refund: 'RefundFailed',
+        release: 'ReleaseFailed',
+      };
+      return business[spec.step] ?? '?';
+    }
+  }
 }
 
-const STATE_OF_STEP: Readonly<Record<string, SagaState>> = {
-  payment: 'ChargePayment',
-  inventory: 'ReserveInventory',
-  shipping: 'ShipOrder',
-  refund: 'RefundPayment',
-  release: 'ReleaseInventory',
-};
+const IN_PROGRESS = 'IdempotencyAlreadyInProgressError';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Running cells
+
+/** The order's rows at one moment. */
+interface Snapshot {
+  readonly order?: Row;
+  readonly payments: Row[];
+  readonly inventory: Row[];
+  readonly shipments: Row[];
+}
 
 /** What one cell produced. */
 interface CellResult {
   readonly orderId: string;
-  readonly execution: { status?: string; error?: string };
-  readonly orderStatus: string;
-  readonly orderAmount: number;
+  readonly executionArn: string;
+  /** The execution's input (what a re-run starts with). */
+  readonly input: string;
+  readonly execution: { status?: string; error?: string; cause?: string };
   readonly events: readonly HistoryEvent[];
-  readonly rows: { payments: Row[]; inventory: Row[]; shipments: Row[]; flags: Row[] };
+  readonly rows: Snapshot;
+  readonly flagRows: Row[];
   /** Latency cells: the flags the functions logged as active for this order (function name, flag). */
   readonly activeFlags: readonly { functionName: string; flag: Record<string, unknown> }[];
 }
 
-type Row = Record<string, { S?: string; N?: string }>;
+/** One re-run of a settled cell. */
+interface Rerun {
+  readonly phase: RerunPhase;
+  readonly executionArn: string;
+  readonly execution: { status?: string; error?: string; cause?: string };
+  readonly events: readonly HistoryEvent[];
+  readonly before: Snapshot;
+  readonly after: Snapshot;
+  /** What was cleared before this re-run: flags deleted, Idempotency record ids deleted. */
+  readonly cleared: { flags?: number; idempotencyIds?: readonly string[] };
+}
+
+/** The re-runs of each cell, in order: as is, after the flags are cleared, after the Idempotency records too. */
+const RERUN_PHASES = ['as is', 'flags cleared', 'idempotency cleared'] as const;
+type RerunPhase = (typeof RERUN_PHASES)[number];
 
 let target: ResolvedTarget;
 let ddb: DynamoDBClient;
 let sfn: SFNClient;
 const results = new Map<Cell, CellResult>();
+const reruns = new Map<Cell, Rerun[]>();
 let matrixStartedAt = 0;
-/** Per cell: Lambda timeouts no flag asked for (load on a shared machine), reported with the timing. */
+let rerunsStartedAt = 0;
+let rerunsEndedAt = 0;
+/** Per cell: Lambda timeouts and in-progress answers no flag asked for (load on a shared machine). */
 const noise: string[] = [];
 
-async function history(executionArn: string): Promise<HistoryEvent[]> {
-  return await readHistory(sfn, executionArn);
+async function snapshot(orderId: string): Promise<Snapshot> {
+  const { outputs } = target;
+  const [order, payments, inventory, shipments] = await Promise.all([
+    orderItem(ddb, outputs.OrdersTableName, orderId),
+    orderRows(ddb, outputs.PaymentsTableName, orderId),
+    orderRows(ddb, outputs.InventoryTableName, orderId),
+    orderRows(ddb, outputs.ShipmentsTableName, orderId),
+  ]);
+  return { order, payments, inventory, shipments };
 }
 
-async function rowsOf(table: string, orderId: string): Promise<Row[]> {
-  const { Items = [] } = await ddb.send(
-    new QueryCommand({
-      TableName: table,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': { S: `ORDER#${orderId}` } },
-      ConsistentRead: true,
-    }),
-  );
-  return Items as Row[];
-}
+/** Orders are placed one at a time (their sagas then run concurrently): see {@link place}. */
+let placing: Promise<unknown> = Promise.resolve();
 
 /**
- * Sets the flags on a fresh order id and places the order through the signed API. Callers place orders one after
- * the other (the sagas then run concurrently): a burst of POSTs would cold-start order-function sandboxes whose first
- * request can outlive the 1 s (scaled) timeout on a loaded machine, and API Gateway answers that with a 500.
+ * Sets the flags on a fresh order id and places the order through the signed API. Orders are placed one after
+ * the other: a burst of POSTs would cold-start order-function sandboxes whose first request can outlive the
+ * scaled timeout on a loaded machine, and API Gateway answers that with a 500.
  */
-async function place(flags: readonly string[]): Promise<{ orderId: string; executionArn: string }> {
-  const orderId = ulid();
-  placedFlags.set(orderId, flags);
-  await Promise.all(
-    flags.map((spec) =>
-      writeFailureFlag(ddb, target.outputs.FailureFlagsTableName, { orderId }, parseFailSpec(spec)),
-    ),
-  );
-  for (let attempt = 1; ; attempt++) {
-    const placed = await callApi(target, 'POST', '/orders', {
-      body: { orderId, customerId: 'c-fault-matrix', items: ITEMS, currency: 'EUR' },
-    });
-    if (placed.status === 202) break;
-    // A client retries a 5xx with the same order id; if the first try did commit, the retry finds the order.
-    if (placed.status === 409 && attempt > 1) break;
-    if (placed.status < 500 || attempt === 3) {
-      throw new Error(`POST /orders answered ${placed.status} (attempt ${attempt}): ${placed.text}`);
+function place(flags: readonly string[]): Promise<{ orderId: string; executionArn: string }> {
+  const placed = placing.then(async () => {
+    const orderId = ulid();
+    await Promise.all(
+      flags.map((spec) =>
+        writeFailureFlag(ddb, target.outputs.FailureFlagsTableName, { orderId }, parseFailSpec(spec)),
+      ),
+    );
+    for (let attempt = 1; ; attempt++) {
+      const response = await callApi(target, 'POST', '/orders', {
+        body: { orderId, customerId: 'c-fault-matrix', items: ITEMS, currency: 'EUR' },
+      });
+      if (response.status === 202) break;
+      // A client retries a 5xx with the same order id and body; if the first try did commit, the retry finds it.
+      if (response.status < 500 || attempt === 3) {
+        throw new Error(`POST /orders answered ${response.status} (attempt ${attempt}): ${response.text}`);
+      }
     }
-  }
-  return { orderId, executionArn: executionArnFor(target, orderId) };
+    return { orderId, executionArn: executionArnFor(target, orderId) };
+  });
+  placing = placed.catch(() => undefined);
+  return placed;
 }
 
 /** Waits until the outbox has started the order's saga and the saga has ended. */
@@ -396,36 +555,26 @@ async function finish(executionArn: string) {
   return waitForExecutionToEnd(sfn, executionArn, { timeoutMs: 150_000, intervalMs: 300 });
 }
 
-const placedFlags = new Map<string, readonly string[]>();
-const flagsOf = (orderId: string): readonly string[] => placedFlags.get(orderId) ?? [];
-
-async function collect(orderId: string, executionArn: string): Promise<CellResult> {
+async function runCell(cell: Cell): Promise<CellResult> {
+  const { orderId, executionArn } = await place(cell.flags);
   const execution = await finish(executionArn);
-  const [order, events, payments, inventory, shipments, flags] = await Promise.all([
-    ddb.send(
-      new GetItemCommand({
-        TableName: target.outputs.OrdersTableName,
-        Key: { pk: { S: `ORDER#${orderId}` }, sk: { S: 'ORDER' } },
-        ConsistentRead: true,
-      }),
-    ),
-    history(executionArn),
-    rowsOf(target.outputs.PaymentsTableName, orderId),
-    rowsOf(target.outputs.InventoryTableName, orderId),
-    rowsOf(target.outputs.ShipmentsTableName, orderId),
-    rowsOf(target.outputs.FailureFlagsTableName, orderId),
+  const [events, rows, flagRows] = await Promise.all([
+    readHistory(sfn, executionArn),
+    snapshot(orderId),
+    orderRows(ddb, target.outputs.FailureFlagsTableName, orderId),
   ]);
   // A latency flag leaves no trace in the tables or the history (timings are not asserted): its log line does.
-  const logs = flagsOf(orderId).some((f) => f.endsWith(':latency') || f.includes(':latency:'))
+  const logs = cell.flags.some((f) => parseFailSpec(f).mode === 'latency')
     ? await readOrderLogs(target, orderId)
     : [];
   return {
     orderId,
-    execution: { status: execution.status, error: execution.error },
-    orderStatus: order.Item?.status?.S ?? 'MISSING',
-    orderAmount: Number(order.Item?.amount?.N),
+    executionArn,
+    input: execution.input ?? '',
+    execution: { status: execution.status, error: execution.error, cause: execution.cause },
     events,
-    rows: { payments, inventory, shipments, flags },
+    rows,
+    flagRows,
     activeFlags: logs.flatMap((line) =>
       line.message === 'Failure flag active' &&
       typeof line.fields?.flag === 'object' &&
@@ -436,21 +585,91 @@ async function collect(orderId: string, executionArn: string): Promise<CellResul
   };
 }
 
-/** Places the cells' orders one by one, then waits for all their sagas at once. */
-async function runBatch(cells: readonly Cell[]): Promise<PromiseSettledResult<CellResult>[]> {
-  const placed: Promise<CellResult>[] = [];
-  for (const cell of cells) {
-    const order = await place(cell.flags).catch((error: unknown) => error as Error);
-    placed.push(order instanceof Error ? Promise.reject(order) : collect(order.orderId, order.executionArn));
+/**
+ * Starts a second execution of a settled order directly (as `saga replay` does), with the input the outbox
+ * gave the first, after clearing what the phase clears; waits for it to end.
+ */
+async function rerun(result: CellResult, phase: RerunPhase, index: number, before: Snapshot): Promise<Rerun> {
+  const { outputs } = target;
+  const cleared: { flags?: number; idempotencyIds?: readonly string[] } = {};
+  if (phase === 'flags cleared') {
+    cleared.flags = await deleteOrderFlags(ddb, outputs.FailureFlagsTableName, result.orderId);
   }
-  return Promise.allSettled(placed);
+  if (phase === 'idempotency cleared') {
+    cleared.idempotencyIds = await deleteIdempotencyRecords(
+      ddb,
+      outputs.IdempotencyTableName,
+      result.orderId,
+    );
+  }
+  const { executionArn } = await sfn.send(
+    new StartExecutionCommand({
+      stateMachineArn: outputs.StateMachineArn,
+      name: `${result.orderId}-rerun-${index}`,
+      input: result.input,
+    }),
+  );
+  if (!executionArn) throw new Error(`StartExecution of ${result.orderId}-rerun-${index} returned no ARN`);
+  const execution = await waitForExecutionToEnd(sfn, executionArn, { timeoutMs: 150_000, intervalMs: 300 });
+  const [events, after] = await Promise.all([readHistory(sfn, executionArn), snapshot(result.orderId)]);
+  return {
+    phase,
+    executionArn,
+    execution: { status: execution.status, error: execution.error, cause: execution.cause },
+    events,
+    before,
+    after,
+    cleared,
+  };
 }
+
+/** The three re-runs of one cell, one after the other. */
+async function rerunCell(result: CellResult): Promise<Rerun[]> {
+  const done: Rerun[] = [];
+  let before = await snapshot(result.orderId);
+  for (const [i, phase] of RERUN_PHASES.entries()) {
+    const one = await rerun(result, phase, i + 1, before);
+    done.push(one);
+    before = one.after;
+  }
+  return done;
+}
+
+/** Runs `work` over `items`, `concurrency` at a time; settles every item. */
+async function pool<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
+  const out: PromiseSettledResult<R>[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await work(items[i] as T).then(
+          (value) => ({ status: 'fulfilled', value }) as const,
+          (reason: unknown) => ({ status: 'rejected', reason }) as const,
+        );
+      }
+    }),
+  );
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reading histories and rows
 
 /** The Task states entered, in order (TaskStateEntered names). */
 function statesEntered(events: readonly HistoryEvent[]): string[] {
   return events.flatMap((e) =>
     e.type === 'TaskStateEntered' ? [e.stateEnteredEventDetails?.name ?? '?'] : [],
   );
+}
+
+/** Every state entered (any type), in order. */
+function allStatesEntered(events: readonly HistoryEvent[]): string[] {
+  return events.flatMap((e) => (e.stateEnteredEventDetails?.name ? [e.stateEnteredEventDetails.name] : []));
 }
 
 /** The error names of the failed attempts in each state. */
@@ -465,6 +684,35 @@ function failuresByState(events: readonly HistoryEvent[]): Map<string, string[]>
     }
   }
   return failures;
+}
+
+/** The states with at least one TaskSucceeded. */
+function statesSucceeded(events: readonly HistoryEvent[]): Set<string> {
+  const succeeded = new Set<string>();
+  let state = '';
+  for (const e of events) {
+    if (e.type === 'TaskStateEntered') state = e.stateEnteredEventDetails?.name ?? '?';
+    if (e.type === 'TaskSucceeded') succeeded.add(state);
+  }
+  return succeeded;
+}
+
+/** The states where an attempt's sandbox was ended (timed out or exited) rather than answering. */
+function statesKilled(events: readonly HistoryEvent[]): Set<string> {
+  return new Set(
+    [...failuresByState(events)].flatMap(([state, errors]) =>
+      errors.some((e) => e === 'Sandbox.Timedout' || e === 'Runtime.ExitError') ? [state] : [],
+    ),
+  );
+}
+
+/** The state's output as it exited (the last time), parsed. */
+function exitedOutput(events: readonly HistoryEvent[], state: string): Record<string, unknown> | undefined {
+  const exited = events.filter(
+    (e) => e.type === 'TaskStateExited' && e.stateExitedEventDetails?.name === state,
+  );
+  const output = exited.at(-1)?.stateExitedEventDetails?.output;
+  return output === undefined ? undefined : (JSON.parse(output) as Record<string, unknown>);
 }
 
 /** Units taken from stock per SKU by one order: reservations − releases. */
@@ -482,192 +730,405 @@ function stockTaken(rows: readonly Row[]): Record<string, number> {
 const sumCents = (rows: readonly Row[], sk: string): number =>
   rows.filter((r) => r.sk?.S === sk).reduce((sum, r) => sum + Number(r.amount?.N ?? Number.NaN), 0);
 
-const cellName = (cell: Cell): string => (cell.flags.length === 0 ? 'no failure' : cell.flags.join(' + '));
-
-// Timeouts kill sandboxes (their replacements start cold), so the timeout cells run in a batch of their own.
-const hasTimeout = (cell: Cell) => cell.flags.some((f) => f.endsWith(':timeout'));
-const batches: Cell[][] = [];
-for (const group of [CELLS.filter((c) => !hasTimeout(c)), CELLS.filter(hasTimeout)]) {
-  const count = Math.ceil(group.length / BATCH_SIZE);
-  const size = Math.ceil(group.length / count);
-  for (let i = 0; i < group.length; i += size) batches.push(group.slice(i, i + size));
+function ledgerOf(rows: Snapshot): Outcome['ledger'] {
+  const count = (list: readonly Row[], prefix: string) =>
+    list.filter((r) => (r.sk?.S ?? '').startsWith(prefix)).length;
+  return {
+    charges: count(rows.payments, 'CHARGE'),
+    refunds: count(rows.payments, 'REFUND'),
+    reservations: count(rows.inventory, 'RESERVATION#'),
+    releases: count(rows.inventory, 'RELEASE#'),
+    shipments: count(rows.shipments, 'SHIPMENT'),
+  };
 }
+
+/** Asserts the ledger, the money and the units of one order against an outcome. */
+function expectLedger(rows: Snapshot, outcome: Outcome, why: string): void {
+  expect(ledgerOf(rows), why).toEqual(outcome.ledger);
+  expect(
+    sumCents(rows.payments, 'CHARGE') - sumCents(rows.payments, 'REFUND'),
+    `${why}: charged − refunded`,
+  ).toBe(outcome.netCents);
+  const taken = stockTaken(rows.inventory);
+  for (const { sku, qty } of ITEMS) {
+    expect(taken[sku] ?? 0, `${why}: units of ${sku} taken`).toBe(outcome.holdsStock ? qty : 0);
+  }
+}
+
+/** A row keyed by its sk, for comparing ledgers before and after. */
+const bySk = (rows: readonly Row[]): Record<string, Row> =>
+  Object.fromEntries(rows.map((r) => [r.sk?.S ?? '?', r]));
+
+const cellName = (cell: Cell): string => (cell.flags.length === 0 ? 'no failure' : cell.flags.join(' + '));
+const endsSandboxes = (cell: Cell) => cell.flags.some((f) => SANDBOX_ENDING.includes(parseFailSpec(f).mode));
+
+/** What a re-run of a cell's order must do in a phase. */
+function rerunExpectation(cell: Cell, phase: RerunPhase): 'settled' | 'stillStuck' | 'heals' {
+  if (OUTCOMES[cell.outcome].order !== 'COMPENSATION_FAILED') return 'settled';
+  const healsIn: RerunPhase = cell.heals === 'first' ? 'as is' : 'flags cleared';
+  const [phaseAt, healAt] = [RERUN_PHASES.indexOf(phase), RERUN_PHASES.indexOf(healsIn)];
+  if (phaseAt < healAt) return 'stillStuck';
+  return phaseAt === healAt ? 'heals' : 'settled';
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tests
 
 beforeAll(async () => {
   target = await resolveTarget(inject('sagaProjectDir'), {});
   ddb = new DynamoDBClient(target.clientConfig());
   sfn = new SFNClient(target.clientConfig());
-  // shipping:error runs all five task functions (and the order function and publisher) at this concurrency.
-  const warming: Promise<unknown>[] = [];
-  for (let i = 0; i < WARM_UP_ORDERS; i++) {
-    const placed = await place(['shipping:error']).catch(() => undefined);
-    if (placed) warming.push(finish(placed.executionArn));
-  }
-  await Promise.allSettled(warming);
+  // shipping:error runs every task function (and the order function and the publisher) at this concurrency.
+  const warming = await Promise.allSettled(
+    Array.from({ length: WARM_UP_ORDERS }, () =>
+      place(['shipping:error']).then(({ executionArn }) => finish(executionArn)),
+    ),
+  );
+  const cold = warming.filter((w) => w.status === 'rejected').length;
+  if (cold > 0) noise.push(`${cold} warm-up order(s) did not finish`);
   matrixStartedAt = Date.now();
 }, 170_000);
 
-test('the table agrees with expectedOrderStatus (two independent derivations of design §3–§4)', () => {
+test('the table agrees with expectedOrderStatus (two independent derivations of design §3–§4a)', () => {
   for (const cell of CELLS) {
     expect(expectedOrderStatus(cell.flags.map(parseFailSpec)), cellName(cell)).toBe(
       OUTCOMES[cell.outcome].order,
     );
   }
-  // Every step × every mode is in the matrix.
+});
+
+test('the matrix covers every step × every mode, with retries read from the ASL', () => {
   const covered = new Set(CELLS.flatMap((c) => c.flags.map(parseFailSpec).map((s) => `${s.step}:${s.mode}`)));
-  for (const step of ['payment', 'inventory', 'shipping', 'refund', 'release']) {
-    for (const mode of ['error', 'transient', 'timeout', 'crash-after-commit', 'latency']) {
+  for (const step of Object.keys(STATE_OF_STEP)) {
+    for (const mode of ['error', 'transient', 'throttle', 'timeout', 'latency', ...AFTER_COMMIT]) {
       expect(covered, `${step}:${mode}`).toContain(`${step}:${mode}`);
     }
   }
-  expect(batches.flat()).toHaveLength(CELLS.length);
+  // Counted modes are tried within and just beyond the retries of their state.
+  for (const [step, state] of Object.entries(STATE_OF_STEP)) {
+    for (const mode of COUNTED) {
+      const counts = CELLS.flatMap((c) => c.flags.map(parseFailSpec)).flatMap((s) =>
+        s.step === step && s.mode === mode ? [s.times ?? 1] : [],
+      );
+      expect(counts, `${step}:${mode}`).toContain(RETRIES[state] + 1);
+    }
+  }
+  for (const state of LAMBDA_STATES) expect(RETRIES[state], state).toBeGreaterThan(0);
   expect(findCatalogItem('espresso-beans')?.priceCents).toBe(2450);
   expect(findCatalogItem('paper-filters')?.priceCents).toBe(650);
 });
 
-describe.each(batches.map((cells, i) => ({ cells, label: `batch ${i + 1}/${batches.length}` })))(
-  'fault matrix $label',
-  ({ cells }) => {
-    let stockBefore: StockLevels;
-    let stockAfter: StockLevels;
+describe('fault matrix', () => {
+  let stockBefore: StockLevels;
+  let stockAfter: StockLevels;
 
-    beforeAll(async () => {
-      stockBefore = await readStock(target, ddb);
-      const settled = await runBatch(cells);
-      settled.forEach((outcome, i) => {
-        const cell = cells[i] as Cell;
-        if (outcome.status === 'fulfilled') results.set(cell, outcome.value);
-      });
-      stockAfter = await readStock(target, ddb);
-      const failed = settled.find((s) => s.status === 'rejected');
-      if (failed) throw failed.reason;
-    }, 170_000);
+  beforeAll(async () => {
+    stockBefore = await readStock(target, ddb);
+    const settled = [
+      ...(await pool(
+        CELLS.filter((c) => !endsSandboxes(c)),
+        CONCURRENCY,
+        runCell,
+      )),
+      ...(await pool(CELLS.filter(endsSandboxes), CELLS.length, runCell)),
+    ];
+    const ordered = [...CELLS.filter((c) => !endsSandboxes(c)), ...CELLS.filter(endsSandboxes)];
+    settled.forEach((outcome, i) => {
+      if (outcome.status === 'fulfilled') results.set(ordered[i] as Cell, outcome.value);
+    });
+    stockAfter = await readStock(target, ddb);
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+  }, 240_000);
 
-    test.for(cells.map((cell) => [cellName(cell), cell] as const))('%s', ([name, cell]) => {
-      const result = results.get(cell);
-      if (!result) throw new Error(`cell ${name} did not run`);
-      const expected: Outcome = OUTCOMES[cell.outcome];
-      const why = `${name} (order ${result.orderId})`;
+  test.for(CELLS.map((cell) => [cellName(cell), cell] as const))('%s', ([name, cell]) => {
+    const result = results.get(cell);
+    if (!result) throw new Error(`cell ${name} did not run`);
+    const expected: Outcome = OUTCOMES[cell.outcome];
+    const why = `${name} (order ${result.orderId}; ${result.execution.error ?? ''} ${result.execution.cause ?? ''})`;
+    const order = result.rows.order;
 
-      // Terminal status of the execution and of the order.
-      expect(result.execution.status, why).toBe(expected.execution);
-      expect(result.execution.error, why).toBe(expected.executionError);
-      expect(result.orderStatus, why).toBe(expected.order);
-      expect(result.orderStatus, why).toBe(expectedOrderStatus(cell.flags.map(parseFailSpec)));
-      expect(result.orderAmount, why).toBe(AMOUNT);
+    // Terminal status of the execution and of the order.
+    expect(result.execution.status, why).toBe(expected.execution);
+    expect(result.execution.error, why).toBe(expected.executionError);
+    expect(order?.status?.S, why).toBe(expected.order);
+    expect(order?.status?.S, why).toBe(expectedOrderStatus(cell.flags.map(parseFailSpec)));
+    expect(Number(order?.amount?.N), why).toBe(AMOUNT);
 
-      // The path through the saga, and the compensations in the order they ran.
-      const entered = statesEntered(result.events);
-      expect(entered, why).toEqual(expected.states);
+    // The path through the saga, and the compensations in the order they ran.
+    const entered = statesEntered(result.events);
+    expect(entered, why).toEqual(expected.states);
+    expect(
+      entered.filter((s) => COMPENSATIONS.includes(s as SagaState)),
+      why,
+    ).toEqual(expected.compensations);
+    if (expected.compensations.length > 0) {
+      expect(allStatesEntered(result.events), why).toContain('CompensationsDone');
+    }
+
+    // The failures the flags injected. A Lambda timeout no flag asked for (a loaded machine, scaled timeout) can
+    // take the place of an injected failure, never add one; an in-progress answer follows an unknown outcome.
+    const failures = failuresByState(result.events);
+    const specs = cell.flags.map(parseFailSpec);
+    for (const state of LAMBDA_STATES) {
+      const errors = failures.get(state) ?? [];
+      const spec = specs.find((s) => STATE_OF_STEP[s.step as SagaStep] === state);
+      const errorName = spec ? injectedErrorName(spec) : undefined;
+      const want = cell.injected[state] ?? 0;
+      const injected = errors.filter((e) => e === errorName).length;
+      const inProgress = errors.filter((e) => e === IN_PROGRESS).length;
+      const unasked =
+        errorName === 'Sandbox.Timedout' ? 0 : errors.filter((e) => e === 'Sandbox.Timedout').length;
+      const afterCommit = spec !== undefined && AFTER_COMMIT.includes(spec.mode);
+      if (unasked > 0) noise.push(`${name}: ${unasked} unasked timeout(s) in ${state}`);
+      if (inProgress > 0 && !afterCommit)
+        noise.push(`${name}: ${inProgress} in-progress answer(s) in ${state}`);
       expect(
-        entered.filter((s) => COMPENSATIONS.includes(s as SagaState)),
-        why,
-      ).toEqual(expected.compensations);
-
-      // The failures the flags injected. A Lambda timeout no flag asked for (a loaded machine, 1 s scaled timeout)
-      // can take the place of an injected failure, never add one.
-      const failures = failuresByState(result.events);
-      for (const spec of cell.flags.map(parseFailSpec)) {
-        const state = STATE_OF_STEP[spec.step];
-        if (!state) throw new Error(`${why}: the matrix flags saga steps only, not ${spec.step}`);
-        const errors = failures.get(state) ?? [];
-        const want = cell.injected[state] ?? 0;
-        const injected = errors.filter((e) => e === injectedErrorName(spec)).length;
-        const unasked = spec.mode === 'timeout' ? 0 : errors.filter((e) => e === 'Sandbox.Timedout').length;
-        if (unasked > 0) noise.push(`${name}: ${unasked} unasked timeout(s) in ${state}`);
-        expect(
-          errors.length - injected - unasked,
-          `${why}: other failures in ${state}: ${errors.join(', ')}`,
-        ).toBe(0);
-        expect(
-          injected,
-          `${why}: ${injectedErrorName(spec)} in ${state}: ${errors.join(', ')}`,
-        ).toBeLessThanOrEqual(want);
-        expect(
-          injected + unasked,
-          `${why}: failures in ${state}: ${errors.join(', ')}`,
-        ).toBeGreaterThanOrEqual(want);
-        if (spec.mode === 'latency') {
-          expect(
-            result.activeFlags.filter((a) => a.functionName.includes(`-${state}Function`)).map((a) => a.flag),
-            `${why}: ${state} logged its latency flag`,
-          ).toContainEqual(expect.objectContaining({ mode: 'latency', latencyMs: spec.latencyMs }));
-        }
-        if (spec.mode === 'transient' || spec.mode === 'crash-after-commit') {
-          // Each failure the flag hands out is taken from `remaining` and shows in the history.
-          const flag = result.rows.flags.find((r) => r.sk?.S === spec.step);
-          expect(Number(flag?.remaining?.N), `${why}: ${spec.step} flag remaining`).toBe(
-            (spec.times ?? 1) - injected,
-          );
-        }
-      }
-      // A compensation that fails for good used every attempt its retrier gives (1 + 6).
-      for (const state of COMPENSATIONS) {
-        if (cell.injected[state] === 7) expect(failures.get(state), `${why}: ${state}`).toHaveLength(7);
-      }
-
-      // Ledgers: rows per side effect, money and units held.
-      const { payments, inventory, shipments } = result.rows;
-      const count = (rows: readonly Row[], prefix: string) =>
-        rows.filter((r) => (r.sk?.S ?? '').startsWith(prefix)).length;
-      expect(
-        {
-          charges: count(payments, 'CHARGE'),
-          refunds: count(payments, 'REFUND'),
-          reservations: count(inventory, 'RESERVATION#'),
-          releases: count(inventory, 'RELEASE#'),
-          shipments: count(shipments, 'SHIPMENT'),
-        },
-        why,
-      ).toEqual(expected.ledger);
-      expect(sumCents(payments, 'CHARGE') - sumCents(payments, 'REFUND'), `${why}: charged − refunded`).toBe(
-        expected.netCents,
+        errors.length - injected - unasked - inProgress,
+        `${why}: other failures in ${state}: ${errors.join(', ')}`,
+      ).toBe(0);
+      expect(injected, `${why}: ${errorName} in ${state}: ${errors.join(', ')}`).toBeLessThanOrEqual(want);
+      expect(injected + unasked, `${why}: failures in ${state}: ${errors.join(', ')}`).toBeGreaterThanOrEqual(
+        want,
       );
-      const taken = stockTaken(inventory);
-      for (const { sku, qty } of ITEMS) {
-        expect(taken[sku] ?? 0, `${why}: units of ${sku} taken`).toBe(expected.holdsStock ? qty : 0);
+      if (!spec) continue;
+      if (spec.mode === 'die-after-commit') {
+        // The in-progress record of the dead invocation answers the retries until it expires.
+        expect(inProgress, `${why}: ${IN_PROGRESS} in ${state}: ${errors.join(', ')}`).toBeGreaterThan(0);
       }
-    });
-
-    test('the stock counters moved by exactly the units the batch holds, never below zero', () => {
-      for (const { sku, qty } of ITEMS) {
-        const holding = cells.filter((c) => OUTCOMES[c.outcome].holdsStock).length;
-        expect((stockBefore[sku] ?? 0) - (stockAfter[sku] ?? 0), sku).toBe(holding * qty);
+      if (spec.mode === 'latency') {
+        expect(
+          result.activeFlags.filter((a) => a.functionName.includes(`-${state}Function`)).map((a) => a.flag),
+          `${why}: ${state} logged its latency flag`,
+        ).toContainEqual(expect.objectContaining({ mode: 'latency', latencyMs: spec.latencyMs }));
       }
-      for (const [sku, available] of Object.entries(stockAfter))
-        expect(available, sku).toBeGreaterThanOrEqual(0);
+      if (COUNTED.includes(spec.mode) || afterCommit) {
+        // Each failure the flag hands out is taken from `remaining` and shows in the history.
+        const flag = result.flagRows.find((r) => r.sk?.S === spec.step);
+        expect(Number(flag?.remaining?.N), `${why}: ${spec.step} flag remaining`).toBe(
+          (spec.times ?? 1) - injected,
+        );
+      }
+    }
+    // A compensation that fails for good used every attempt its retrier gives.
+    for (const state of COMPENSATIONS) {
+      if (cell.injected[state] === 1 + RETRIES[state]) {
+        expect(failures.get(state), `${why}: ${state}`).toHaveLength(1 + RETRIES[state]);
+      }
+    }
+
+    // Why the order did not complete: the last error of the step that failed, and what could not be undone.
+    if (expected.failedStep) {
+      expect(order?.failureReason?.S, `${why}: failureReason`).toBe(
+        failures.get(expected.failedStep)?.at(-1),
+      );
+    }
+    const compensationError = order?.compensationError?.S;
+    if (expected.failedCompensations) {
+      expect(Object.keys(JSON.parse(compensationError ?? '{}')).sort(), `${why}: compensationError`).toEqual(
+        [...expected.failedCompensations].sort(),
+      );
+    } else {
+      expect(compensationError, `${why}: compensationError`).toBeUndefined();
+    }
+    if (cell.outcome === 'paymentCancelled') {
+      // The charge never committed: the refund finds nothing to undo.
+      expect(exitedOutput(result.events, 'RefundPayment')?.refund, `${why}: refund`).toMatchObject({
+        refunded: false,
+        refundId: null,
+      });
+    }
+
+    // Ledgers: rows per side effect, money and units held.
+    expectLedger(result.rows, expected, why);
+  });
+
+  test('a compensation that fails for good still lets the other compensations run', () => {
+    const releaseStuck = CELLS.filter((c) => c.outcome === 'shippingReleaseStuck');
+    expect(releaseStuck.map(cellName)).toContain('shipping:error + release:error');
+    for (const cell of releaseStuck) {
+      const result = results.get(cell);
+      if (!result) throw new Error(`cell ${cellName(cell)} did not run`);
+      const why = `${cellName(cell)} (order ${result.orderId})`;
+      const entered = statesEntered(result.events);
+      // The release failed for good, then the refund ran and succeeded.
+      expect(entered.indexOf('RefundPayment'), why).toBeGreaterThan(entered.indexOf('ReleaseInventory'));
+      expect(statesSucceeded(result.events).has('ReleaseInventory'), why).toBe(false);
+      expect(statesSucceeded(result.events).has('RefundPayment'), why).toBe(true);
+      const refund = result.rows.payments.find((r) => r.sk?.S === 'REFUND');
+      expect(Number(refund?.amount?.N), `${why}: refund row`).toBe(AMOUNT);
+      expect(
+        result.rows.inventory.filter((r) => r.sk?.S?.startsWith('RELEASE#')),
+        why,
+      ).toEqual([]);
+    }
+  });
+
+  test('the stock counters moved by exactly the units the matrix holds, never below zero', () => {
+    for (const { sku, qty } of ITEMS) {
+      const holding = CELLS.filter((c) => OUTCOMES[c.outcome].holdsStock).length;
+      expect((stockBefore[sku] ?? 0) - (stockAfter[sku] ?? 0), sku).toBe(holding * qty);
+    }
+    for (const [sku, available] of Object.entries(stockAfter))
+      expect(available, sku).toBeGreaterThanOrEqual(0);
+  });
+
+  test('a compensation that can never succeed shows as COMPENSATION_FAILED in `saga ls`', async () => {
+    const stuck = CELLS.filter((c) => OUTCOMES[c.outcome].order === 'COMPENSATION_FAILED');
+    expect(stuck.length).toBeGreaterThan(0);
+    const cwd = inject('sagaProjectDir');
+
+    const listed = await runCli(['ls', '--json', '--limit', '1000'], { cwd });
+    expect(listed.code, listed.stderr).toBe(0);
+    const rows = listed.stdout
+      .trim()
+      .split('\n')
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            orderId: string;
+            status: string;
+            executionStatus: string;
+            failures: string[];
+          },
+      );
+    const human = await runCli(['ls', '--limit', '1000'], { cwd });
+    expect(human.code, human.stderr).toBe(0);
+
+    for (const cell of stuck) {
+      const orderId = results.get(cell)?.orderId ?? 'missing';
+      const row = rows.find((r) => r.orderId === orderId);
+      expect(row, cellName(cell)).toMatchObject({ status: 'COMPENSATION_FAILED', executionStatus: 'FAILED' });
+      expect([...(row?.failures ?? [])].sort(), cellName(cell)).toEqual(
+        cell.flags.map((f) => formatFailSpec(parseFailSpec(f))).sort(),
+      );
+      const line = human.stdout.split('\n').find((l) => l.includes(orderId));
+      expect(line, cellName(cell)).toMatch(/COMPENSATION_FAILED/);
+    }
+  });
+});
+
+describe('re-runs of every settled cell change nothing', () => {
+  let stockBefore: StockLevels;
+  let stockAfter: StockLevels;
+
+  beforeAll(async () => {
+    stockBefore = await readStock(target, ddb);
+    rerunsStartedAt = Date.now();
+    const ran = [...results.entries()];
+    // Every cell's chain at once: most re-runs end at CheckOrder; the stuck ones run their compensations again.
+    const settled = await pool(ran, ran.length, async ([, result]) => await rerunCell(result));
+    settled.forEach((outcome, i) => {
+      const cell = ran[i]?.[0];
+      if (cell && outcome.status === 'fulfilled') reruns.set(cell, outcome.value);
     });
-  },
-);
+    rerunsEndedAt = Date.now();
+    stockAfter = await readStock(target, ddb);
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+  }, 200_000);
 
-test('a compensation that can never succeed shows as COMPENSATION_FAILED in `saga ls`', async () => {
-  const stuck = CELLS.filter((c) => OUTCOMES[c.outcome].order === 'COMPENSATION_FAILED');
-  expect(stuck.length).toBeGreaterThan(0);
-  const cwd = inject('sagaProjectDir');
+  test.for(CELLS.map((cell) => [cellName(cell), cell] as const))('%s', ([name, cell]) => {
+    const result = results.get(cell);
+    const done = reruns.get(cell);
+    if (!result || !done) throw new Error(`cell ${name} did not run or was not re-run`);
+    expect(done.map((r) => r.phase)).toEqual(RERUN_PHASES);
+    const outcome: Outcome = OUTCOMES[cell.outcome];
+    // Executions of this order that ran a Lambda task successfully so far (each leaves an Idempotency record).
+    const succeededSoFar = new Set(statesSucceeded(result.events));
+    const killedSoFar = new Set(statesKilled(result.events));
 
-  const listed = await runCli(['ls', '--json', '--limit', '1000'], { cwd });
-  expect(listed.code, listed.stderr).toBe(0);
-  const rows = listed.stdout
-    .trim()
-    .split('\n')
-    .map(
-      (line) =>
-        JSON.parse(line) as { orderId: string; status: string; executionStatus: string; failures: string[] },
+    for (const one of done) {
+      const why = `${name}, re-run ${one.phase} (order ${result.orderId}; ${one.execution.error ?? ''} ${one.execution.cause ?? ''})`;
+      const expectation = rerunExpectation(cell, one.phase);
+      const entered = statesEntered(one.events);
+
+      // What was cleared before the re-run.
+      if (one.phase === 'flags cleared')
+        expect(one.cleared.flags, `${why}: flags deleted`).toBe(cell.flags.length);
+      if (one.phase === 'idempotency cleared') {
+        // A task that succeeded once left a COMPLETED record; one whose sandbox was ended may have left an
+        // INPROGRESS one (Powertools deletes the record of an invocation that throws, not of one that is killed).
+        const deleted = one.cleared.idempotencyIds?.length;
+        const completed = LAMBDA_STATES.filter((s) => succeededSoFar.has(s)).length;
+        const maybe = LAMBDA_STATES.filter((s) => succeededSoFar.has(s) || killedSoFar.has(s)).length;
+        expect(deleted, `${why}: Idempotency records deleted`).toBeGreaterThanOrEqual(completed);
+        expect(deleted, `${why}: Idempotency records deleted`).toBeLessThanOrEqual(maybe);
+      }
+      for (const s of statesSucceeded(one.events)) succeededSoFar.add(s);
+      for (const s of statesKilled(one.events)) killedSoFar.add(s);
+
+      // Nothing forward ever runs again: no new charge, reservation or shipment.
+      for (const [table, sk] of [
+        ['payments', 'CHARGE'],
+        ['inventory', 'RESERVATION#'],
+        ['shipments', 'SHIPMENT'],
+      ] as const) {
+        const forward = (rows: readonly Row[]) => rows.filter((r) => r.sk?.S?.startsWith(sk));
+        expect(forward(one.after[table]), `${why}: ${table} ${sk} rows`).toEqual(forward(one.before[table]));
+      }
+
+      if (expectation === 'settled') {
+        // AlreadySettled: no step runs, no row changes — the ORDER row included.
+        expect(one.execution.status, why).toBe('SUCCEEDED');
+        expect(entered, why).toEqual(['CheckOrder']);
+        expect(allStatesEntered(one.events), why).toContain('AlreadySettled');
+        expect(one.after, why).toEqual(one.before);
+        continue;
+      }
+
+      // A COMPENSATION_FAILED order: the re-run resumes the compensations.
+      expect(one.execution.status, why).toBe('FAILED');
+      expect(entered.slice(0, 3), why).toEqual(['CheckOrder', 'ReleaseInventory', 'RefundPayment']);
+      if (expectation === 'stillStuck') {
+        // The compensation still fails (its flag fails every attempt): the order stays as it was.
+        expect(one.execution.error, why).toBe('CompensationFailed');
+        expect(entered, why).toEqual([
+          'CheckOrder',
+          'ReleaseInventory',
+          'RefundPayment',
+          'MarkCompensationFailed',
+        ]);
+        expect(one.after.order?.status?.S, why).toBe('COMPENSATION_FAILED');
+        expect(
+          { payments: one.after.payments, inventory: one.after.inventory, shipments: one.after.shipments },
+          why,
+        ).toEqual({
+          payments: one.before.payments,
+          inventory: one.before.inventory,
+          shipments: one.before.shipments,
+        });
+        continue;
+      }
+      // The compensations now succeed: only the missing REFUND / RELEASE rows are added, and the order is CANCELLED.
+      const healed: Outcome = OUTCOMES[outcome.healsTo ?? cell.outcome];
+      expect(one.execution.error, why).toBe('OrderCancelled');
+      expect(entered, why).toEqual(['CheckOrder', 'ReleaseInventory', 'RefundPayment', 'MarkOrderCancelled']);
+      expect(one.after.order?.status?.S, why).toBe('CANCELLED');
+      for (const table of ['payments', 'inventory', 'shipments'] as const) {
+        const [before, after] = [bySk(one.before[table]), bySk(one.after[table])];
+        expect(after, `${why}: ${table} rows kept`).toMatchObject(before);
+        const added = Object.keys(after).filter((sk) => !(sk in before));
+        for (const sk of added) expect(sk, `${why}: ${table} row added`).toMatch(/^(REFUND|RELEASE#.+)$/);
+      }
+      expectLedger(one.after, healed, why);
+    }
+  });
+
+  test('the stock counters moved back by exactly the units the healed orders released', () => {
+    const healedHolding = CELLS.filter((c) => {
+      const outcome: Outcome = OUTCOMES[c.outcome];
+      return outcome.holdsStock && outcome.healsTo !== undefined;
+    }).length;
+    expect(healedHolding).toBeGreaterThan(0);
+    for (const { sku, qty } of ITEMS) {
+      expect((stockAfter[sku] ?? 0) - (stockBefore[sku] ?? 0), sku).toBe(healedHolding * qty);
+    }
+    // Figures for the lead (not asserted): how long the matrix and the re-runs took here, and the load.
+    console.info(
+      `fault matrix: ${CELLS.length} cells in ${((rerunsStartedAt - matrixStartedAt) / 1000).toFixed(1)} s after the warm-up, ` +
+        `${CELLS.length * RERUN_PHASES.length} re-runs in ${((rerunsEndedAt - rerunsStartedAt) / 1000).toFixed(1)} s; ` +
+        `noise: ${noise.length === 0 ? 'none' : noise.join('; ')}`,
     );
-  const human = await runCli(['ls', '--limit', '1000'], { cwd });
-  expect(human.code, human.stderr).toBe(0);
-
-  for (const cell of stuck) {
-    const orderId = results.get(cell)?.orderId ?? 'missing';
-    const row = rows.find((r) => r.orderId === orderId);
-    expect(row, cellName(cell)).toMatchObject({ status: 'COMPENSATION_FAILED', executionStatus: 'FAILED' });
-    expect([...(row?.failures ?? [])].sort(), cellName(cell)).toEqual([...cell.flags].sort());
-    const line = human.stdout.split('\n').find((l) => l.includes(orderId));
-    expect(line, cellName(cell)).toMatch(/COMPENSATION_FAILED/);
-  }
-  // Figures for the lead (not asserted): how long the matrix took here, and the load it ran under.
-  console.info(
-    `fault matrix: ${CELLS.length} cells in ${batches.length} batches, ${((Date.now() - matrixStartedAt) / 1000).toFixed(1)} s` +
-      ` after the warm-up; unasked Lambda timeouts: ${noise.length === 0 ? 'none' : noise.join('; ')}`,
-  );
+  });
 });

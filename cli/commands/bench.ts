@@ -243,9 +243,10 @@ export default async function action(
       .join(' · ')}`,
   );
   out.line();
+  const nameWidth = Math.max(...result.invariants.map((inv) => inv.name.length));
   for (const inv of result.invariants) {
     out.line(
-      `${inv.ok ? out.style.ok('✓') : out.style.fail('✗')} ${inv.name.padEnd(46)} ${out.style.dim(inv.detail)}`,
+      `${inv.ok ? out.style.ok('✓') : out.style.fail('✗')} ${inv.name.padEnd(nameWidth)}  ${out.style.dim(inv.detail)}`,
     );
   }
   if (result.violations > 0) {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { GLOBAL_SCOPE } from '../../services/shared/failure-flags.ts';
+import { runCli, tempProject } from '../../test/support/cli.ts';
 import { UserError } from '../errors.ts';
 import { parseSpecForCli, scopeOf } from './flags.ts';
 
@@ -40,5 +41,36 @@ describe('parseSpecForCli', () => {
     expect(caught).toBeInstanceOf(UserError);
     expect((caught as Error).message).toContain("MS must be a positive whole number, got 'abc'");
     expect((caught as Error).cause).toBeInstanceOf(Error);
+  });
+});
+
+describe('saga flags set --rate', () => {
+  test('--rate with --order passes the checks (rate applies to order flags too) and goes on to the stack', async () => {
+    const cwd = await tempProject();
+    const result = await runCli(
+      ['flags', 'set', 'shipping:die-after-commit', '--order', '01JD8Z6Q3M4N5P6R7S8T9V0W1X', '--rate', '0.5'],
+      { cwd },
+    );
+    // Exit 3: the local cloud is not running, so nothing refused the flag itself.
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/local cloud is not running/);
+  });
+
+  test('a rate outside 0..1 is a usage error naming what was received', async () => {
+    const cwd = await tempProject();
+    const result = await runCli(['flags', 'set', 'payment', '--global', '--rate', '1.5'], { cwd });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--rate must be between 0 and 1; received "1.5"');
+  });
+
+  test('the help names the new modes and the rate for both scopes', async () => {
+    const cwd = await tempProject();
+    const result = await runCli(['flags', 'set', '--help'], { cwd });
+    expect(result.stdout).toContain('throttle:3');
+    expect(result.stdout).toContain('die-after-commit');
+    expect(result.stdout).toContain('timeout-after-commit');
+    expect(result.stdout).toMatch(
+      /--rate <share>\s+the share of invocations hit, 0\.\.1 \(order or GLOBAL\s+flag\)/,
+    );
   });
 });

@@ -92,7 +92,7 @@ export async function listFlags(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
-/** `saga flags set <spec> (--order <id> | --global) [--rate r]`. */
+/** `saga flags set <spec> (--order <id> | --global) [--rate r]`: the rate applies to either scope. */
 export async function setFlag(
   ctx: CommandContext,
   spec: string,
@@ -100,9 +100,6 @@ export async function setFlag(
 ): Promise<number> {
   const parsed = parseSpecForCli(spec);
   const scope = scopeOf(options);
-  if (options.rate !== undefined && scope !== GLOBAL_SCOPE) {
-    throw new UserError(`--rate applies to GLOBAL flags only; received --rate ${options.rate} with --order.`);
-  }
   const { ddb, table } = await client(ctx);
   let stored: FailureFlag;
   try {

@@ -97,7 +97,24 @@ function describeFlag(flag: Record<string, { S?: string; N?: string }>): string 
   const step = flag.sk?.S ?? '?';
   const times = flag.times?.N;
   const latency = flag.latencyMs?.N;
-  return `${step}:${mode}${mode === 'transient' && times ? `:${times}` : ''}${mode === 'latency' && latency ? `:${latency}` : ''}`;
+  const rate = flag.rate?.N;
+  const counted = (mode === 'transient' || mode === 'throttle') && times ? `:${times}` : '';
+  return `${step}:${mode}${counted}${mode === 'latency' && latency ? `:${latency}` : ''}${rate ? ` @${rate}` : ''}`;
+}
+
+/**
+ * What to do next about the listed orders that need it: a COMPENSATION_FAILED order is resumed by a re-run of its
+ * saga (`saga replay`), once what made the compensation fail is cleared.
+ */
+export function nextSteps(rows: readonly Pick<OrderListing, 'orderId' | 'status'>[]): string[] {
+  const failed = rows.filter((r) => r.status === 'COMPENSATION_FAILED');
+  if (failed.length === 0) return [];
+  const first = failed[0]?.orderId ?? '<orderId>';
+  return [
+    `${failed.length} order${failed.length === 1 ? '' : 's'} COMPENSATION_FAILED: a compensation failed for good. ` +
+      `\`saga replay ${first}\` re-runs the saga, which resumes the compensations ` +
+      `(clear an injected failure first: \`saga flags clear --order ${first}\`).`,
+  ];
 }
 
 export function formatDuration(ms: number | null): string {
@@ -122,7 +139,7 @@ export default async function action(
       ? out.style.ok(status)
       : status === 'PENDING' || status === 'RUNNING'
         ? out.style.accent(status)
-        : status === 'CANCELLED'
+        : status === 'CANCELLED' || status === 'CANCELLING'
           ? out.style.warn(status)
           : out.style.fail(status);
   out.table([
@@ -137,5 +154,6 @@ export default async function action(
       r.createdAt.replace('T', ' ').slice(0, 19),
     ]),
   ]);
+  for (const step of nextSteps(rows)) out.line(out.style.warn(step));
   return 0;
 }

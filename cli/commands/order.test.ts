@@ -1,6 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import { UserError } from '../errors.ts';
-import { parseFailSpecs, parseItems } from './order.ts';
+import { type FailureFlag, parseFailSpec } from '../../services/shared/failure-flags.ts';
+import { CheckFailedError, UserError } from '../errors.ts';
+import { expectedOutcome } from '../target/expectations.ts';
+import { checkOutcome, effectiveFlags, parseFailSpecs, parseItems } from './order.ts';
 
 describe('parseItems', () => {
   test('sku:qty pairs, spaces and a missing qty (1) allowed', () => {
@@ -51,7 +53,7 @@ describe('parseFailSpecs', () => {
       ['bogus'],
       /unknown step 'bogus'.*valid steps: payment, inventory, shipping, refund, release, publisher/,
     ],
-    [['payment:nope'], /unknown mode 'nope'.*valid modes: error, transient\[:N\], timeout/],
+    [['payment:nope'], /unknown mode 'nope'.*valid modes: error, transient\[:N\], throttle\[:N\], timeout, crash-after-commit, die-after-commit, timeout-after-commit/],
     [['payment:transient:0'], /N must be between 1 and 100, got 0/],
     [['payment:timeout:5'], /mode 'timeout' takes no argument, got '5'/],
     [['payment', 'inventory', 'payment:timeout'], /--fail names step payment twice/],
@@ -66,5 +68,54 @@ describe('parseFailSpecs', () => {
     expect(caught).toBeInstanceOf(UserError);
     expect((caught as UserError).exitCode).toBe(2);
     expect((caught as UserError).message).toMatch(message);
+  });
+});
+
+describe('effectiveFlags and checkOutcome', () => {
+  const global = (sk: FailureFlag['sk'], mode: FailureFlag['mode'], rate?: number): FailureFlag => ({
+    pk: 'GLOBAL',
+    sk,
+    mode,
+    ttl: 2_000_000_000,
+    ...(rate === undefined ? {} : { rate }),
+  });
+
+  test('GLOBAL flags apply to the steps the order does not flag itself; the publisher is not a saga step', () => {
+    const flags = effectiveFlags(
+      [parseFailSpec('shipping:transient:2')],
+      [
+        global('shipping', 'error'),
+        global('refund', 'error', 0.5),
+        global('publisher', 'error'),
+        {
+          ...global('payment', 'error'),
+          pk: 'ORDER#01JD8Z6Q3M4N5P6R7S8T9V0W1X',
+        },
+      ],
+    );
+    expect(flags).toEqual([
+      { step: 'shipping', mode: 'transient', times: 2 },
+      { step: 'refund', mode: 'error', rate: 0.5 },
+    ]);
+  });
+
+  test('a status other than the one implied fails the check (exit 1)', () => {
+    const notes: string[] = [];
+    expect(() =>
+      checkOutcome('COMPLETED', expectedOutcome([parseFailSpec('shipping')]), (n) => notes.push(n)),
+    ).toThrowError(CheckFailedError);
+    expect(() =>
+      checkOutcome('CANCELLED', expectedOutcome([parseFailSpec('shipping')]), (n) => notes.push(n)),
+    ).not.toThrow();
+    expect(notes).toEqual([]);
+  });
+
+  test('an outcome left to chance by a rate is said, not judged', () => {
+    const notes: string[] = [];
+    const chance = expectedOutcome([{ ...parseFailSpec('inventory'), rate: 0.3 }]);
+    expect(() => checkOutcome('COMPLETED', chance, (n) => notes.push(n))).not.toThrow();
+    expect(notes).toEqual([
+      'The outcome was not predictable (inventory:error (rate 0.3) may or may not hit): COMPLETED or CANCELLED.',
+    ]);
   });
 });

@@ -1,52 +1,250 @@
 import {
+  type AttributeValue,
   DeleteItemCommand,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
 } from '@aws-sdk/client-dynamodb';
-import { ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { IDEMPOTENCY_HIT_MESSAGE } from '../../services/shared/idempotency-hit.ts';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { IDEMPOTENCY_HIT_MESSAGE, LEDGER_HIT_MESSAGE } from '../../services/shared/idempotency-hit.ts';
 import type { CommandContext } from '../command.ts';
 import { UserError } from '../errors.ts';
 import {
   executionArnFor,
+  listAllExecutions,
   parseOrderId,
+  readHistory,
   waitForExecutionToEnd,
-  waitForExecutionToExist,
 } from '../target/executions.ts';
+import { isRefusal, SETTLED_STATUSES, STATUS_WRITES } from '../target/invariants.ts';
 import { LEDGER_KEYS, type Ledger, newSideEffects, readLedger } from '../target/ledger.ts';
 import { readOrderLogs } from '../target/logs.ts';
 import { type ResolvedTarget, resolveTarget } from '../target/target.ts';
+import { buildTimeline } from '../timeline/index.ts';
+
+/**
+ * The message the outbox publisher logs when Step Functions refused a re-delivery by execution name
+ * (services/outbox-publisher/handler.ts).
+ */
+export const NAME_DEDUPE_MESSAGE = 'Event published; saga already started';
+
+/** How `saga replay` re-runs an order. */
+export type ReplayVia = 'sfn' | 'steps' | 'outbox';
 
 /** Options of `saga replay`. */
 export interface ReplayOptions {
-  /** How many times to re-run the saga. @default 1 */
+  /** How many times to re-run. @default 1 */
   readonly times: number;
   /** How many re-runs at once. @default 1 */
   readonly concurrency: number;
-  /** `sfn`: new executions with the original input; `outbox`: re-deliver the outbox event. @default 'sfn' */
-  readonly via: 'sfn' | 'outbox';
+  /**
+   * `sfn`: new executions with the original input; `steps`: each forward step's function invoked directly with
+   * its original payload and idempotency key; `outbox`: re-deliver the outbox event. @default 'sfn'
+   */
+  readonly via: ReplayVia;
+}
+
+/** Which of the saga's defences answered the replay, and how many times (design §6). */
+export interface AnsweredBy {
+  /**
+   * The order row: executions that went CheckOrder → AlreadySettled or whose conditional Mark/Cancel write was
+   * refused, and (via steps) steps refused because the order is not PENDING.
+   */
+  readonly guard: number;
+  /** Task invocations Powertools answered from the Idempotency table. */
+  readonly idempotencyStore: number;
+  /** Steps that answered from their own side effect's record (the charge, reservations or shipment). */
+  readonly ledger: number;
+  /** Outbox re-deliveries Step Functions refused by execution name. */
+  readonly nameDedupe: number;
+}
+
+/** A forward step of the saga, as `--via steps` invokes it. */
+export type ForwardStep = 'charge' | 'reserve' | 'ship';
+
+/** What one direct invocation of a forward step answered. */
+export interface StepAnswer {
+  readonly step: ForwardStep;
+  readonly ok: boolean;
+  /** The error name (`errorType`) of a failed invocation. */
+  readonly error?: string;
+  readonly message?: string;
 }
 
 /** The `replay` JSON contract (design §6). */
 export interface ReplayResult {
   readonly orderId: string;
-  readonly via: 'sfn' | 'outbox';
+  readonly via: ReplayVia;
   readonly before: Ledger;
   readonly after: Ledger;
-  /**
-   * Side effects the replay added that count as duplicates: any new row for an order whose saga had finished; for an
-   * order still PENDING (its execution died, e.g. with a restarted local cloud), only rows of a kind it had already.
-   */
+  /** Side effects the replay added that count as duplicates (see {@link duplicateSideEffects}). */
   readonly newSideEffects: number;
-  /** The order's status before and after the replay (`PENDING` before: the replay finishes an unfinished saga). */
+  /** The order's status before and after the replay. */
   readonly orderStatus: { readonly before: string; readonly after: string };
+  readonly answeredBy: AnsweredBy;
+  /** Task invocations answered from the Idempotency table (= `answeredBy.idempotencyStore`). */
   readonly idempotencyHits: number;
-  /** Executions started by the replay (sfn), or executions that exist for the order afterwards (outbox). */
+  /** Executions started by the replay (sfn), or executions named after the order afterwards (outbox). */
   readonly executions: readonly { executionArn: string; status: string }[];
+  /** `--via steps`: what each invocation answered. */
+  readonly steps?: readonly StepAnswer[];
+  /** `DUPLICATES` when a side effect was added or a settled order's status changed. */
   readonly verdict: 'idempotent' | 'DUPLICATES';
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Judging (pure)
+
+/**
+ * The side effects a replay added that it may not add, by the order's status before it: a settled order may
+ * gain none; an order being compensated (CANCELLING, COMPENSATION_FAILED) may gain the refund and releases still
+ * owed, nothing forward; an unfinished PENDING order may gain the steps it had not reached, but no second row of
+ * a kind it had.
+ */
+export function duplicateSideEffects(statusBefore: string, before: Ledger, after: Ledger): number {
+  if (statusBefore === 'PENDING') {
+    return LEDGER_KEYS.reduce((sum, k) => sum + (before[k] > 0 ? Math.max(0, after[k] - before[k]) : 0), 0);
+  }
+  if (statusBefore === 'CANCELLING' || statusBefore === 'COMPENSATION_FAILED') {
+    const grew = (k: keyof Ledger) => Math.max(0, after[k] - before[k]);
+    return (
+      grew('charges') +
+      grew('reservations') +
+      grew('shipments') +
+      Math.max(0, after.refunds - Math.max(before.refunds, before.charges)) +
+      Math.max(0, after.releases - Math.max(before.releases, before.reservations))
+    );
+  }
+  return newSideEffects(before, after);
+}
+
+/** `DUPLICATES` when a side effect was added or a settled status changed (design §6). */
+export function verdictOf(
+  orderStatus: { readonly before: string; readonly after: string },
+  added: number,
+): 'idempotent' | 'DUPLICATES' {
+  const settledChanged =
+    SETTLED_STATUSES.includes(orderStatus.before) && orderStatus.after !== orderStatus.before;
+  return added > 0 || settledChanged ? 'DUPLICATES' : 'idempotent';
+}
+
+/** One state visit of a replayed execution (what the guard count needs). */
+export interface ReplayedVisit {
+  readonly state: string;
+  readonly status: string;
+  readonly error?: string | undefined;
+}
+
+/** Whether the order row's guard answered an execution: it ended AlreadySettled, or a conditional write was refused. */
+export function guardAnswered(visits: readonly ReplayedVisit[]): boolean {
+  return visits.some(
+    (v) =>
+      (v.state === 'AlreadySettled' && v.status === 'succeeded') ||
+      (Object.hasOwn(STATUS_WRITES, v.state) && v.status === 'caught' && isRefusal(v.error)),
+  );
+}
+
+/** What the replay observed, for {@link countAnsweredBy}. */
+export interface ReplayObservations {
+  /** Visits of each execution the replay started (sfn). */
+  readonly executions: readonly (readonly ReplayedVisit[])[];
+  /** Answers of the direct invocations (steps). */
+  readonly steps: readonly StepAnswer[];
+  /** Log lines of the replay's time window: Powertools hits, ledger answers, publisher name dedupes. */
+  readonly logs: {
+    readonly idempotencyHits: number;
+    readonly ledgerHits: number;
+    readonly nameDedupes: number;
+  };
+  /** The ledger before the replay. */
+  readonly before: Ledger;
+  /** Side effects the replay added (any kind). */
+  readonly added: number;
+}
+
+/**
+ * Counts which layer answered (design §6). guard: executions {@link guardAnswered}, plus direct invocations
+ * refused with `OrderNotPending` that the step's own record does not explain. idempotencyStore: Powertools hit
+ * log lines. ledger: the steps' "answered from the ledger" log lines, plus `OrderNotPending` answers that the
+ * record explains (a refunded charge, released stock), plus successful direct invocations that no log line
+ * accounts for and that added nothing (inferred: the record answered). nameDedupe: the publisher's "saga already
+ * started" log lines.
+ */
+export function countAnsweredBy(seen: ReplayObservations): AnsweredBy {
+  const refused = seen.steps.filter((s) => !s.ok && s.error === 'OrderNotPending');
+  const undone = (s: StepAnswer) =>
+    (s.step === 'charge' && seen.before.refunds > 0) || (s.step === 'reserve' && seen.before.releases > 0);
+  const ok = seen.steps.filter((s) => s.ok).length;
+  const unexplained =
+    seen.added === 0 ? Math.max(0, ok - seen.logs.idempotencyHits - seen.logs.ledgerHits) : 0;
+  return {
+    guard: seen.executions.filter(guardAnswered).length + refused.filter((s) => !undone(s)).length,
+    idempotencyStore: seen.logs.idempotencyHits,
+    ledger: seen.logs.ledgerHits + refused.filter(undone).length + unexplained,
+    nameDedupe: seen.logs.nameDedupes,
+  };
+}
+
+const LAYER_NAMES: Readonly<Record<keyof AnsweredBy, string>> = {
+  guard: "the saga's guard (the order row)",
+  idempotencyStore: 'the idempotency store',
+  ledger: "the side effects' own records",
+  nameDedupe: 'the execution-name dedupe',
+};
+
+/** One line saying which layer answered the replay. */
+export function answeredLine(answeredBy: AnsweredBy): string {
+  const layers = (Object.keys(LAYER_NAMES) as (keyof AnsweredBy)[]).filter((k) => answeredBy[k] > 0);
+  const counts = `guard ${answeredBy.guard} · idempotency store ${answeredBy.idempotencyStore} · ledger ${answeredBy.ledger} · name dedupe ${answeredBy.nameDedupe}`;
+  if (layers.length === 0) return `Answered by no layer: the replay ran the saga's steps (${counts}).`;
+  return `Answered by ${layers.map((k) => LAYER_NAMES[k]).join(', then ')} (${counts}).`;
+}
+
+/** The forward steps' functions among the stack's function names (the `FunctionNames` output). */
+export function forwardStepFunctions(functionNames: string): Record<ForwardStep, string> {
+  const names = functionNames
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  const find = (construct: string) => {
+    const name = names.find((n) => n.includes(construct));
+    if (name === undefined) {
+      throw new UserError(
+        `The stack's FunctionNames output lists no ${construct} function (received ${JSON.stringify(functionNames)}). ` +
+          'Redeploy with `saga deploy`, or use --via sfn.',
+      );
+    }
+    return name;
+  };
+  return {
+    charge: find('ChargePayment'),
+    reserve: find('ReserveInventory'),
+    ship: find('ShipOrder'),
+  };
+}
+
+/** The order as the saga's input carries it. */
+export interface SagaInput {
+  readonly orderId: string;
+  readonly amount: number;
+  readonly currency: string;
+  readonly items: readonly { readonly sku: string; readonly qty: number }[];
+}
+
+/** The payloads the ASL builds for the forward steps, with their idempotency keys. */
+export function stepPayloads(order: SagaInput): Record<ForwardStep, Record<string, unknown>> {
+  const { orderId, amount, currency, items } = order;
+  return {
+    charge: { orderId, amount, currency, idempotency_key: `${orderId}#charge` },
+    reserve: { orderId, items, idempotency_key: `${orderId}#reserve` },
+    ship: { orderId, items, idempotency_key: `${orderId}#ship` },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Running
 
 async function pool<T>(
   items: readonly T[],
@@ -63,18 +261,77 @@ async function pool<T>(
   await Promise.all(workers);
 }
 
-async function originalInput(target: ResolvedTarget, sfn: SFNClient, orderId: string): Promise<string> {
-  const d = await waitForExecutionToExist(sfn, executionArnFor(target, orderId), { timeoutMs: 0 }).catch(
-    () => undefined,
-  );
-  if (d?.input) return d.input;
-  throw new UserError(
-    `Order ${orderId} has no saga execution to replay (no execution named ${orderId} on ${target.outputs.StateMachineArn}). ` +
-      'Check the id with `saga ls`, or use --via outbox to re-deliver its outbox event.',
-  );
+/** The saga input of the order: its first execution's, else rebuilt from the order row as the API wrote it. */
+async function originalInput(
+  target: ResolvedTarget,
+  sfn: SFNClient,
+  orderId: string,
+  row: Record<string, AttributeValue>,
+): Promise<string> {
+  try {
+    const d = await sfn.send(
+      new DescribeExecutionCommand({ executionArn: executionArnFor(target, orderId) }),
+    );
+    if (d.input) return d.input;
+  } catch (error) {
+    if ((error as Error).name !== 'ExecutionDoesNotExist') throw error;
+  }
+  return JSON.stringify({ ...sagaInputOf(orderId, row), customerId: row.customerId?.S ?? '' });
 }
 
-/** `saga replay <orderId>`: re-runs the order's saga and proves that no new side effect appeared. */
+function sagaInputOf(orderId: string, row: Record<string, AttributeValue>): SagaInput {
+  return {
+    orderId,
+    amount: Number(row.amount?.N ?? 0),
+    currency: row.currency?.S ?? '',
+    items: (row.items?.L ?? []).map((l) => ({ sku: l.M?.sku?.S ?? '', qty: Number(l.M?.qty?.N ?? 0) })),
+  };
+}
+
+async function orderRow(
+  target: ResolvedTarget,
+  ddb: DynamoDBClient,
+  orderId: string,
+): Promise<Record<string, AttributeValue> | undefined> {
+  const { Item } = await ddb.send(
+    new GetItemCommand({
+      TableName: target.outputs.OrdersTableName,
+      Key: { pk: { S: `ORDER#${orderId}` }, sk: { S: 'ORDER' } },
+      ConsistentRead: true,
+    }),
+  );
+  return Item;
+}
+
+/** Invokes one forward step's function directly and reads its answer. */
+async function invokeStep(
+  lambda: LambdaClient,
+  functionName: string,
+  step: ForwardStep,
+  payload: Record<string, unknown>,
+): Promise<StepAnswer> {
+  const response = await lambda.send(
+    new InvokeCommand({
+      FunctionName: functionName,
+      Payload: new TextEncoder().encode(JSON.stringify(payload)),
+    }),
+  );
+  if (response.FunctionError === undefined) return { step, ok: true };
+  let body: { errorType?: string; errorMessage?: string } = {};
+  try {
+    body = JSON.parse(new TextDecoder().decode(response.Payload ?? new Uint8Array())) as typeof body;
+  } catch {
+    // not JSON: the error has no name to report
+  }
+  return {
+    step,
+    ok: false,
+    error: body.errorType ?? response.FunctionError,
+    ...(body.errorMessage === undefined ? {} : { message: body.errorMessage }),
+  };
+}
+
+/** `saga replay <orderId>`: re-runs the order and proves that no new side effect and no status change appeared. */
 export async function replay(
   ctx: CommandContext,
   orderIdArg: string,
@@ -84,44 +341,56 @@ export async function replay(
   const target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
   const ddb = new DynamoDBClient(target.clientConfig());
   const sfn = new SFNClient(target.clientConfig());
-  const order = await ddb.send(
-    new GetItemCommand({
-      TableName: target.outputs.OrdersTableName,
-      Key: { pk: { S: `ORDER#${orderId}` }, sk: { S: 'ORDER' } },
-      ConsistentRead: true,
-    }),
-  );
-  if (!order.Item)
+  const row = await orderRow(target, ddb, orderId);
+  if (!row) {
     throw new UserError(
       `No order ${orderId} in ${target.outputs.OrdersTableName}. \`saga ls\` lists the orders.`,
     );
+  }
+  const functions =
+    options.via === 'steps' ? forwardStepFunctions(target.outputs.FunctionNames ?? '') : undefined;
 
   const before = await readLedger(target, orderId, ddb);
   const startedAt = Date.now();
   const progress = await ctx.out.progress(`Replaying order ${orderId} ×${options.times} via ${options.via}`);
   const executions: { executionArn: string; status: string }[] = [];
+  const visits: ReplayedVisit[][] = [];
+  const steps: StepAnswer[] = [];
   try {
     if (options.via === 'sfn') {
-      const input = await originalInput(target, sfn, orderId);
+      const input = await originalInput(target, sfn, orderId, row);
       const stamp = Date.now().toString(36);
       const names = Array.from({ length: options.times }, (_, i) => `${orderId}-replay-${stamp}-${i + 1}`);
       let done = 0;
       await pool(names, options.concurrency, async (name) => {
-        const { executionArn } = await sfn.send(
+        const { executionArn = '' } = await sfn.send(
           new StartExecutionCommand({ stateMachineArn: target.outputs.StateMachineArn, name, input }),
         );
-        const end = await waitForExecutionToEnd(sfn, executionArn as string, { signal: ctx.signal });
-        executions.push({ executionArn: executionArn as string, status: end.status ?? 'UNKNOWN' });
+        const end = await waitForExecutionToEnd(sfn, executionArn, { signal: ctx.signal });
+        executions.push({ executionArn, status: end.status ?? 'UNKNOWN' });
+        visits.push([...buildTimeline(await readHistory(sfn, executionArn)).entries]);
         progress.update(`Replaying order ${orderId}: ${++done}/${options.times} executions finished`);
       });
+    } else if (options.via === 'steps' && functions) {
+      const lambda = new LambdaClient(target.clientConfig());
+      const payloads = stepPayloads(sagaInputOf(orderId, row));
+      let done = 0;
+      await pool(
+        Array.from({ length: options.times }, (_, i) => i),
+        options.concurrency,
+        async () => {
+          // In the saga's order, as a re-run would reach them.
+          for (const step of ['charge', 'reserve', 'ship'] as const) {
+            steps.push(await invokeStep(lambda, functions[step], step, payloads[step]));
+          }
+          progress.update(`Replaying order ${orderId}: ${++done}/${options.times} rounds of steps`);
+        },
+      );
     } else {
       await redeliverOutbox(target, ddb, orderId, options);
       // Give the stream, the publisher and Step Functions time to (not) start a second execution.
       await new Promise((r) => setTimeout(r, target.kind === 'local' ? 3000 : 15_000));
-      const list = await sfn.send(
-        new ListExecutionsCommand({ stateMachineArn: target.outputs.StateMachineArn, maxResults: 1000 }),
-      );
-      for (const e of list.executions ?? []) {
+      for (const e of await listAllExecutions(sfn, target.outputs.StateMachineArn)) {
         if (e.name === orderId)
           executions.push({ executionArn: e.executionArn ?? '', status: e.status ?? '' });
       }
@@ -130,41 +399,56 @@ export async function replay(
     progress.stop();
   }
   const after = await readLedger(target, orderId, ddb);
-  const statusAfter = await orderStatusOf(target, ddb, orderId);
-  const hits = (await readOrderLogs(target, orderId, { startTime: startedAt - 1000 })).filter(
-    (l) => l.message === IDEMPOTENCY_HIT_MESSAGE && l.timestamp >= startedAt - 1000,
-  ).length;
-  const statusBefore = order.Item.status?.S ?? 'UNKNOWN';
-  // A saga that never finished may gain the steps it had not reached; a step it had reached must not run twice.
-  const added =
-    statusBefore === 'PENDING' ? repeatedSideEffects(before, after) : newSideEffects(before, after);
+  const statusAfter = (await orderRow(target, ddb, orderId))?.status?.S ?? 'UNKNOWN';
+  const logs = await countLogLines(target, orderId, startedAt, options.via === 'outbox' ? options.times : 0);
+  const orderStatus = { before: row.status?.S ?? 'UNKNOWN', after: statusAfter };
+  const added = duplicateSideEffects(orderStatus.before, before, after);
+  const answeredBy = countAnsweredBy({
+    executions: visits,
+    steps,
+    logs,
+    before,
+    added: newSideEffects(before, after),
+  });
   return {
     orderId,
     via: options.via,
     before,
     after,
     newSideEffects: added,
-    orderStatus: { before: statusBefore, after: statusAfter },
-    idempotencyHits: hits,
+    orderStatus,
+    answeredBy,
+    idempotencyHits: answeredBy.idempotencyStore,
     executions,
-    verdict: added === 0 ? 'idempotent' : 'DUPLICATES',
+    ...(options.via === 'steps' ? { steps } : {}),
+    verdict: verdictOf(orderStatus, added),
   };
 }
 
-/** New rows only of the kinds the order already had: the duplicates a replay of an unfinished saga may not add. */
-function repeatedSideEffects(before: Ledger, after: Ledger): number {
-  return LEDGER_KEYS.reduce((sum, k) => sum + (before[k] > 0 ? Math.max(0, after[k] - before[k]) : 0), 0);
-}
-
-async function orderStatusOf(target: ResolvedTarget, ddb: DynamoDBClient, orderId: string): Promise<string> {
-  const { Item } = await ddb.send(
-    new GetItemCommand({
-      TableName: target.outputs.OrdersTableName,
-      Key: { pk: { S: `ORDER#${orderId}` }, sk: { S: 'ORDER' } },
-      ConsistentRead: true,
-    }),
-  );
-  return Item?.status?.S ?? 'UNKNOWN';
+/**
+ * Counts the replay's log lines (from `startedAt`): Powertools hits, ledger answers, and the publisher's name
+ * dedupes; waits (a while) for `dedupes` of those, since the publisher's lines arrive after the stream delivers.
+ */
+async function countLogLines(
+  target: ResolvedTarget,
+  orderId: string,
+  startedAt: number,
+  dedupes: number,
+): Promise<ReplayObservations['logs']> {
+  const deadline = Date.now() + (dedupes > 0 ? (target.kind === 'local' ? 10_000 : 60_000) : 0);
+  for (;;) {
+    const lines = (await readOrderLogs(target, orderId, { startTime: startedAt - 1000 })).filter(
+      (l) => l.timestamp >= startedAt - 1000,
+    );
+    const count = (message: string) => lines.filter((l) => l.message === message).length;
+    const logs = {
+      idempotencyHits: count(IDEMPOTENCY_HIT_MESSAGE),
+      ledgerHits: count(LEDGER_HIT_MESSAGE),
+      nameDedupes: count(NAME_DEDUPE_MESSAGE),
+    };
+    if (logs.nameDedupes >= dedupes || Date.now() > deadline) return logs;
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 /**
@@ -189,14 +473,15 @@ async function redeliverOutbox(
   const item = rows.Items?.[0];
   if (!item) {
     throw new UserError(
-      `Order ${orderId} has no outbox row left to re-deliver (outbox rows expire after their ttl).`,
+      `Order ${orderId} has no outbox row left to re-deliver (outbox rows expire after their ttl). ` +
+        'Use --via sfn or --via steps instead.',
     );
   }
   for (let i = 0; i < options.times; i++) {
     await ddb.send(
       new DeleteItemCommand({
         TableName: target.outputs.OrdersTableName,
-        Key: { pk: item.pk as never, sk: item.sk as never },
+        Key: { pk: item.pk as AttributeValue, sk: item.sk as AttributeValue },
       }),
     );
     await ddb.send(new PutItemCommand({ TableName: target.outputs.OrdersTableName, Item: item }));
@@ -208,11 +493,10 @@ export default async function action(
   args: readonly unknown[],
   options: Record<string, unknown>,
 ): Promise<number> {
-  const via = (options.via as string | undefined) ?? 'sfn';
   const result = await replay(ctx, String(args[0]), {
     times: (options.times as number | undefined) ?? 1,
     concurrency: (options.concurrency as number | undefined) ?? 1,
-    via: via as 'sfn' | 'outbox',
+    via: ((options.via as string | undefined) ?? 'sfn') as ReplayVia,
   });
   const { out } = ctx;
   out.data(result);
@@ -233,22 +517,33 @@ export default async function action(
   if (result.via === 'sfn') {
     const statuses = result.executions.map((e) => e.status).join(', ');
     out.line(`Re-ran the saga ${result.executions.length}× under new execution names (${statuses}).`);
-    out.line(`Idempotency hits (tasks answered from the Powertools store): ${result.idempotencyHits}`);
+  } else if (result.via === 'steps') {
+    const answers = (result.steps ?? []).map((s) => (s.ok ? `${s.step} ok` : `${s.step} ${s.error}`));
+    out.line(
+      `Invoked each forward step's function directly, ${result.steps?.length ?? 0}×: ${answers.join(', ')}.`,
+    );
   } else {
     out.line(
       `Re-delivered the outbox event; executions named ${result.orderId}: ${result.executions.length} ` +
         `(${result.executions.length === 1 ? out.style.ok('deduped by execution name') : out.style.fail('not deduped')}).`,
     );
   }
-  if (result.orderStatus.before === 'PENDING' && result.orderStatus.after !== 'PENDING') {
+  out.line(answeredLine(result.answeredBy));
+  const { before, after } = result.orderStatus;
+  if (before !== after) {
+    const settled = SETTLED_STATUSES.includes(before);
     out.line(
-      `The order's saga had not finished (PENDING); the replay finished it: ${result.orderStatus.after}.`,
+      settled
+        ? out.style.fail(`The settled status changed: ${before} → ${after}.`)
+        : `The order was ${before}; the replay finished its saga: ${after}.`,
     );
   }
   out.line(
     result.verdict === 'idempotent'
-      ? `${out.style.ok('✓ idempotent')}: nothing was charged, reserved, released, refunded or shipped twice.`
-      : `${out.style.fail('✗ DUPLICATES')}: ${result.newSideEffects} new side effect(s).`,
+      ? `${out.style.ok('✓ idempotent')}: nothing was charged, reserved, released, refunded or shipped twice, and no settled status changed.`
+      : `${out.style.fail('✗ DUPLICATES')}: ${result.newSideEffects} new side effect(s)${
+          SETTLED_STATUSES.includes(before) && before !== after ? `, status ${before} → ${after}` : ''
+        }.`,
   );
   const outboxDuplicated = result.via === 'outbox' && result.executions.length !== 1;
   return result.verdict === 'idempotent' && !outboxDuplicated ? 0 : 1;

@@ -174,3 +174,32 @@ describe('saga watch --from-file with a bad file → exit 2 naming the file', ()
     expect(readdirSync(cwd)).toEqual([]);
   });
 });
+
+describe('the next step after a COMPENSATION_FAILED order', () => {
+  test('watch --from-file says that saga replay resumes the compensations', async () => {
+    const cwd = await tempProject();
+    const result = await runCli(
+      ['watch', '--from-file', join(SAGA_HISTORIES, 'saga-compensation-fails.json')],
+      {
+        cwd,
+      },
+    );
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('order COMPENSATION_FAILED');
+    expect(result.stdout).toContain(
+      'Next: `saga replay 01JDQ3Z8K4M2N6P8R0T2V4X6Z8` resumes the compensations',
+    );
+  });
+
+  test('a settled order gets no next step', async () => {
+    const cwd = await tempProject();
+    const result = await runCli(
+      ['watch', '--from-file', join(SAGA_HISTORIES, 'saga-v2-already-settled.json')],
+      {
+        cwd,
+      },
+    );
+    expect(result.stdout).toContain('already settled, nothing ran');
+    expect(result.stdout).not.toContain('Next:');
+  });
+});

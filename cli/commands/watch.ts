@@ -137,11 +137,40 @@ export async function followExecution(
     const summary = toJsonLines(model).at(-1);
     if (summary) out.data(summary);
   }
+  const orderId = (executionArn.split(':').at(-1) ?? '').slice(0, 26);
   if (options.logs && !out.json) {
-    const orderId = executionArn.split(':').at(-1) ?? '';
-    printInterleaved(ctx, model, await readOrderLogs(target, orderId.slice(0, 26)));
+    printInterleaved(ctx, model, await readOrderLogs(target, orderId));
   }
+  const next = nextStep(model.summary, orderId);
+  if (next !== undefined && !out.json) out.line(out.style.warn(next));
   return model.summary;
+}
+
+/** The `orderId` of a saga history's execution input, if it has one. */
+function orderIdOf(events: ReturnType<typeof parseHistoryFile>): string | undefined {
+  const input = events.find((e) => e.type === 'ExecutionStarted')?.executionStartedEventDetails?.input;
+  try {
+    const parsed: unknown = typeof input === 'string' ? JSON.parse(input) : input;
+    const id = (parsed as { orderId?: unknown } | undefined)?.orderId;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What to do about the order once its execution ended, when something is left to do. */
+export function nextStep(summary: TimelineSummary, orderId: string): string | undefined {
+  if (summary.status === 'RUNNING') return undefined;
+  if (summary.orderStatus === 'COMPENSATION_FAILED') {
+    return (
+      `Next: \`saga replay ${orderId}\` resumes the compensations (clear the failure that stopped them first, ` +
+      `e.g. \`saga flags clear --order ${orderId}\`).`
+    );
+  }
+  if (summary.orderStatus === 'CANCELLING') {
+    return `The order is CANCELLING with no compensation running: \`saga replay ${orderId}\` finishes them.`;
+  }
+  return undefined;
 }
 
 /** The timeline with the order's log lines under the state visit they happened in. */
@@ -193,6 +222,8 @@ export async function renderHistoryFile(ctx: CommandContext, path: string): Prom
     for (const line of toJsonLines(model)) out.data(line);
   } else {
     for (const row of renderTimelineRows(model, { width: out.width, style: out.style })) out.line(row.text);
+    const next = nextStep(model.summary, orderIdOf(events) ?? '<orderId>');
+    if (next !== undefined) out.line(out.style.warn(next));
   }
   return model.summary;
 }

@@ -365,6 +365,126 @@ describe('the order saga (synthetic AWS-shaped histories)', () => {
   });
 });
 
+describe('the order saga with CheckOrder (issue 10)', () => {
+  const path = (model: TimelineModel) => model.entries.map((e) => `${e.phase}:${e.state}`);
+
+  test('payment unknown outcome -> CancelOrderAfterPayment starts the compensations -> RefundPayment', () => {
+    const model = saga('saga-v2-payment-unknown.json');
+    expect(path(model)).toEqual([
+      'forward:CheckOrder',
+      'forward:RouteOrder',
+      'forward:ChargePayment',
+      'compensation:CancelOrderAfterPayment',
+      'compensation:RefundPayment',
+      'compensation:CompensationsDone',
+      'compensation:MarkOrderCancelled',
+      'final:OrderCancelled',
+    ]);
+    expect(entry(model, 'CheckOrder').note).toBe('order PENDING');
+    // The decision undoes nothing itself: it is not paired with a forward step by its name.
+    expect(entry(model, 'CancelOrderAfterPayment').compensates).toBeUndefined();
+    expect(entry(model, 'CancelOrderAfterPayment').note).toContain('decided to compensate');
+    expect(entry(model, 'ChargePayment')).toMatchObject({
+      status: 'caught',
+      attempts: 5,
+      error: 'Runtime.ExitError',
+    });
+    // The failed charge may have committed: its refund is the compensation owed, and it ran.
+    expect(model.summary).toMatchObject({
+      orderStatus: 'CANCELLED',
+      compensatedInReverse: true,
+      uncompensated: [],
+    });
+  });
+
+  test('the payment-unknown path without its refund is reported as not compensated', () => {
+    const events = load(SAGA_FIXTURES, 'saga-v2-payment-unknown.json').map((event) => {
+      const name = event.stateEnteredEventDetails?.name ?? event.stateExitedEventDetails?.name;
+      if (name !== 'RefundPayment') return event;
+      // Rename the refund: now nothing undoes the charge that may have committed.
+      return event.stateEnteredEventDetails !== undefined
+        ? {
+            ...event,
+            stateEnteredEventDetails: { ...event.stateEnteredEventDetails, name: 'NotifyCustomer' },
+          }
+        : { ...event, stateExitedEventDetails: { ...event.stateExitedEventDetails, name: 'NotifyCustomer' } };
+    });
+    expect(buildTimeline(events).summary.compensatedInReverse).toBeNull();
+  });
+
+  test('shipping fails -> CancelOrder -> ReleaseInventory -> RefundPayment, in reverse', () => {
+    const model = saga('saga-v2-shipping-fails.json');
+    expect(path(model).slice(4)).toEqual([
+      'forward:ShipOrder',
+      'compensation:CancelOrder',
+      'compensation:ReleaseInventory',
+      'compensation:RefundPayment',
+      'compensation:CompensationsDone',
+      'compensation:MarkOrderCancelled',
+      'final:OrderCancelled',
+    ]);
+    expect(model.summary).toMatchObject({ orderStatus: 'CANCELLED', compensatedInReverse: true });
+  });
+
+  test('a settled order: CheckOrder reads it, AlreadySettled ends the run, the status is what was read', () => {
+    const model = saga('saga-v2-already-settled.json');
+    expect(path(model)).toEqual(['forward:CheckOrder', 'forward:RouteOrder', 'final:AlreadySettled']);
+    expect(entry(model, 'AlreadySettled').note).toBe('already settled, nothing ran');
+    expect(model.summary).toMatchObject({
+      status: 'SUCCEEDED',
+      orderStatus: 'COMPLETED',
+      compensatedInReverse: null,
+    });
+  });
+
+  test('a re-run of a COMPENSATION_FAILED order resumes the compensations', () => {
+    const model = saga('saga-v2-resume.json');
+    expect(path(model)).toEqual([
+      'forward:CheckOrder',
+      'forward:RouteOrder',
+      'compensation:ReleaseInventory',
+      'compensation:RefundPayment',
+      'compensation:CompensationsDone',
+      'compensation:MarkOrderCancelled',
+      'final:OrderCancelled',
+    ]);
+    expect(entry(model, 'CheckOrder').observedStatus).toBe('COMPENSATION_FAILED');
+    expect(model.summary.orderStatus).toBe('CANCELLED');
+  });
+
+  test('a refused cancel goes back to CheckOrder, and what follows is forward again', () => {
+    const model = saga('saga-v2-cancel-refused.json');
+    expect(path(model)).toEqual([
+      'forward:CheckOrder',
+      'forward:RouteOrder',
+      'forward:ChargePayment',
+      'forward:ReserveInventory',
+      'forward:ShipOrder',
+      'compensation:CancelOrder',
+      'forward:CheckOrder',
+      'forward:RouteOrder',
+      'forward:ChargePayment',
+      'forward:ReserveInventory',
+      'forward:ShipOrder',
+      'forward:MarkOrderCompleted',
+      'final:OrderCompleted',
+    ]);
+    expect(model.entries[5]).toMatchObject({
+      status: 'caught',
+      error: 'DynamoDb.TransactionCanceledException',
+      note: 'refused: already shipped, or no longer PENDING',
+    });
+    expect(model.summary).toMatchObject({ orderStatus: 'COMPLETED', compensatedInReverse: null });
+  });
+
+  test('a running execution after an accepted cancel decision: the order is CANCELLING', () => {
+    const events = load(SAGA_FIXTURES, 'saga-v2-shipping-fails.json');
+    const cut = events.findIndex((e) => e.stateEnteredEventDetails?.name === 'ReleaseInventory');
+    const model = buildTimeline(events.slice(0, cut));
+    expect(model.summary).toMatchObject({ status: 'RUNNING', orderStatus: 'CANCELLING' });
+  });
+});
+
 describe('executions that have not ended, or ended abnormally', () => {
   const shipping = () => load(SAGA_FIXTURES, 'saga-shipping-fails.json');
   const upTo = (events: HistoryEventLike[], id: number) => events.filter((event) => (event.id ?? 0) <= id);

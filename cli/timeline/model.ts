@@ -650,7 +650,11 @@ export function buildTimeline(
         visit.status = 'caught';
         visit.failure ??= caughtErrorIn(details.output);
         const refused = isRefusedWrite(visit.failure?.error);
-        if (refused) visit.note = 'refused: the order is no longer in the status this write expects';
+        if (refused) {
+          visit.note = compensationStarts.has(visit.state)
+            ? 'refused: already shipped, or no longer PENDING'
+            : 'refused: the order is no longer in the status this write expects';
+        }
         // A refused conditional write hands over to the checkpoint, not to the compensations.
         if (!refused) visit.scope.compensating = true;
       } else {

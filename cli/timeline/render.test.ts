@@ -108,6 +108,23 @@ describe('what the lines say', () => {
     );
   });
 
+  test('the saga with CheckOrder: the read status, the decision to compensate, a settled order', () => {
+    const unknown = renderTimeline(saga('saga-v2-payment-unknown.json'), { width: 100 });
+    expect(unknown[0]).toMatch(/^✓ CheckOrder +39ms {2}order PENDING$/);
+    expect(unknown[2]).toMatch(/^↺ ChargePayment +9\.72s {2}5 attempts, .* · Runtime\.ExitError/);
+    // The decision opens the compensation phase (indented, ↩) without undoing anything itself.
+    expect(unknown[3]).toMatch(
+      /^ {2}↩ CancelOrderAfterPayment +39ms {2}decided to compensate, the charge included/,
+    );
+    expect(unknown[4]).toMatch(/^ {2}↩ RefundPayment +166ms {2}undoes ChargePayment$/);
+    expect(unknown.join('\n')).toContain('order CANCELLED · compensated in reverse ✓');
+
+    const settled = renderTimeline(saga('saga-v2-already-settled.json'), { width: 100 });
+    expect(settled[0]).toMatch(/^✓ CheckOrder +39ms {2}order COMPLETED$/);
+    expect(settled[2]).toMatch(/^✓ AlreadySettled +3ms {2}already settled, nothing ran$/);
+    expect(settled.join('\n')).toContain('order COMPLETED · no compensation');
+  });
+
   test('a failing compensation: the error outranks the backoff list when space is short', () => {
     const lines = renderTimeline(saga('saga-compensation-fails.json'), { width: 100 });
     const refund = lines.find((line) => line.includes('RefundPayment')) ?? '';
@@ -232,7 +249,16 @@ describe('what the lines say', () => {
 
 describe('toJsonLines', () => {
   const STEP_KEYS = ['type', 'state', 'phase', 'status', 'attempts', 'durationMs'];
-  const OPTIONAL_STEP_KEYS = ['error', 'cause', 'backoffMs', 'compensates', 'parent', 'iteration', 'branch'];
+  const OPTIONAL_STEP_KEYS = [
+    'error',
+    'cause',
+    'backoffMs',
+    'compensates',
+    'note',
+    'parent',
+    'iteration',
+    'branch',
+  ];
   const SUMMARY_KEYS = [
     'type',
     'status',

@@ -35,8 +35,9 @@ export interface LocalCloudOptions {
   /** The edge's port on 127.0.0.1. @default a free port */
   readonly edgePort?: number;
   /**
-   * Shrinks time, keeping its shape: Step Functions Retry/Wait delays and Lambda timeouts
-   * (0.1 = ten times faster; a 10 s function timeout becomes 1 s). @default 1
+   * Shrinks time, keeping its shape: Step Functions Retry/Wait delays, Lambda timeouts and EventBridge
+   * schedule periods (0.1 = ten times faster; a 10 s function timeout becomes 1 s, `rate(1 minute)` fires
+   * every 6 s). @default 1
    */
   readonly timeScale?: number;
   /**
@@ -182,7 +183,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     stoppers.push({ name: 'Step Functions', stop: () => stepfunctions.close() });
     let events: EventBridgeService | undefined;
     const dispatcher = createTargetDispatcher({ lambda, sqs, stepfunctions, logs, events: () => events });
-    const eventBridge = new EventBridgeService({ dispatcher, dataDir, log });
+    const eventBridge = new EventBridgeService({ dispatcher, dataDir, log, timeScale: options.timeScale });
     events = eventBridge;
     stoppers.push({ name: 'EventBridge', stop: () => eventBridge.close() });
 

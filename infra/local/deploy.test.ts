@@ -402,6 +402,64 @@ describe('deploy failures', () => {
   });
 });
 
+describe('scheduled rules', () => {
+  test('a rate() rule is put with its schedule and Lambda target; a cron() rule is listed unsupported', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'saga-deploy-'));
+    try {
+      const sweeper = 'arn:aws:lambda:us-east-1:000000000000:function:Saga-Sweeper';
+      const assembly: CloudAssembly = {
+        ...loadCloudAssembly(FIXTURE, 'Saga'),
+        template: {
+          Resources: {
+            SweepRule: {
+              Type: 'AWS::Events::Rule',
+              Properties: {
+                ScheduleExpression: 'rate(1 minute)',
+                State: 'ENABLED',
+                Targets: [{ Arn: sweeper, Id: 'Target0' }],
+              },
+            },
+            NightlyRule: {
+              Type: 'AWS::Events::Rule',
+              Properties: {
+                ScheduleExpression: 'cron(0 3 * * ? *)',
+                Targets: [{ Arn: sweeper, Id: 'Target0' }],
+              },
+            },
+          },
+        },
+      };
+      const { parts, recorded } = recordingParts();
+      const result = await deployTemplate({
+        assembly,
+        parts,
+        dataDir,
+        accountId: LOCAL_ACCOUNT_ID,
+        region: LOCAL_REGION,
+      });
+      expect(recorded.rules).toEqual([
+        expect.objectContaining({
+          busName: 'default',
+          eventPattern: undefined,
+          scheduleExpression: 'rate(1 minute)',
+          state: 'ENABLED',
+          targets: [expect.objectContaining({ id: 'Target0', arn: sweeper })],
+        }),
+      ]);
+      expect(recorded.rules[0]?.arn).toMatch(/^arn:aws:events:us-east-1:000000000000:rule\//);
+      expect(result.unsupported).toEqual([
+        {
+          logicalId: 'NightlyRule',
+          type: 'AWS::Events::Rule',
+          note: expect.stringMatching(/^cron\(\) schedules do not run locally .*cron\(0 3 \* \* \? \*\)$/),
+        },
+      ]);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('helpers', () => {
   test('applySubstitutions fills known placeholders and leaves others', () => {
     expect(applySubstitutions('{"a":"${A}","b":"${B}","n":${N}}', { A: 'x', N: 3 })).toBe(

@@ -312,11 +312,12 @@ export async function deployTemplate(options: DeployOptions): Promise<DeployResu
       }
       case 'AWS::Events::Rule': {
         const p = props(true);
-        if (p.ScheduleExpression !== undefined) {
+        const schedule = p.ScheduleExpression === undefined ? undefined : String(p.ScheduleExpression);
+        if (schedule?.trim().startsWith('cron(')) {
           return done(
             'unsupported',
             resolver.ref(logicalId),
-            'scheduled rules (ScheduleExpression) do not run locally',
+            `cron() schedules do not run locally (only rate(); a cron time has no time-scaled meaning): ${schedule}`,
           );
         }
         const name = resolver.physicalName(logicalId);
@@ -341,7 +342,8 @@ export async function deployTemplate(options: DeployOptions): Promise<DeployResu
           name,
           arn: String(resolver.getAtt(logicalId, 'Arn')),
           busName,
-          eventPattern: parsePattern(p.EventPattern),
+          eventPattern: p.EventPattern === undefined ? undefined : parsePattern(p.EventPattern),
+          scheduleExpression: schedule,
           state: p.State === 'DISABLED' ? 'DISABLED' : 'ENABLED',
           targets,
         });

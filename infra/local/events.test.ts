@@ -331,3 +331,136 @@ describe('EventBridgeService', () => {
     ).toThrow(expect.objectContaining({ type: 'InvalidEventPatternException' }));
   });
 });
+
+describe('scheduled rules', () => {
+  const SWEEPER = 'arn:aws:lambda:us-east-1:000000000000:function:Sweeper';
+  const RULE_ARN = `${ARN}:rule/Sweep`;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /** A dispatcher that records each call's start, takes `busyMs` to answer, and fails while `failing`. */
+  function scheduleDispatcher(options: { busyMs?: number; failing?: boolean } = {}) {
+    const calls: { arn: string; payload: unknown; at: number }[] = [];
+    const dispatcher: DeadLetterDispatcher = {
+      async deliver(arn, payload) {
+        calls.push({ arn, payload, at: performance.now() });
+        if (options.busyMs) await sleep(options.busyMs);
+        if (options.failing) throw new Error('Sweeper failed: Runtime.ExitError');
+      },
+    };
+    return { dispatcher, calls };
+  }
+
+  const rule = (scheduleExpression: string, extra: Record<string, unknown> = {}) => ({
+    name: 'Sweep',
+    arn: RULE_ARN,
+    busName: 'default',
+    scheduleExpression,
+    targets: [{ id: 'Target0', arn: SWEEPER }],
+    ...extra,
+  });
+
+  it('parses rate() as EventBridge does and refuses cron() and malformed expressions, saying why', async () => {
+    const { parseScheduleExpression } = await import('./events.ts');
+    expect(parseScheduleExpression('rate(1 minute)')).toEqual({ periodMs: 60_000 });
+    expect(parseScheduleExpression('rate(5 minutes)')).toEqual({ periodMs: 300_000 });
+    expect(parseScheduleExpression('rate(1 hour)')).toEqual({ periodMs: 3_600_000 });
+    expect(parseScheduleExpression('rate(2 days)')).toEqual({ periodMs: 172_800_000 });
+    for (const bad of [
+      'rate(1 minutes)',
+      'rate(2 minute)',
+      'rate(0 minutes)',
+      'rate(1.5 hours)',
+      'rate(1 week)',
+      'every minute',
+    ]) {
+      expect(() => parseScheduleExpression(bad)).toThrow(
+        /ScheduleExpression is not valid: '.*'\. Expected rate\(1 minute/,
+      );
+    }
+    expect(() => parseScheduleExpression('cron(0/5 * * * ? *)')).toThrow(/rate\(\) schedules only.*cron\(\)/);
+  });
+
+  it('sends the Scheduled Event to a Lambda target every scaled period, without waiting for the function', async () => {
+    const { dispatcher, calls } = scheduleDispatcher({ busyMs: 400 });
+    // rate(1 minute) × 0.002 = one event every 120 ms; each invocation takes 400 ms.
+    const events = new EventBridgeService({ dispatcher, timeScale: 0.002 });
+    const created = performance.now();
+    events.putRule(rule('rate(1 minute)'));
+    await sleep(560);
+    await events.close();
+    expect(calls.length).toBeGreaterThanOrEqual(3);
+    expect(calls.length).toBeLessThanOrEqual(5);
+    expect(calls[0]?.at).toBeGreaterThanOrEqual(created + 110); // one period after the rule was created
+    expect(calls.map((c) => c.arn)).toEqual(calls.map(() => SWEEPER));
+    const first = calls[0]?.payload as EventEnvelope;
+    expect(first).toEqual({
+      version: '0',
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account: '000000000000',
+      time: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/),
+      region: 'us-east-1',
+      resources: [RULE_ARN],
+      detail: {},
+    });
+    expect(new Set(calls.map((c) => (c.payload as EventEnvelope).id)).size).toBe(calls.length);
+    // Not waiting: the second event went out while the first invocation was still running.
+    expect(Number(calls[1]?.at) - Number(calls[0]?.at)).toBeLessThan(300);
+    const count = calls.length;
+    await sleep(300);
+    expect(calls).toHaveLength(count); // stopped with the service
+  });
+
+  it('a failing Lambda target is retried twice, Lambda-style (1 and 2 minutes, scaled), then dropped and logged', async () => {
+    const { dispatcher, calls } = scheduleDispatcher({ failing: true });
+    const log: string[] = [];
+    // rate(10 minutes) × 0.002 = 1.2 s, so one event's attempts are alone: at 1.2 s, +120 ms, +240 ms more.
+    const events = new EventBridgeService({ dispatcher, timeScale: 0.002, log: (line) => log.push(line) });
+    events.putRule(rule('rate(10 minutes)'));
+    await sleep(1_900);
+    await events.close();
+    expect(calls).toHaveLength(3);
+    const gaps = [Number(calls[1]?.at) - Number(calls[0]?.at), Number(calls[2]?.at) - Number(calls[1]?.at)];
+    expect(gaps[0]).toBeGreaterThanOrEqual(115);
+    expect(gaps[1]).toBeGreaterThanOrEqual(235);
+    expect(new Set(calls.map((c) => (c.payload as EventEnvelope).id)).size).toBe(1);
+    expect(log).toEqual([
+      expect.stringMatching(
+        /scheduled event .* of rule Sweep: .*function:Sweeper failed 3 times, dropped: .*Runtime\.ExitError/,
+      ),
+    ]);
+  });
+
+  it('a disabled or replaced schedule stops; ListRules shows the schedule; a non-Lambda target gets EventBridge delivery', async () => {
+    const { dispatcher, calls } = scheduleDispatcher();
+    const events = new EventBridgeService({ dispatcher, timeScale: 0.002 });
+    events.putRule(rule('rate(1 minute)', { state: 'DISABLED' }));
+    events.putRule({
+      ...rule('rate(1 minute)'),
+      name: 'ToQueue',
+      targets: [{ id: 'Q', arn: 'arn:aws:sqs:us-east-1:000000000000:q' }],
+    });
+    const listed = (await events.handle('ListRules', {})) as { Rules: Record<string, unknown>[] };
+    expect(listed.Rules).toContainEqual(
+      expect.objectContaining({ Name: 'Sweep', ScheduleExpression: 'rate(1 minute)', State: 'DISABLED' }),
+    );
+    expect(listed.Rules.find((r) => r.Name === 'Sweep')).not.toHaveProperty('EventPattern');
+    await sleep(300);
+    expect(calls.filter((c) => c.arn === SWEEPER)).toHaveLength(0);
+    expect(calls.filter((c) => c.arn.includes(':sqs:')).length).toBeGreaterThanOrEqual(1);
+    // Replacing the queue rule by one with a long period stops the short one.
+    events.putRule({
+      ...rule('rate(1 day)'),
+      name: 'ToQueue',
+      targets: [{ id: 'Q', arn: 'arn:aws:sqs:us-east-1:000000000000:q' }],
+    });
+    const count = calls.length;
+    await sleep(300);
+    expect(calls).toHaveLength(count);
+    expect(() => events.putRule({ ...rule('rate(1 minute)'), scheduleExpression: undefined })).toThrow(
+      /give it an EventPattern, a ScheduleExpression, or both/,
+    );
+    await events.close();
+  });
+});

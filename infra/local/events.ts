@@ -209,7 +209,9 @@ export class EventBridgeService implements JsonService {
       typeof spec.eventPattern === 'string' ? (JSON.parse(spec.eventPattern) as unknown) : spec.eventPattern;
     if (pattern !== undefined) validateEventPattern(pattern);
     const periodMs =
-      spec.scheduleExpression === undefined ? undefined : parseScheduleExpression(spec.scheduleExpression).periodMs;
+      spec.scheduleExpression === undefined
+        ? undefined
+        : parseScheduleExpression(spec.scheduleExpression).periodMs;
     const previous = rules.get(spec.name);
     clearInterval(previous?.schedule);
     const rule: Rule = { ...spec, pattern };

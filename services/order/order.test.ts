@@ -1,7 +1,13 @@
-import { PutItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { ulid } from 'ulid';
+import { isValid, ulid } from 'ulid';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { testDynamoDbClient, useTestAwsEnv } from '../../test/support/dynamodb.ts';
 import {
@@ -13,11 +19,14 @@ import {
 } from '../shared/testing.ts';
 import {
   buildPlaceOrderTransaction,
+  deriveOrderId,
   formatIssuePath,
   MAX_ITEMS,
   OUTBOX_TTL_SECONDS,
+  orderDifferences,
   priceOrder,
   type SagaInput,
+  ULID_PATTERN,
   validateOrderRequest,
 } from './order.ts';
 
@@ -39,6 +48,38 @@ beforeAll(async () => {
 
 const post = (body: string, headers: Record<string, string> = {}) =>
   handler(httpApiEvent('POST', '/orders', { body, headers }), lambdaContext());
+
+const ALICE = 'arn:aws:iam::000000000000:user/alice';
+const BOB = 'arn:aws:sts::000000000000:assumed-role/Shop/bob-session';
+
+/** A POST signed by `userArn`: the IAM authorizer's `requestContext.authorizer.iam`, as the HTTP API sends it. */
+function postAs(userArn: string, body: string, headers: Record<string, string> = {}) {
+  const event = httpApiEvent('POST', '/orders', { body, headers });
+  Object.assign(event.requestContext, {
+    authorizer: {
+      iam: {
+        accessKey: 'AKIAEXAMPLE',
+        accountId: '000000000000',
+        callerId: 'AIDAEXAMPLE',
+        cognitoIdentity: null,
+        principalOrgId: null,
+        userArn,
+        userId: 'AIDAEXAMPLE',
+      },
+    },
+  });
+  return handler(event, lambdaContext());
+}
+
+/** Forgets every Powertools record of the order POST, as if the function had died before storing its result. */
+async function forgetIdempotencyRecords(): Promise<void> {
+  const { Items = [] } = await client.send(new ScanCommand({ TableName: tables.IDEMPOTENCY_TABLE }));
+  for (const item of Items) {
+    if (item.id?.S?.startsWith('order.place#')) {
+      await client.send(new DeleteItemCommand({ TableName: tables.IDEMPOTENCY_TABLE, Key: { id: item.id } }));
+    }
+  }
+}
 
 const bodyOf = (response: APIGatewayProxyStructuredResultV2): Record<string, unknown> =>
   JSON.parse(response.body ?? '{}') as Record<string, unknown>;
@@ -87,6 +128,52 @@ describe('domain', () => {
     expect(bad.ok).toBe(false);
     const paths = bad.ok ? [] : bad.issues.map((issue) => issue.path);
     expect(paths).toEqual(expect.arrayContaining(['customerId', 'items[0].qty', 'currency', 'items[0].sku']));
+  });
+
+  test('derived order ids: ULIDs (first char 0–7), the same for the same caller and key, else different', () => {
+    const id = deriveOrderId(ALICE, 'k1');
+    expect(id).toMatch(ULID_PATTERN);
+    expect(isValid(id)).toBe(true);
+    expect(deriveOrderId(ALICE, 'k1')).toBe(id);
+    expect(deriveOrderId(ALICE, 'k2')).not.toBe(id);
+    expect(deriveOrderId(BOB, 'k1')).not.toBe(id);
+    // No ambiguity from the separator: ("a\nb", "c") and ("a", "b\nc") are different callers and keys.
+    expect(deriveOrderId('a\nb', 'c')).not.toBe(deriveOrderId('a', 'b\nc'));
+    const firsts = new Set<string>();
+    for (let i = 0; i < 500; i++) {
+      const derived = deriveOrderId(ALICE, `key-${i}`);
+      expect(derived).toMatch(ULID_PATTERN);
+      firsts.add(derived.charAt(0));
+    }
+    // The first character takes all eight values 0–7 (3 bits of the hash), never more.
+    expect([...firsts].sort().join('')).toBe('01234567');
+  });
+
+  test('orderDifferences compares customerId, the lines as a set, and currency', () => {
+    const row = {
+      customerId: 'c1',
+      items: [
+        { sku: 'a', qty: 1 },
+        { sku: 'b', qty: 2 },
+      ],
+      currency: 'EUR',
+    };
+    expect(
+      orderDifferences(row, {
+        customerId: 'c1',
+        items: [
+          { sku: 'b', qty: 2 },
+          { sku: 'a', qty: 1 },
+        ],
+        currency: 'EUR',
+      }),
+    ).toEqual([]);
+    expect(
+      orderDifferences(row, { customerId: 'c2', items: [{ sku: 'a', qty: 1 }], currency: 'USD' }),
+    ).toEqual(['customerId', 'items', 'currency']);
+    expect(
+      orderDifferences({}, { customerId: 'c1', items: [{ sku: 'a', qty: 1 }], currency: 'EUR' }),
+    ).toEqual(['customerId', 'items', 'currency']);
   });
 
   test('issue paths read like the JSON they point into', () => {
@@ -214,7 +301,7 @@ describe('POST /orders', () => {
     expect((await rowsOf(String(orderId))).order[0]?.currency?.S).toBe('EUR');
   });
 
-  test('a duplicate order id is refused with 409 and nothing changes', async () => {
+  test('a duplicate order id with a different body is refused with 409 naming the fields; nothing changes', async () => {
     const orderId = ulid();
     expect(
       (await post(JSON.stringify({ orderId, customerId: 'first', items: [{ sku: 'ceramic-mug', qty: 1 }] })))
@@ -227,9 +314,56 @@ describe('POST /orders', () => {
       JSON.stringify({ orderId, customerId: 'second', items: [{ sku: 'burr-grinder', qty: 1 }] }),
     );
     expect(response.statusCode).toBe(409);
-    expect(bodyOf(response).message).toContain(`Order ${orderId} already exists`);
+    expect(bodyOf(response).message).toContain(
+      `Order ${orderId} already exists with a different customerId, items`,
+    );
+    expect(bodyOf(response).differences).toEqual(['customerId', 'items']);
     expect(await rowsOf(orderId)).toEqual(before);
     expect(await rowCount()).toBe(count);
+  });
+
+  test('a different currency alone is a conflict too, and says so', async () => {
+    const orderId = ulid();
+    const order = { orderId, customerId: 'cur', items: [{ sku: 'ceramic-mug', qty: 1 }] };
+    expect((await post(JSON.stringify(order))).statusCode).toBe(202);
+    const response = await post(JSON.stringify({ ...order, currency: 'GBP' }));
+    expect(response.statusCode).toBe(409);
+    expect(bodyOf(response)).toMatchObject({ orderId, differences: ['currency'] });
+    expect(bodyOf(response).message).toMatch(/different currency; nothing was written/);
+  });
+
+  test('repeating an order (same id and body, lines in another order) answers it: 202, order-existed, its status', async () => {
+    const orderId = ulid();
+    const lines = [
+      { sku: 'ceramic-mug', qty: 1 },
+      { sku: 'espresso-beans', qty: 2 },
+    ];
+    const first = await post(JSON.stringify({ orderId, customerId: 'again', items: lines }));
+    expect(first.statusCode).toBe(202);
+    expect(first.headers?.['order-existed']).toBeUndefined();
+    const count = await rowCount();
+
+    const repeat = await post(
+      JSON.stringify({ orderId, customerId: 'again', items: [...lines].reverse(), currency: 'EUR' }),
+    );
+    expect(repeat.statusCode).toBe(202);
+    expect(bodyOf(repeat)).toEqual({ orderId, status: 'PENDING' });
+    expect(repeat.headers?.['order-existed']).toBe('true');
+    expect(await rowCount()).toBe(count);
+
+    // Once the saga moved the order on, a repeat answers its status now.
+    await client.send(
+      new UpdateItemCommand({
+        TableName: tables.ORDERS_TABLE,
+        Key: { pk: { S: `ORDER#${orderId}` }, sk: { S: 'ORDER' } },
+        UpdateExpression: 'SET #s = :s',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':s': { S: 'COMPLETED' } },
+      }),
+    );
+    const later = await post(JSON.stringify({ orderId, customerId: 'again', items: lines }));
+    expect(later.statusCode).toBe(202);
+    expect(bodyOf(later)).toEqual({ orderId, status: 'COMPLETED' });
   });
 
   const tooMany = Array.from({ length: MAX_ITEMS + 1 }, (_, i) => ({ sku: `sku-${i}`, qty: 1 }));
@@ -375,6 +509,72 @@ describe('POST /orders with Idempotency-Key', () => {
     const a = await post(body, { 'idempotency-key': `a-${ulid()}` });
     const b = await post(body, { 'idempotency-key': `b-${ulid()}` });
     expect(bodyOf(a).orderId).not.toBe(bodyOf(b).orderId);
+  });
+
+  test('without an orderId, the order id is derived from the SigV4 caller and the key', async () => {
+    const key = `key-${ulid()}`;
+    const body = JSON.stringify({ customerId: 'derived', items: [{ sku: 'ceramic-mug', qty: 1 }] });
+    const response = await postAs(ALICE, body, { 'idempotency-key': key });
+    expect(response.statusCode).toBe(202);
+    expect(bodyOf(response)).toEqual({ orderId: deriveOrderId(ALICE, key), status: 'PENDING' });
+    expect((await rowsOf(deriveOrderId(ALICE, key))).order).toHaveLength(1);
+  });
+
+  test('a crash after the commit (no stored result) and a retry: the same order, not a second one', async () => {
+    const key = `key-${ulid()}`;
+    const body = JSON.stringify({ customerId: 'crash', items: [{ sku: 'burr-grinder', qty: 1 }] });
+    const first = await postAs(ALICE, body, { 'idempotency-key': key });
+    expect(first.statusCode).toBe(202);
+    await forgetIdempotencyRecords();
+    const count = await rowCount();
+
+    const retry = await postAs(ALICE, body, { 'idempotency-key': key });
+
+    expect(retry.statusCode).toBe(202);
+    expect(bodyOf(retry)).toEqual(bodyOf(first));
+    expect(retry.headers?.['order-existed']).toBe('true');
+    expect(await rowCount()).toBe(count);
+    expect((await rowsOf(String(bodyOf(first).orderId))).outbox).toHaveLength(1);
+  });
+
+  test('after the stored result is gone, the same key with another body is a 409 naming what differs', async () => {
+    const key = `key-${ulid()}`;
+    await postAs(ALICE, JSON.stringify({ customerId: 'k', items: [{ sku: 'ceramic-mug', qty: 1 }] }), {
+      'idempotency-key': key,
+    });
+    await forgetIdempotencyRecords();
+    const response = await postAs(
+      ALICE,
+      JSON.stringify({ customerId: 'k', items: [{ sku: 'ceramic-mug', qty: 2 }] }),
+      {
+        'idempotency-key': key,
+      },
+    );
+    expect(response.statusCode).toBe(409);
+    expect(bodyOf(response)).toMatchObject({ orderId: deriveOrderId(ALICE, key), differences: ['items'] });
+  });
+
+  test('the same key from another caller is another order', async () => {
+    const key = `key-${ulid()}`;
+    const body = JSON.stringify({ customerId: 'shared-key', items: [{ sku: 'ceramic-mug', qty: 1 }] });
+    const alice = await postAs(ALICE, body, { 'idempotency-key': key });
+    await forgetIdempotencyRecords();
+    const bob = await postAs(BOB, body, { 'idempotency-key': key });
+    expect(alice.statusCode).toBe(202);
+    expect(bob.statusCode).toBe(202);
+    expect(bodyOf(bob).orderId).toBe(deriveOrderId(BOB, key));
+    expect(bodyOf(bob).orderId).not.toBe(bodyOf(alice).orderId);
+    expect(bob.headers?.['order-existed']).toBeUndefined();
+  });
+
+  test('a client-chosen orderId wins over the derived one', async () => {
+    const orderId = ulid();
+    const response = await postAs(
+      ALICE,
+      JSON.stringify({ orderId, customerId: 'own-id', items: [{ sku: 'ceramic-mug', qty: 1 }] }),
+      { 'idempotency-key': `key-${ulid()}` },
+    );
+    expect(bodyOf(response).orderId).toBe(orderId);
   });
 
   test('a malformed key → 400', async () => {

@@ -42,7 +42,10 @@ const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
  * Its "timestamp" characters are hash bits, not a time: nothing reads the time out of an order id.
  */
 export function deriveOrderId(caller: string, idempotencyKey: string): string {
-  const digest = createHash('sha256').update(`saga.order-id.v1\n${caller}\n${idempotencyKey}`).digest();
+  // A JSON array keeps caller and key apart whatever characters they hold (no separator to forge).
+  const digest = createHash('sha256')
+    .update(JSON.stringify(['saga.order-id.v1', caller, idempotencyKey]))
+    .digest();
   let value = BigInt(`0x${digest.subarray(0, 16).toString('hex')}`);
   let id = '';
   // 26 × 5 = 130 bits: the top character holds the 3 highest bits, hence 0–7.

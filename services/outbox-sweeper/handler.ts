@@ -50,6 +50,9 @@ export class SweepFailedError extends Error {
 /** What the handler returns: the sweep's counts and the orders it started. */
 export interface SweepSummary {
   readonly sweepAfterSeconds: number;
+  /** Stale PENDING orders found. */
+  readonly found: number;
+  /** Of those, the ones this sweep checked. */
   readonly candidates: number;
   readonly started: readonly string[];
   readonly hadExecution: number;
@@ -68,13 +71,14 @@ export const handler = async (_event: ScheduledEvent, context: Context): Promise
   }
   const summary: SweepSummary = {
     sweepAfterSeconds,
+    found: result.found,
     candidates: result.candidates,
     started: result.started.map(({ orderId }) => orderId),
     hadExecution: result.hadExecution.length,
     more: result.more,
   };
   if (result.more) {
-    logger.warn('More stale PENDING orders than one sweep handles; the next sweep takes the rest', {
+    logger.warn('More stale PENDING orders than one sweep handles; the next sweeps pick from the rest', {
       ...summary,
     });
   }

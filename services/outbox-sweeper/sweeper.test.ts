@@ -28,7 +28,7 @@ import {
   setServiceEnv,
 } from '../shared/testing.ts';
 import type { SweepSummary } from './handler.ts';
-import { MAX_ORDERS_PER_SWEEP, type SweeperDeps, sweep } from './sweeper.ts';
+import { MAX_ORDERS_PER_SWEEP, type SweeperDeps, sample, sweep } from './sweeper.ts';
 
 const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:OrderSaga-test';
 const executionArn = (orderId: string) =>
@@ -116,6 +116,7 @@ describe('sweep', () => {
 
     expect(result).toEqual({
       candidates: 1,
+      found: 1,
       started: [{ orderId, executionArn: executionArn(orderId) }],
       hadExecution: [],
       failed: [],
@@ -209,22 +210,35 @@ describe('sweep', () => {
     ]);
   });
 
-  test('handles at most maxOrders per sweep and says more are left; the next sweep takes the rest', async () => {
+  test('handles at most maxOrders per sweep and says more are left; later sweeps reach the rest', async () => {
     const deps = await freshDeps();
     const orderIds: string[] = [];
     for (let i = 0; i < 5; i++) orderIds.push(await putOrder(deps, { ageSeconds: 600 + i }));
 
     const first = await sweep(deps, { sweepAfterSeconds: 120, maxOrders: 3 });
-    expect(first.candidates).toBe(3);
+    expect(first).toMatchObject({ candidates: 3, found: 5, more: true });
     expect(first.started).toHaveLength(3);
-    expect(first.more).toBe(true);
 
-    const second = await sweep(deps, { sweepAfterSeconds: 120, maxOrders: 3 });
-    expect(second.started).toHaveLength(2);
-    expect(second.hadExecution).toHaveLength(3);
-    expect(second.more).toBe(false);
+    // The three started keep their executions (and stay PENDING): later sweeps must still reach the other two.
+    // Each sweep picks at random; 20 sweeps all missing one of them has a chance of 0.4^20.
+    for (let i = 0; i < 20 && executions.size < 5; i++) {
+      const next = await sweep(deps, { sweepAfterSeconds: 120, maxOrders: 3 });
+      expect(next).toMatchObject({ candidates: 3, found: 5, more: true });
+    }
     expect([...executions.keys()].sort()).toEqual([...orderIds].sort());
+    expect(startCalls()).toHaveLength(5);
     expect(MAX_ORDERS_PER_SWEEP).toBe(100);
+  });
+
+  test('sample picks count distinct items, all of them when there are fewer', () => {
+    const items = [1, 2, 3, 4, 5, 6];
+    const picked = sample(items, 4);
+    expect(new Set(picked).size).toBe(4);
+    expect(picked.every((item) => items.includes(item))).toBe(true);
+    expect(sample(items, 10).sort()).toEqual(items);
+    // random() = 0 always takes the first remaining: the order of the input.
+    expect(sample(items, 3, () => 0)).toEqual([1, 2, 3]);
+    expect(sample(items, 2, () => 0.999)).toEqual([6, 1]);
   });
 
   test('a malformed ORDER row fails on its own, naming the field; the other orders are still started', async () => {

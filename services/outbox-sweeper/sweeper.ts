@@ -33,33 +33,36 @@ export interface SweepOptions {
   readonly maxOrders?: number;
   /** @default the current time */
   readonly now?: Date;
+  /** Picks the orders of a sweep when there are more than `maxOrders`. @default Math.random */
+  readonly random?: () => number;
 }
 
 /** What a sweep did. */
 export interface SweepResult {
   /** Stale `PENDING` orders handled by this sweep (at most `maxOrders`). */
   readonly candidates: number;
+  /** Stale `PENDING` orders found, handled or not. */
+  readonly found: number;
   /** Orders whose saga this sweep started, with the execution. */
   readonly started: readonly { readonly orderId: string; readonly executionArn: string }[];
   /** Orders that had an execution already (still running, or ended without settling the order). */
   readonly hadExecution: readonly { readonly orderId: string; readonly status: string }[];
   /** Orders the sweep could not check or start, with the error. */
   readonly failed: readonly { readonly orderId: string; readonly error: Error }[];
-  /** True when more stale `PENDING` orders were found than one sweep handles. */
+  /** True when more stale `PENDING` orders were found than one sweep handles (the next sweeps pick again). */
   readonly more: boolean;
 }
 
 type Row = Record<string, unknown>;
 
 /**
- * Scans Orders for ORDER rows with status `PENDING` created before `cutoff`, up to `max` of them (reading on
- * only to learn whether there are more).
+ * Scans Orders (all of it: no index lists pending orders) for ORDER rows with status `PENDING` created before
+ * `cutoff`.
  */
 export async function findStalePendingOrders(
   deps: Pick<SweeperDeps, 'client' | 'ordersTable'>,
   cutoff: Date,
-  max: number,
-): Promise<{ orders: Row[]; more: boolean }> {
+): Promise<Row[]> {
   const orders: Row[] = [];
   let ExclusiveStartKey: Row | undefined;
   do {
@@ -89,10 +92,23 @@ export async function findStalePendingOrders(
     );
     orders.push(...(page.Items ?? []));
     ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey && orders.length <= max);
-  // Oldest of those found first (a Scan returns rows in hash order).
-  orders.sort((a, b) => String(a.createdAt).localeCompare(String(b.createdAt)));
-  return { orders: orders.slice(0, max), more: orders.length > max };
+  } while (ExclusiveStartKey);
+  return orders;
+}
+
+/**
+ * `count` of the items, chosen at random (a partial Fisher–Yates shuffle). Stale orders that keep an execution
+ * (one still running, or one that ended without settling its order) stay candidates on every sweep: a fixed
+ * choice such as "the oldest first" could hand every sweep the same ones and never reach the rest.
+ */
+export function sample<T>(items: readonly T[], count: number, random: () => number = Math.random): T[] {
+  const copy = [...items];
+  const n = Math.min(count, copy.length);
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.floor(random() * (copy.length - i));
+    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
+  }
+  return copy.slice(0, n);
 }
 
 type OrderOutcome =
@@ -117,8 +133,8 @@ async function sweepOrder(deps: SweeperDeps, row: Row): Promise<OrderOutcome> {
 }
 
 /**
- * One sweep: the stale `PENDING` orders (oldest first, at most `maxOrders`), each checked with
- * DescribeExecution and started when it has none. One order's failure does not stop the others.
+ * One sweep: the stale `PENDING` orders (at most `maxOrders`, picked at random when there are more), each
+ * checked with DescribeExecution and started when it has none. One order's failure does not stop the others.
  */
 export async function sweep(deps: SweeperDeps, options: SweepOptions): Promise<SweepResult> {
   const { sweepAfterSeconds } = options;
@@ -127,11 +143,8 @@ export async function sweep(deps: SweeperDeps, options: SweepOptions): Promise<S
   }
   const now = options.now ?? new Date();
   const cutoff = new Date(now.getTime() - sweepAfterSeconds * 1000);
-  const { orders, more } = await findStalePendingOrders(
-    deps,
-    cutoff,
-    options.maxOrders ?? MAX_ORDERS_PER_SWEEP,
-  );
+  const found = await findStalePendingOrders(deps, cutoff);
+  const orders = sample(found, options.maxOrders ?? MAX_ORDERS_PER_SWEEP, options.random);
 
   const started: { orderId: string; executionArn: string }[] = [];
   const hadExecution: { orderId: string; status: string }[] = [];
@@ -141,8 +154,9 @@ export async function sweep(deps: SweeperDeps, options: SweepOptions): Promise<S
     for (let row = orders[next++]; row !== undefined; row = orders[next++]) {
       try {
         const outcome = await sweepOrder(deps, row);
-        if (outcome.kind === 'started') started.push(outcome);
-        else hadExecution.push(outcome);
+        if (outcome.kind === 'started')
+          started.push({ orderId: outcome.orderId, executionArn: outcome.executionArn });
+        else hadExecution.push({ orderId: outcome.orderId, status: outcome.status });
       } catch (error) {
         failed.push({
           orderId: String(row.orderId),
@@ -152,5 +166,12 @@ export async function sweep(deps: SweeperDeps, options: SweepOptions): Promise<S
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, orders.length) }, worker));
-  return { candidates: orders.length, started, hadExecution, failed, more };
+  return {
+    candidates: orders.length,
+    found: found.length,
+    started,
+    hadExecution,
+    failed,
+    more: found.length > orders.length,
+  };
 }

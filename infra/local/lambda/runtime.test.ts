@@ -4,9 +4,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { build } from 'esbuild';
-import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseFailSpec, writeFailureFlag } from '../../../services/shared/failure-flags.ts';
+import { placeTestOrder } from '../../../services/shared/testing.ts';
 import { createTestTable, TEST_AWS, testDynamoDbClient } from '../../../test/support/dynamodb.ts';
 import { AwsError } from '../aws-error.ts';
 import { LogsService } from '../logs.ts';
@@ -31,7 +31,7 @@ class PaymentDeclined extends Error {
   }
 }
 
-interface Event { action: string; orderId?: string; ms?: number; dir?: string; count?: number }
+interface Event { action: string; orderId?: string; ms?: number; dir?: string; count?: number; code?: number }
 
 interface Context { awsRequestId: string; getRemainingTimeInMillis(): number; [field: string]: unknown }
 
@@ -112,7 +112,8 @@ export const handler = async (event: Event, context: Context) => {
       return { writtenBy: got.Item?.writtenBy?.S };
     }
     case 'exit':
-      process.exit(3);
+      console.log('exiting', event.code ?? 3);
+      process.exit(event.code ?? 3);
   }
   return 'unknown action';
 };
@@ -424,16 +425,31 @@ describe('LambdaRuntime', () => {
     });
   });
 
-  it('reports a sandbox that exits as Runtime.ExitError and replaces it', async () => {
-    const result = await runtime.invoke('fnB', { action: 'exit' });
+  it('reports a sandbox that exits as Runtime.ExitError and replaces it: the next invocation is a cold start', async () => {
+    // A function of its own: one sandbox, so that the next invocation has no other warm one to go to.
+    runtime.register(spec(bundleDir, 'fnExit'));
+    const before = payloadOf<{ sandboxId: string }>(await runtime.invoke('fnExit', { action: 'sandbox' }));
+    const result = await runtime.invoke('fnExit', { action: 'exit', code: 1 });
     expect(result.functionError).toBe('Unhandled');
-    expect(result.payload).toMatchObject({
+    expect(result.payload).toEqual({
       errorType: 'Runtime.ExitError',
-      errorMessage: `RequestId: ${result.requestId} Error: Runtime exited with error: exit status 3`,
+      errorMessage: `RequestId: ${result.requestId} Error: Runtime exited with error: exit status 1`,
     });
-    expect(
-      payloadOf<{ sandboxId: string }>(await runtime.invoke('fnB', { action: 'sandbox' })).sandboxId,
-    ).toBeTruthy();
+    expect((await runtime.invoke('fnExit', { action: 'exit', code: 3 })).payload).toMatchObject({
+      errorMessage: expect.stringMatching(/Error: Runtime exited with error: exit status 3$/),
+    });
+    const next = await runtime.invoke('fnExit', { action: 'sandbox' });
+    expect(payloadOf<{ sandboxId: string }>(next).sandboxId).not.toBe(before.sandboxId);
+    const lines = (await logEvents('fnExit', `"${result.requestId}"`)).map((e) => e.message);
+    expect(lines).toEqual([
+      `START RequestId: ${result.requestId} Version: $LATEST`,
+      expect.stringMatching(new RegExp(`\\t${result.requestId}\\tINFO\\texiting 1$`)),
+      `END RequestId: ${result.requestId}`,
+      expect.stringMatching(/\tStatus: error\tError Type: Runtime\.ExitError\t$/),
+    ]);
+    // A fresh sandbox: its first REPORT carries an Init Duration.
+    const report = (await logEvents('fnExit', `"REPORT RequestId: ${next.requestId}"`)).map((e) => e.message);
+    expect(report).toEqual([expect.stringMatching(/\tInit Duration: \d+\.\d{2} ms\t/)]);
   });
 
   it('invokes by name, name:$LATEST, ARN and qualified ARN; anything else is ResourceNotFoundException', async () => {
@@ -519,6 +535,8 @@ describe('a real saga bundle (services/payment, bundled as the CDK stack bundles
   let bundleDir: string;
   let runtime: LambdaRuntime;
   let flagsTable: string;
+  let paymentsTable: string;
+  let ordersTable: string;
   const logs = new LogsService({});
 
   beforeAll(async () => {
@@ -540,12 +558,15 @@ describe('a real saga bundle (services/payment, bundled as the CDK stack bundles
       logLevel: 'silent',
     });
     const ddb = testDynamoDbClient();
-    const [payments, idempotency, flags] = await Promise.all([
+    const [payments, orders, idempotency, flags] = await Promise.all([
       createTestTable(ddb, 'Payments'),
+      createTestTable(ddb, 'Orders'),
       createTestTable(ddb, 'Idempotency', { keys: [{ name: 'id', type: 'HASH' }] }),
       createTestTable(ddb, 'FailureFlags'),
     ]);
     flagsTable = flags;
+    paymentsTable = payments;
+    ordersTable = orders;
     runtime = new LambdaRuntime({
       logs,
       timeScale: 0.05,
@@ -560,6 +581,7 @@ describe('a real saga bundle (services/payment, bundled as the CDK stack bundles
       POWERTOOLS_SERVICE_NAME: 'payment',
       POWERTOOLS_LOG_LEVEL: 'INFO',
       PAYMENTS_TABLE: payments,
+      ORDERS_TABLE: orders,
       IDEMPOTENCY_TABLE: idempotency,
       FAILURE_FLAGS_TABLE: flags,
     };
@@ -581,6 +603,9 @@ describe('a real saga bundle (services/payment, bundled as the CDK stack bundles
     await rm(bundleDir, { recursive: true, force: true });
   });
 
+  /** A PENDING order: the payment step commits only while the order row says so. */
+  const pendingOrder = (): Promise<string> => placeTestOrder(testDynamoDbClient(), ordersTable);
+
   const chargeInput = (orderId: string) => ({
     orderId,
     amount: 4200,
@@ -589,7 +614,7 @@ describe('a real saga bundle (services/payment, bundled as the CDK stack bundles
   });
 
   it('charges once, replays idempotently, and its Powertools JSON lines are found by orderId', async () => {
-    const orderId = ulid();
+    const orderId = await pendingOrder();
     const first = payloadOf<{ chargeId: string; amount: number }>(
       await runtime.invoke('Saga-ChargePayment', chargeInput(orderId)),
     );
@@ -610,7 +635,7 @@ describe('a real saga bundle (services/payment, bundled as the CDK stack bundles
   });
 
   it('surfaces failure flags as Step Functions sees them: PaymentDeclined, and Sandbox.Timedout', async () => {
-    const declinedOrder = ulid();
+    const declinedOrder = await pendingOrder();
     await writeFailureFlag(
       testDynamoDbClient(),
       flagsTable,
@@ -621,7 +646,7 @@ describe('a real saga bundle (services/payment, bundled as the CDK stack bundles
     expect(declined.functionError).toBe('Unhandled');
     expect(declined.payload).toMatchObject({ errorType: 'PaymentDeclined' });
 
-    const slowOrder = ulid();
+    const slowOrder = await pendingOrder();
     await writeFailureFlag(
       testDynamoDbClient(),
       flagsTable,
@@ -633,5 +658,34 @@ describe('a real saga bundle (services/payment, bundled as the CDK stack bundles
       errorType: 'Sandbox.Timedout',
       errorMessage: `RequestId: ${timedOut.requestId} Error: Task timed out after 10.00 seconds`,
     });
+  });
+  it('die-after-commit: the charge commits, the sandbox exits (Runtime.ExitError, exit status 1), the next call cold-starts', async () => {
+    const orderId = await pendingOrder();
+    await writeFailureFlag(
+      testDynamoDbClient(),
+      flagsTable,
+      { orderId },
+      parseFailSpec('payment:die-after-commit'),
+    );
+    const died = await runtime.invoke('Saga-ChargePayment', chargeInput(orderId));
+    expect(died.functionError).toBe('Unhandled');
+    expect(died.payload).toEqual({
+      errorType: 'Runtime.ExitError',
+      errorMessage: `RequestId: ${died.requestId} Error: Runtime exited with error: exit status 1`,
+    });
+    const { Item } = await testDynamoDbClient().send(
+      new GetItemCommand({
+        TableName: paymentsTable,
+        Key: { pk: { S: `ORDER#${orderId}` }, sk: { S: 'CHARGE' } },
+        ConsistentRead: true,
+      }),
+    );
+    expect(Item?.amount?.N).toBe('4200');
+    const next = await runtime.invoke('Saga-ChargePayment', chargeInput(`${orderId}-next`));
+    const { events } = (await logs.handle('FilterLogEvents', {
+      logGroupName: '/aws/lambda/Saga-ChargePayment',
+      filterPattern: `"REPORT RequestId: ${next.requestId}"`,
+    })) as { events: FilteredEvent[] };
+    expect(events.map((e) => e.message)).toEqual([expect.stringMatching(/\tInit Duration: \d+\.\d{2} ms\t/)]);
   });
 });

@@ -120,7 +120,11 @@ describe('runAwsSdkDynamoDb', () => {
     });
     // Binary values travel as base64 text both ways, as on the wire.
     expect(
-      await runAwsSdkDynamoDb(dynamodb, 'getItem', { TableName: table, Key: key('crud'), ConsistentRead: true }),
+      await runAwsSdkDynamoDb(dynamodb, 'getItem', {
+        TableName: table,
+        Key: key('crud'),
+        ConsistentRead: true,
+      }),
     ).toEqual({ ok: true, output: { Item: item } });
     expect(await runAwsSdkDynamoDb(dynamodb, 'getItem', { TableName: table, Key: key('absent') })).toEqual({
       ok: true,
@@ -190,7 +194,10 @@ describe('runAwsSdkDynamoDb', () => {
       error: 'DynamoDb.DynamoDbException',
       cause: expect.stringMatching(/\(Service: DynamoDb, Status Code: 400, Request ID: [\w-]+\)$/),
     });
-    const missing = await runAwsSdkDynamoDb(dynamodb, 'getItem', { TableName: 'no-such-table', Key: key('x') });
+    const missing = await runAwsSdkDynamoDb(dynamodb, 'getItem', {
+      TableName: 'no-such-table',
+      Key: key('x'),
+    });
     expect(missing).toMatchObject({ ok: false, error: 'DynamoDb.ResourceNotFoundException' });
   });
 
@@ -229,13 +236,27 @@ describe('in a state machine', () => {
             Resource: 'arn:aws:states:::aws-sdk:dynamodb:transactWriteItems',
             Parameters: {
               TransactItems: [
-                { Update: { ...update, Key: { pk: { 'S.$': "States.Format('ORDER#{}', $.orderId)" }, sk: { S: 'ORDER' } } } },
-                { ConditionCheck: { ...check, Key: { pk: { 'S.$': "States.Format('ORDER#{}', $.orderId)" }, sk: { S: 'SHIPMENT' } } } },
+                {
+                  Update: {
+                    ...update,
+                    Key: { pk: { 'S.$': "States.Format('ORDER#{}', $.orderId)" }, sk: { S: 'ORDER' } },
+                  },
+                },
+                {
+                  ConditionCheck: {
+                    ...check,
+                    Key: { pk: { 'S.$': "States.Format('ORDER#{}', $.orderId)" }, sk: { S: 'SHIPMENT' } },
+                  },
+                },
               ],
             },
             ResultPath: '$.cancel',
             Catch: [
-              { ErrorEquals: ['DynamoDb.TransactionCanceledException'], ResultPath: '$.refused', Next: 'Refused' },
+              {
+                ErrorEquals: ['DynamoDb.TransactionCanceledException'],
+                ResultPath: '$.refused',
+                Next: 'Refused',
+              },
             ],
             Next: 'Cancelled',
           },
@@ -260,7 +281,9 @@ describe('in a state machine', () => {
     expect(JSON.parse(String(ok.described.output))).toEqual({ orderId: 'sm-1', cancel: {} });
     const scheduled = ok.events.find((e) => e.type === 'TaskScheduled')?.taskScheduledEventDetails;
     expect(scheduled).toMatchObject({ resourceType: 'aws-sdk:dynamodb', resource: 'transactWriteItems' });
-    expect(JSON.parse(String(scheduled?.parameters)).TransactItems[0].Update.Key.pk).toEqual({ S: 'ORDER#sm-1' });
+    expect(JSON.parse(String(scheduled?.parameters)).TransactItems[0].Update.Key.pk).toEqual({
+      S: 'ORDER#sm-1',
+    });
     expect(await statusOf('sm-1')).toBe('CANCELLING');
 
     const refused = await run('sm-2');

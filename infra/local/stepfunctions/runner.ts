@@ -729,7 +729,8 @@ function jsonToStringMarked(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
   for (const [key, inner] of Object.entries(value)) {
-    if (key.endsWith(JSON_TO_STRING_MARK)) out[key.slice(0, -JSON_TO_STRING_MARK.length)] = JSON.stringify(inner);
+    if (key.endsWith(JSON_TO_STRING_MARK))
+      out[key.slice(0, -JSON_TO_STRING_MARK.length)] = JSON.stringify(inner);
     else out[key] = jsonToStringMarked(inner);
   }
   return out;

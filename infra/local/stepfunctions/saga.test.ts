@@ -8,8 +8,8 @@ import { retryDelayMs } from './retry.ts';
 import { StepFunctionsService } from './service.ts';
 import { namedError, statesEntered, TestFunctions } from './testing.ts';
 
-// The project's own saga definition, run with in-test functions standing in for the five Lambdas and a
-// real DynamoDB Local Orders table for its dynamodb:updateItem states.
+// The project's own saga definition, run with in-test functions standing in for the five Lambdas and real
+// DynamoDB Local Orders, Payments and Shipments tables for its dynamodb and aws-sdk:dynamodb states.
 
 const TIME_SCALE = 0.02;
 const dynamodb = testDynamoDbClient();
@@ -55,9 +55,15 @@ const service = new StepFunctionsService({
 });
 const machineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stateMachine:OrderSaga`;
 let ordersTable = '';
+let paymentsTable = '';
+let shipmentsTable = '';
 
 beforeAll(async () => {
-  ordersTable = await createTestTable(dynamodb, 'sfn-orders');
+  [ordersTable, paymentsTable, shipmentsTable] = await Promise.all([
+    createTestTable(dynamodb, 'sfn-orders'),
+    createTestTable(dynamodb, 'sfn-payments'),
+    createTestTable(dynamodb, 'sfn-shipments'),
+  ]);
   const substitutions: Record<string, string> = {
     ChargePaymentFunctionArn: TestFunctions.arn('charge'),
     ReserveInventoryFunctionArn: TestFunctions.arn('reserve'),
@@ -65,6 +71,8 @@ beforeAll(async () => {
     RefundPaymentFunctionArn: TestFunctions.arn('refund'),
     ReleaseInventoryFunctionArn: TestFunctions.arn('release'),
     OrdersTableName: ordersTable,
+    PaymentsTableName: paymentsTable,
+    ShipmentsTableName: shipmentsTable,
   };
   const template = readFileSync(
     new URL('../../../state-machines/order-saga.asl.json', import.meta.url),
@@ -88,14 +96,16 @@ afterAll(() => service.close());
 async function placeAndRun(
   orderId: string,
   plan: { charge?: string[]; reserve?: string[]; ship?: string[]; refund?: string[] } = {},
+  options: { replay?: boolean } = {},
 ): Promise<{ status?: string; error?: string; events: LocalHistoryEvent[] }> {
   behaviour.set(orderId, plan);
-  await dynamodb.send(
-    new PutItemCommand({
-      TableName: ordersTable,
-      Item: { pk: { S: `ORDER#${orderId}` }, sk: { S: 'ORDER' }, status: { S: 'PENDING' } },
-    }),
-  );
+  if (!options.replay)
+    await dynamodb.send(
+      new PutItemCommand({
+        TableName: ordersTable,
+        Item: { pk: { S: `ORDER#${orderId}` }, sk: { S: 'ORDER' }, status: { S: 'PENDING' } },
+      }),
+    );
   const input = {
     orderId,
     customerId: 'c1',
@@ -105,7 +115,7 @@ async function placeAndRun(
   };
   const { executionArn } = (await service.handle('StartExecution', {
     stateMachineArn: machineArn,
-    name: orderId,
+    name: options.replay ? `${orderId}-replay` : orderId,
     input: JSON.stringify(input),
   })) as { executionArn: string };
   const described = await service.waitForExecution(executionArn, { timeoutMs: 20_000 });
@@ -123,7 +133,12 @@ async function orderRow(orderId: string): Promise<Record<string, string | undefi
       Key: { pk: { S: `ORDER#${orderId}` }, sk: { S: 'ORDER' } },
     }),
   );
-  return { status: Item?.status?.S, updatedAt: Item?.updatedAt?.S, failureReason: Item?.failureReason?.S };
+  return {
+    status: Item?.status?.S,
+    updatedAt: Item?.updatedAt?.S,
+    failureReason: Item?.failureReason?.S,
+    compensationError: Item?.compensationError?.S,
+  };
 }
 
 describe('the order saga', () => {
@@ -131,6 +146,8 @@ describe('the order saga', () => {
     const { status, events } = await placeAndRun('01HAPPY');
     expect(status).toBe('SUCCEEDED');
     expect(statesEntered(events)).toEqual([
+      'CheckOrder',
+      'RouteOrder',
       'ChargePayment',
       'ReserveInventory',
       'ShipOrder',
@@ -258,11 +275,15 @@ describe('the order saga', () => {
     expect(status).toBe('FAILED');
     expect(error).toBe('OrderCancelled');
     expect(statesEntered(events)).toEqual([
+      'CheckOrder',
+      'RouteOrder',
       'ChargePayment',
       'ReserveInventory',
       'ShipOrder',
+      'CancelOrder',
       'ReleaseInventory',
       'RefundPayment',
+      'CompensationsDone',
       'MarkOrderCancelled',
       'OrderCancelled',
     ]);
@@ -285,7 +306,59 @@ describe('the order saga', () => {
     const { status, error, events } = await placeAndRun('01PAYFAIL', { charge: ['PaymentDeclined'] });
     expect(status).toBe('FAILED');
     expect(error).toBe('PaymentFailed');
-    expect(statesEntered(events)).toEqual(['ChargePayment', 'MarkOrderFailed', 'PaymentFailed']);
+    expect(statesEntered(events)).toEqual([
+      'CheckOrder',
+      'RouteOrder',
+      'ChargePayment',
+      'MarkOrderFailed',
+      'PaymentFailed',
+    ]);
     expect(await orderRow('01PAYFAIL')).toMatchObject({ status: 'FAILED', failureReason: 'PaymentDeclined' });
+  });
+
+  test('a replay of a settled order ends in AlreadySettled without running any step', async () => {
+    await placeAndRun('01REPLAY');
+    const calls = functions.calls.length;
+    const { status, events } = await placeAndRun('01REPLAY', {}, { replay: true });
+    expect(status).toBe('SUCCEEDED');
+    expect(statesEntered(events)).toEqual(['CheckOrder', 'RouteOrder', 'AlreadySettled']);
+    expect(functions.calls.length).toBe(calls);
+    expect((await orderRow('01REPLAY')).status).toBe('COMPLETED');
+  });
+
+  test('a refund that keeps failing leaves COMPENSATION_FAILED naming it (JSON); a re-run resumes and cancels', async () => {
+    const refundFailures = Array.from({ length: 7 }, () => 'TransientError');
+    const { status, error, events } = await placeAndRun('01COMPFAIL', {
+      reserve: ['OutOfStock'],
+      refund: refundFailures,
+    });
+    expect(status).toBe('FAILED');
+    expect(error).toBe('CompensationFailed');
+    expect(statesEntered(events).slice(-5)).toEqual([
+      'ReleaseInventory',
+      'RefundPayment',
+      'CompensationsDone',
+      'MarkCompensationFailed',
+      'CompensationFailed',
+    ]);
+    const row = await orderRow('01COMPFAIL');
+    expect(row.status).toBe('COMPENSATION_FAILED');
+    // States.JsonToString of a Catch's {Error, Cause}, whose Cause is itself JSON text: valid JSON, as on AWS.
+    expect(JSON.parse(String(row.compensationError))).toEqual({
+      refund: { Error: 'TransientError', Cause: expect.stringContaining('"errorType":"TransientError"') },
+    });
+
+    const resumed = await placeAndRun('01COMPFAIL', {}, { replay: true });
+    expect(resumed.error).toBe('OrderCancelled');
+    expect(statesEntered(resumed.events)).toEqual([
+      'CheckOrder',
+      'RouteOrder',
+      'ReleaseInventory',
+      'RefundPayment',
+      'CompensationsDone',
+      'MarkOrderCancelled',
+      'OrderCancelled',
+    ]);
+    expect((await orderRow('01COMPFAIL')).status).toBe('CANCELLED');
   });
 });

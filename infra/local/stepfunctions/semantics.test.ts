@@ -31,7 +31,13 @@ let machines = 0;
 async function run(
   definition: unknown,
   input: unknown,
-): Promise<{ status?: string; error?: string; cause?: string; output: unknown; events: LocalHistoryEvent[] }> {
+): Promise<{
+  status?: string;
+  error?: string;
+  cause?: string;
+  output: unknown;
+  events: LocalHistoryEvent[];
+}> {
   const name = `semantics-${++machines}`;
   const arn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stateMachine:${name}`;
   service.createStateMachine({
@@ -68,7 +74,13 @@ const step = (next: string, extra: Record<string, unknown> = {}) => ({
   ResultPath: '$.result',
   Retry: [
     { ErrorEquals: ['PaymentDeclined', 'OrderNotPending'], MaxAttempts: 0 },
-    { ErrorEquals: ['States.ALL'], IntervalSeconds: 1, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL' },
+    {
+      ErrorEquals: ['States.ALL'],
+      IntervalSeconds: 1,
+      MaxAttempts: 3,
+      BackoffRate: 2,
+      JitterStrategy: 'FULL',
+    },
   ],
   Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Caught' }],
   Next: next,
@@ -156,7 +168,13 @@ describe('Choice', () => {
           Type: 'Choice',
           Choices: [
             { Variable: '$.compensationErrors', IsPresent: false, Next: 'Clean' },
-            { And: [{ Variable: '$.flag', IsNull: false }, { Variable: '$.flag', IsString: false }], Next: 'Flagged' },
+            {
+              And: [
+                { Variable: '$.flag', IsNull: false },
+                { Variable: '$.flag', IsString: false },
+              ],
+              Next: 'Flagged',
+            },
           ],
           Default: 'Failed',
         },
@@ -216,7 +234,15 @@ describe('Catch back to an earlier state', () => {
     const { status, events } = await run(definition, { key: 'loop' });
     expect(status).toBe('SUCCEEDED');
     expect(callsOf('loop')).toBe(5);
-    expect(statesEntered(events)).toEqual(['CheckOrder', 'Step', 'CheckOrder', 'Step', 'CheckOrder', 'Step', 'Done']);
+    expect(statesEntered(events)).toEqual([
+      'CheckOrder',
+      'Step',
+      'CheckOrder',
+      'Step',
+      'CheckOrder',
+      'Step',
+      'Done',
+    ]);
     const ids = events.map((event) => event.id);
     expect(ids).toEqual(ids.map((_, i) => i + 1));
   });
@@ -231,7 +257,13 @@ describe('States.JsonToString', () => {
         RefundPayment: {
           ...step('CompensationsDone'),
           Retry: [{ ErrorEquals: ['States.ALL'], MaxAttempts: 0 }],
-          Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.compensationErrors.refund', Next: 'CompensationsDone' }],
+          Catch: [
+            {
+              ErrorEquals: ['States.ALL'],
+              ResultPath: '$.compensationErrors.refund',
+              Next: 'CompensationsDone',
+            },
+          ],
         },
         CompensationsDone: {
           Type: 'Choice',
@@ -252,7 +284,9 @@ describe('States.JsonToString', () => {
     };
     const { output, events } = await run(definition, { key: 'refund' });
     expect(statesEntered(events)).toEqual(['RefundPayment', 'CompensationsDone', 'MarkCompensationFailed']);
-    const text = (output as { ExpressionAttributeValues: { ':e': { S: string } } }).ExpressionAttributeValues[':e'].S;
+    const text = (output as { ExpressionAttributeValues: { ':e': { S: string } } }).ExpressionAttributeValues[
+      ':e'
+    ].S;
     expect(typeof text).toBe('string');
     expect(JSON.parse(text)).toEqual({
       refund: { Error: 'RefundFailed', Cause: expect.stringContaining('RefundFailed') },
