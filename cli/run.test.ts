@@ -66,7 +66,10 @@ describe('usage errors: exit 2 naming what was received', () => {
       ['replay', ORDER_ID, '--concurrency', 'abc'],
       /--concurrency must be a whole number ≥ 1; received "abc"/,
     ],
-    [['replay', ORDER_ID, '--via', 'kafka'], /argument 'kafka' is invalid\. Allowed choices are sfn, outbox/],
+    [
+      ['replay', ORDER_ID, '--via', 'kafka'],
+      /argument 'kafka' is invalid\. Allowed choices are sfn, steps, outbox/,
+    ],
     [['flags', 'set', 'payment', '--global', '--rate', '2'], /--rate must be between 0 and 1; received "2"/],
     [['order', '--currency', 'JPY'], /argument 'JPY' is invalid\. Allowed choices are EUR, USD, GBP/],
     [['ls', '--limit', '-1'], /--limit must be a whole number ≥ 1; received "-1"/],
@@ -98,7 +101,8 @@ describe('usage errors: exit 2 naming what was received', () => {
 
 describe('saga order checks its input before it needs a cloud', () => {
   const steps = 'valid steps: payment, inventory, shipping, refund, release, publisher';
-  const modes = 'valid modes: error, transient[:N], timeout, crash-after-commit, latency[:MS]';
+  const modes =
+    'valid modes: error, transient[:N], throttle[:N], timeout, crash-after-commit, die-after-commit, timeout-after-commit, latency[:MS]';
 
   test('--fail bogus lists the valid steps and modes', async () => {
     const cwd = await tempProject();
@@ -164,6 +168,8 @@ describe('commands that need a stack, with no local cloud', () => {
     [['flags']],
     [['flags', 'list']],
     [['flags', 'set', 'payment:transient:2', '--global', '--rate', '0.5']],
+    // A rate applies to order flags too: nothing refuses it before the stack.
+    [['flags', 'set', 'payment', '--order', ORDER_ID, '--rate', '0.5']],
     [['flags', 'clear', '--all']],
   ])('saga %j → exit 3, run saga deploy', async (argv) => {
     const cwd = await tempProject();
@@ -215,10 +221,6 @@ describe('commands that need a stack, with no local cloud', () => {
       'Pass either --order <id> or --global, not both',
     ],
     [['flags', 'set', 'payment', '--order', 'nope'], 'received "nope"'],
-    [
-      ['flags', 'set', 'payment', '--order', ORDER_ID, '--rate', '0.5'],
-      '--rate applies to GLOBAL flags only',
-    ],
     [['flags', 'clear', 'nosuch', '--all'], 'Unknown step "nosuch"; valid steps: payment, inventory'],
   ])('saga %j → exit 2 before the stack', async (argv, message) => {
     const cwd = await tempProject();

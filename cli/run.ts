@@ -249,7 +249,7 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
   program
     .command('replay')
     .description(
-      're-run an existing order (its saga, its forward steps, or its outbox delivery) and prove that no side effect\n' +
+      're-run an existing order (its saga, its forward steps, or its outbox delivery) and prove that no side effect ' +
         'is added and no settled status changes, saying which layer answered',
     )
     .argument('<orderId>', 'the order to replay (see saga ls)')

@@ -399,8 +399,9 @@ describe('SagaStack (synthesized once, with the cdk-nag plugins)', () => {
             ([id]) => text === JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] }),
           )?.[1];
           expect(table, `${fnId}: ${dynamo.join(',')} on ${text}`).toBeDefined();
-          for (const action of dynamo)
-            (byTable[table ?? ''] ??= new Set()).add(action.replace('dynamodb:', ''));
+          const actions = byTable[table ?? ''] ?? new Set<string>();
+          for (const action of dynamo) actions.add(action.replace('dynamodb:', ''));
+          byTable[table ?? ''] = actions;
         }
       }
       granted[fnId] = Object.fromEntries(Object.entries(byTable).map(([t, a]) => [t, [...a].sort()]));

@@ -114,7 +114,7 @@ export const TABLE_GRANTS: Readonly<
   Record<SagaFunctionId, Partial<Record<SagaTableId, readonly DynamoDbAction[]>>>
 > = {
   // TransactWriteItems Put ORDER + Put OUTBOX; GetItem for GET /orders/{id} and for a repeated POST.
-  OrderFunction: { Orders: ['GetItem', 'PutItem', 'DeleteItem'], Idempotency: POWERTOOLS_IDEMPOTENCY },
+  OrderFunction: { Orders: ['GetItem', 'PutItem'], Idempotency: POWERTOOLS_IDEMPOTENCY },
   // Reads the Orders stream through its event source mapping (stream actions, granted by the mapping).
   OutboxPublisherFunction: { FailureFlags: FAILURE_FLAG_READER },
   // Scan for stale PENDING orders.
@@ -279,8 +279,9 @@ export class SagaStack extends Stack {
   public readonly idempotencyTable: Table;
   /** Failure injection flags. */
   public readonly failureFlagsTable: Table;
-  /** Every function of the stack, by construct id. */
-  public readonly functions: Readonly<Record<SagaFunctionId, SagaFunction>>;
+  /** Every function of the stack, by construct id (typed for the known ids, indexable by any string). */
+  public readonly functions: Readonly<Record<SagaFunctionId, SagaFunction>> &
+    Readonly<Record<string, SagaFunction | undefined>>;
   /** The order saga (Standard). */
   public readonly stateMachine: StateMachine;
   /** The substitutions passed to the state machine, by placeholder name. */
@@ -481,6 +482,7 @@ export class SagaStack extends Stack {
           maxEventAge: Duration.hours(2),
           // The log-group resource policy custom resource: use the SDK of the provider's runtime, not one
           // downloaded from npm during the deployment (slow, and fails without internet access).
+          installLatestAwsSdk: false,
         }),
       ],
     });
@@ -492,6 +494,7 @@ export class SagaStack extends Stack {
         principals: [new ServicePrincipal('events.amazonaws.com')],
         actions: ['sqs:SendMessage'],
         resources: [eventsDlq.queueArn],
+        conditions: { ArnEquals: { 'aws:SourceArn': orderPlacedRule.ruleArn } },
       }),
     );
 
@@ -640,7 +643,7 @@ export class SagaStack extends Stack {
       'FunctionNames',
       Fn.join(
         ',',
-        Object.values(this.functions).map((f) => f.functionName),
+        Object.values(this.functions as Record<SagaFunctionId, SagaFunction>).map((f) => f.functionName),
       ),
       'Comma-separated function names (log groups /aws/lambda/<name>)',
     );

@@ -14,12 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  DescribeExecutionCommand,
-  type HistoryEvent,
-  SFNClient,
-  StartExecutionCommand,
-} from '@aws-sdk/client-sfn';
+import { type HistoryEvent, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { ulid } from 'ulid';
 import { beforeAll, describe, expect, inject, test } from 'vitest';
 import {
@@ -122,6 +117,18 @@ const RETRIES = Object.fromEntries(LAMBDA_STATES.map((s) => [s, catchAllRetries(
 
 // ---------------------------------------------------------------------------------------------------------------
 // Outcomes
+
+/** The terminal shapes of the saga (see {@link OUTCOMES}). */
+type OutcomeName =
+  | 'completed'
+  | 'paymentFailed'
+  | 'paymentCancelled'
+  | 'inventoryCancelled'
+  | 'inventoryRefundStuck'
+  | 'shippingCancelled'
+  | 'shippingReleaseStuck'
+  | 'shippingRefundStuck'
+  | 'shippingBothStuck';
 
 /** One terminal shape of the saga, derived by hand from design §3–§4a and the ASL. */
 interface Outcome {
@@ -278,8 +285,7 @@ const OUTCOMES = {
     holdsStock: true,
     healsTo: 'shippingCancelled',
   },
-} as const satisfies Record<string, Outcome>;
-type OutcomeName = keyof typeof OUTCOMES;
+} as const satisfies Record<OutcomeName, Outcome>;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Cells

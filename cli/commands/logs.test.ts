@@ -16,6 +16,7 @@ function functionLogicalIds(): string[] {
       'ShipOrderFunction264D20AA',
       'OrderFunctionFABF799C',
       'OutboxPublisherFunctionA7EA23BE',
+      'OutboxSweeperFunction42C3EDC8',
     ];
   }
   const template = JSON.parse(readFileSync(TEMPLATE, 'utf8')) as {
@@ -29,11 +30,12 @@ function functionLogicalIds(): string[] {
 describe('shortFunctionName', () => {
   const ids = functionLogicalIds();
 
-  test('the (synthesized) template has the seven functions of the contract', () => {
+  test('the (synthesized) template has the eight functions of the contract', () => {
     expect(ids.map((id) => id.replace(/Function[0-9A-F]{8}$/, '')).sort()).toEqual([
       'ChargePayment',
       'Order',
       'OutboxPublisher',
+      'OutboxSweeper',
       'RefundPayment',
       'ReleaseInventory',
       'ReserveInventory',

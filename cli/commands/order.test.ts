@@ -53,7 +53,10 @@ describe('parseFailSpecs', () => {
       ['bogus'],
       /unknown step 'bogus'.*valid steps: payment, inventory, shipping, refund, release, publisher/,
     ],
-    [['payment:nope'], /unknown mode 'nope'.*valid modes: error, transient\[:N\], throttle\[:N\], timeout, crash-after-commit, die-after-commit, timeout-after-commit/],
+    [
+      ['payment:nope'],
+      /unknown mode 'nope'.*valid modes: error, transient\[:N\], throttle\[:N\], timeout, crash-after-commit, die-after-commit, timeout-after-commit/,
+    ],
     [['payment:transient:0'], /N must be between 1 and 100, got 0/],
     [['payment:timeout:5'], /mode 'timeout' takes no argument, got '5'/],
     [['payment', 'inventory', 'payment:timeout'], /--fail names step payment twice/],

@@ -165,6 +165,12 @@ export interface BuildTimelineOptions {
    * @default the order saga's CheckOrder
    */
   readonly checkpoints?: readonly string[];
+  /**
+   * Errors that say the step did not commit (business errors). A forward step with a compensation that failed
+   * with any other error may have committed (an unknown outcome), so it is owed its compensation.
+   * @default the order saga's business errors
+   */
+  readonly definiteErrors?: readonly string[];
 }
 
 /** The order saga's compensations (state-machines/order-saga.asl.json). */
@@ -175,6 +181,16 @@ export const SAGA_COMPENSATIONS: Readonly<Record<string, string>> = {
 
 /** The order saga's decisions to compensate. */
 export const SAGA_COMPENSATION_STARTS: readonly string[] = ['CancelOrder', 'CancelOrderAfterPayment'];
+
+/** The order saga's errors that say nothing was committed. */
+export const SAGA_DEFINITE_ERRORS: readonly string[] = [
+  'PaymentDeclined',
+  'OutOfStock',
+  'ShippingUnavailable',
+  'OrderNotPending',
+  'InvalidInputError',
+  'IdempotencyValidationError',
+];
 
 /** The order saga's guard: the consistent read of the order that routes every (re-)run. */
 export const SAGA_CHECKPOINTS: readonly string[] = ['CheckOrder'];
@@ -865,7 +881,11 @@ export function buildTimeline(
 
   const entries = flatten(visits).map(entryOf);
   const transitions = entries.reduce((sum, entry) => sum + 1 + Math.max(0, entry.attempts - 1), 0);
-  const check = compensationCheck(entries, forwardStatesConfigured);
+  const check = compensationCheck(
+    entries,
+    forwardStatesConfigured,
+    new Set(options.definiteErrors ?? SAGA_DEFINITE_ERRORS),
+  );
   // While the execution runs, compensations may still be on their way: the verdict waits for the end.
   const compensation = {
     ...check,
@@ -918,19 +938,23 @@ function flatten(visits: readonly Visit[]): Visit[] {
 function compensationCheck(
   entries: readonly TimelineEntry[],
   known: ReadonlySet<string>,
+  definite: ReadonlySet<string>,
 ): { compensatedInReverse: boolean | null; uncompensated: string[] } {
   const compensationsRun = entries.filter((entry) => entry.compensates !== undefined);
   if (compensationsRun.length === 0) return { compensatedInReverse: null, uncompensated: [] };
   // Forward steps with a known compensation: the configured ones, and those paired by name with one that ran.
   const undoable = new Set([...known, ...compensationsRun.map((entry) => entry.compensates)]);
-  // A step that failed may still have committed (an unknown outcome): when its compensation ran, it counts as
-  // a step to undo, in its place in the forward order.
+  // A step that failed may still have committed (an unknown outcome): unless its error says it did not, or its
+  // compensation ran anyway, it counts as a step to undo, in its place in the forward order.
   const attempted = new Set(compensationsRun.map((entry) => entry.compensates));
+  const mayHaveCommitted = (entry: TimelineEntry) =>
+    entry.status === 'caught' &&
+    (attempted.has(entry.state) || (entry.error !== undefined && !definite.has(entry.error)));
   const completed: string[] = [];
   for (const entry of entries) {
     if (
       entry.phase === 'forward' &&
-      (entry.status === 'succeeded' || (entry.status === 'caught' && attempted.has(entry.state))) &&
+      (entry.status === 'succeeded' || mayHaveCommitted(entry)) &&
       undoable.has(entry.state) &&
       !completed.includes(entry.state)
     ) {

@@ -113,10 +113,8 @@ describe('what the lines say', () => {
     expect(unknown[0]).toMatch(/^✓ CheckOrder +39ms {2}order PENDING$/);
     expect(unknown[2]).toMatch(/^↺ ChargePayment +9\.72s {2}5 attempts, .* · Runtime\.ExitError/);
     // The decision opens the compensation phase (indented, ↩) without undoing anything itself.
-    expect(unknown[3]).toMatch(
-      /^ {2}↩ CancelOrderAfterPayment +39ms {2}decided to compensate, the charge included/,
-    );
-    expect(unknown[4]).toMatch(/^ {2}↩ RefundPayment +166ms {2}undoes ChargePayment$/);
+    expect(unknown[3]).toMatch(/^ {2}↩ CancelOrder +39ms {2}decided to compensate \(PENDING → CANCELLING\)$/);
+    expect(unknown[5]).toMatch(/^ {2}↩ RefundPayment +166ms {2}undoes ChargePayment$/);
     expect(unknown.join('\n')).toContain('order CANCELLED · compensated in reverse ✓');
 
     const settled = renderTimeline(saga('saga-v2-already-settled.json'), { width: 100 });

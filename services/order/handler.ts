@@ -42,7 +42,9 @@ export const ANONYMOUS_CALLER = 'anonymous';
 /**
  * The SigV4 caller of a request, as the HTTP API's IAM authorizer reports it: `requestContext.authorizer.iam`'s
  * `userArn` (an IAM user, or `arn:aws:sts::<account>:assumed-role/<role>/<session>` for a role session), else
- * its account and caller id, else {@link ANONYMOUS_CALLER}. Idempotency keys are scoped to it.
+ * its account and caller id, else {@link ANONYMOUS_CALLER}. Idempotency keys are scoped to it. A role
+ * session's name is part of it (two people on one role stay apart), so a client must keep its session name
+ * across retries of one key.
  */
 export function callerOf(event: APIGatewayProxyEventV2): string {
   const { authorizer } = event.requestContext as {
@@ -68,6 +70,7 @@ const idempotency = idempotencyOptions({
 
 /** What the idempotent placement hashes: the header's key, and the request it validates repeats against. */
 interface IdempotentPlacement {
+  /** The caller and the header's key (`["<caller>","<key>"]`): one caller's key never answers another's. */
   readonly idempotency_key: string;
   readonly request: OrderRequest;
 }
@@ -154,7 +157,10 @@ async function handlePost(
       placed = await placeOrder(store, request);
     } else {
       idempotency.config.registerLambdaContext(context);
-      placed = await placeOrderIdempotently({ idempotency_key: idempotencyKey, request });
+      placed = await placeOrderIdempotently({
+        idempotency_key: JSON.stringify([callerOf(event), idempotencyKey]),
+        request,
+      });
     }
     setLogOrderId(placed.orderId);
     const answer = { orderId: placed.orderId, status: placed.status };

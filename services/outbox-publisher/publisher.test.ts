@@ -388,7 +388,8 @@ describe('startSaga (shared with the outbox sweeper)', () => {
   const starter = () => ({ sfn: new SFNClient({}), stateMachineArn: STATE_MACHINE_ARN });
 
   test('starts the execution named after the order, with the input in a fixed key order', async () => {
-    const outcome = await startSaga(starter(), { currency: 'EUR', ...input });
+    const { orderId, ...rest } = input;
+    const outcome = await startSaga(starter(), { ...rest, orderId });
     expect(outcome).toEqual({ executionArn: executionArn(input.orderId), alreadyStarted: false });
     expect(startCalls()).toEqual([
       { stateMachineArn: STATE_MACHINE_ARN, name: input.orderId, input: JSON.stringify(input) },
