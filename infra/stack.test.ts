@@ -316,7 +316,7 @@ describe('SagaStack (synthesized once, with the cdk-nag plugins)', () => {
       Variables: expect.objectContaining({
         ORDERS_TABLE: { Ref: logicalId(stack.ordersTable) },
         STATE_MACHINE_ARN: { Ref: logicalId(stack.stateMachine) },
-        SWEEP_AFTER_SECONDS: '120',
+        SWEEP_AFTER_SECONDS: '60',
       }),
     });
   });

@@ -247,7 +247,9 @@ export interface SagaStackProps extends StackProps {
   readonly apiBurstLimit?: number;
   /**
    * How long an order stays `PENDING` before the outbox sweeper starts its saga (when it has no execution).
-   * @default Duration.seconds(120)
+   * Starting it early is harmless — the execution name is the order id, so the publisher's later start is a
+   * no-op — but a threshold keeps the sweeper out of the publisher's way in the ordinary case.
+   * @default Duration.seconds(60)
    */
   readonly sweepAfter?: Duration;
   /**
@@ -302,7 +304,7 @@ export class SagaStack extends Stack {
     const logLevel = props.powertoolsLogLevel ?? 'INFO';
     const apiRateLimit = props.apiRateLimit ?? 50;
     const apiBurstLimit = props.apiBurstLimit ?? 100;
-    const sweepAfterSeconds = (props.sweepAfter ?? Duration.seconds(120)).toSeconds();
+    const sweepAfterSeconds = (props.sweepAfter ?? Duration.seconds(60)).toSeconds();
     if (
       !Number.isFinite(apiRateLimit) ||
       apiRateLimit <= 0 ||

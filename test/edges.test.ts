@@ -2,7 +2,8 @@
  * The saga at the edges (design §4a), end to end on the shared local cloud: a settled order replayed after its
  * flags were cleared, or after its idempotency records expired and a new fault was set, stays as it settled; an
  * unknown outcome (the process died after the commit) is retried, answered from the ledger, and completes with one
- * side effect; POST /orders with an Idempotency-Key survives a crash after its commit.
+ * side effect; POST /orders with an Idempotency-Key survives a crash after its commit; an order whose outbox record
+ * the publisher can never deliver still settles, on its own (the sweeper).
  */
 import {
   type AttributeValue,
@@ -16,8 +17,14 @@ import { ulid } from 'ulid';
 import { beforeAll, describe, expect, inject, test } from 'vitest';
 import { executionArnFor, waitForExecutionToEnd, waitForExecutionToExist } from '../cli/target/executions.ts';
 import { callApi } from '../cli/target/http.ts';
+import { readOrderLogs } from '../cli/target/logs.ts';
 import { type ResolvedTarget, resolveTarget } from '../cli/target/target.ts';
-import { parseFailSpec, writeFailureFlag } from '../services/shared/failure-flags.ts';
+import {
+  deleteFailureFlag,
+  GLOBAL_SCOPE,
+  parseFailSpec,
+  writeFailureFlag,
+} from '../services/shared/failure-flags.ts';
 import { runCli } from './support/cli.ts';
 
 type Row = Record<string, { S?: string; N?: string }>;
@@ -268,4 +275,27 @@ describe('POST /orders with an Idempotency-Key, end to end', () => {
     expect(other.status, other.text).toBe(409);
     expect(other.text).toMatch(/items/);
   });
+});
+
+describe('outbox to the end', () => {
+  test('the publisher never delivers the record: the scheduled sweeper starts the saga and the order settles', async () => {
+    const flags = target.outputs.FailureFlagsTableName;
+    await writeFailureFlag(ddb, flags, GLOBAL_SCOPE, parseFailSpec('publisher:error'));
+    try {
+      const orderId = ulid();
+      const placed = await callApi(target, 'POST', '/orders', {
+        body: { orderId, customerId: 'c-sweeper', items: ITEMS, currency: 'EUR' },
+      });
+      expect(placed.status, placed.text).toBe(202);
+      const arn = executionArnFor(target, orderId);
+      // The sweeper runs every minute (×0.1 here) and takes orders PENDING for more than 60 s (not scaled).
+      await waitForExecutionToExist(sfn, arn, { timeoutMs: 150_000 });
+      await waitForExecutionToEnd(sfn, arn, { timeoutMs: 60_000 });
+      expect(await snapshot(orderId)).toMatchObject({ status: 'COMPLETED', charges: 1, shipments: 1 });
+      const logs = await readOrderLogs(target, orderId);
+      expect(logs.map((l) => l.message)).toContain('Sweeper started the saga of a stale PENDING order');
+    } finally {
+      await deleteFailureFlag(ddb, flags, GLOBAL_SCOPE, 'publisher');
+    }
+  }, 240_000);
 });

@@ -73,7 +73,6 @@ type SagaState =
   | 'ReserveInventory'
   | 'ShipOrder'
   | 'CancelOrder'
-  | 'CancelOrderAfterPayment'
   | 'ReleaseInventory'
   | 'RefundPayment'
   | 'MarkOrderCompleted'
@@ -197,13 +196,23 @@ const OUTCOMES = {
     netCents: 0,
     holdsStock: false,
   },
-  /** The payment's outcome stayed unknown: cancel, and refund whatever was charged (nothing: refunded false). */
+  /**
+   * The payment's outcome stayed unknown: cancel, and undo whatever may have committed. Every compensation runs
+   * (another execution of the order may have charged or reserved); here neither has anything to undo.
+   */
   paymentCancelled: {
     execution: 'FAILED',
     executionError: 'OrderCancelled',
     order: 'CANCELLED',
-    states: ['CheckOrder', 'ChargePayment', 'CancelOrderAfterPayment', 'RefundPayment', 'MarkOrderCancelled'],
-    compensations: ['RefundPayment'],
+    states: [
+      'CheckOrder',
+      'ChargePayment',
+      'CancelOrder',
+      'ReleaseInventory',
+      'RefundPayment',
+      'MarkOrderCancelled',
+    ],
+    compensations: ['ReleaseInventory', 'RefundPayment'],
     failedStep: 'ChargePayment',
     ledger: { charges: 0, refunds: 0, reservations: 0, releases: 0, shipments: 0 },
     netCents: 0,
@@ -392,7 +401,7 @@ const CELLS: readonly Cell[] = [
     'inventory:error',
     'refund',
     { stuck: 'inventoryRefundStuck', undone: 'inventoryCancelled' },
-    (m) => !/:(timeout|latency|crash-after-commit|timeout-after-commit|throttle)$/.test(m.spec),
+    (m) => ['error', 'transient', 'throttle', 'die-after-commit'].includes(parseFailSpec(m.spec).mode),
   ),
 
   // Compensation flags only matter when a compensation has something to undo.
@@ -400,10 +409,10 @@ const CELLS: readonly Cell[] = [
   { flags: ['release:error'], outcome: 'completed', injected: {} },
   { flags: ['payment:error', 'refund:error'], outcome: 'paymentFailed', injected: { ChargePayment: 1 } },
   {
-    // Nothing was charged: the refund answers from its ledger without reading its flag.
-    flags: [`payment:transient:${paymentAttempts}`, 'refund:error'],
+    // Nothing was charged or reserved: both compensations answer from their ledgers without reading a flag.
+    flags: [`payment:transient:${paymentAttempts}`, 'release:error', 'refund:error'],
     outcome: 'paymentCancelled',
-    injected: { ChargePayment: paymentAttempts, RefundPayment: 0 },
+    injected: { ChargePayment: paymentAttempts, ReleaseInventory: 0, RefundPayment: 0 },
   },
   {
     // Nothing was reserved: the release answers from its ledger without reading its flag.
@@ -938,10 +947,13 @@ describe('fault matrix', () => {
       expect(compensationError, `${why}: compensationError`).toBeUndefined();
     }
     if (cell.outcome === 'paymentCancelled') {
-      // The charge never committed: the refund finds nothing to undo.
+      // Neither the charge nor a reservation committed: both compensations find nothing to undo.
       expect(exitedOutput(result.events, 'RefundPayment')?.refund, `${why}: refund`).toMatchObject({
         refunded: false,
         refundId: null,
+      });
+      expect(exitedOutput(result.events, 'ReleaseInventory')?.release, `${why}: release`).toEqual({
+        released: [],
       });
     }
 
@@ -1111,6 +1123,7 @@ describe('re-runs of every settled cell change nothing', () => {
       expect(one.execution.error, why).toBe('OrderCancelled');
       expect(entered, why).toEqual(['CheckOrder', 'ReleaseInventory', 'RefundPayment', 'MarkOrderCancelled']);
       expect(one.after.order?.status?.S, why).toBe('CANCELLED');
+      expect(one.after.order?.compensationError, `${why}: compensationError cleared`).toBeUndefined();
       for (const table of ['payments', 'inventory', 'shipments'] as const) {
         const [before, after] = [bySk(one.before[table]), bySk(one.after[table])];
         expect(after, `${why}: ${table} rows kept`).toMatchObject(before);

@@ -119,9 +119,9 @@ export interface TimelineSummary {
   /** transitions x $0.025 / 1,000 (list price, before the free tier). */
   readonly priceUsd: number;
   /**
-   * True when compensations ran in the reverse order of the completed forward steps they undo and every
-   * completed forward step with a known compensation was compensated successfully; false otherwise; null when
-   * no compensation ran or the execution is still running.
+   * True when compensations ran in the reverse order of the forward steps they undo and every forward step with a
+   * known compensation that completed, or failed with an unknown outcome (not a business error), was compensated
+   * successfully; false otherwise; null when no compensation ran or the execution is still running.
    */
   readonly compensatedInReverse: boolean | null;
   /**

@@ -323,9 +323,9 @@ describe('the scheduled handler', () => {
     });
   });
 
-  test('SWEEP_AFTER_SECONDS: unset is 120; anything but a whole number ≥ 0 is refused with what was received', async () => {
+  test('SWEEP_AFTER_SECONDS: unset is 60; anything but a whole number ≥ 0 is refused with what was received', async () => {
     const { parseSweepAfterSeconds } = await import('./handler.ts');
-    expect(parseSweepAfterSeconds(undefined)).toBe(120);
+    expect(parseSweepAfterSeconds(undefined)).toBe(60);
     expect(parseSweepAfterSeconds('300')).toBe(300);
     expect(() => parseSweepAfterSeconds('2m')).toThrow(/SWEEP_AFTER_SECONDS must be a whole number.*"2m"/);
     expect(() => parseSweepAfterSeconds('-5')).toThrow(/received "-5"/);

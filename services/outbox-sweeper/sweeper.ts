@@ -9,7 +9,7 @@ import { executionArnOf, startSaga } from '../outbox-publisher/start-saga.ts';
 import { sagaInputOf } from '../shared/saga-input.ts';
 
 /** Orders `PENDING` for longer than this (seconds) are swept, unless told otherwise. */
-export const DEFAULT_SWEEP_AFTER_SECONDS = 120;
+export const DEFAULT_SWEEP_AFTER_SECONDS = 60;
 /** At most this many orders are handled per sweep; the next sweep takes the rest. */
 export const MAX_ORDERS_PER_SWEEP = 100;
 /** Orders checked at the same time (each is a DescribeExecution, maybe a StartExecution). */
