@@ -258,7 +258,9 @@ describe('SagaStack (synthesized once, with the cdk-nag plugins)', () => {
       SourceArn: { 'Fn::GetAtt': [bus, 'Arn'] },
       EventPattern: { source: ['saga.orders'] },
     });
-    template.resourcePropertiesCountIs('AWS::SQS::Queue', { SqsManagedSseEnabled: true }, 2);
+    // The three dead-letter queues: the OrderPlaced rule's target, the stream mapping's on-failure destination,
+    // and the sweeper schedule's target.
+    template.resourcePropertiesCountIs('AWS::SQS::Queue', { SqsManagedSseEnabled: true }, 3);
   });
 
   it("lets EventBridge send the OrderPlaced rule's undeliverable events to its DLQ (that rule only)", () => {
@@ -305,7 +307,27 @@ describe('SagaStack (synthesized once, with the cdk-nag plugins)', () => {
     const schedule = json.Resources[logicalId(stack.sweeperSchedule)]?.Properties ?? {};
     expect(schedule.ScheduleExpression).toBe('rate(1 minute)');
     expect(schedule.EventBusName).toBeUndefined();
-    expect(schedule.Targets).toEqual([expect.objectContaining({ Arn: { 'Fn::GetAtt': [sweeper, 'Arn'] } })]);
+    expect(schedule.Targets).toEqual([
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [sweeper, 'Arn'] },
+        DeadLetterConfig: {
+          Arn: { 'Fn::GetAtt': [expect.stringMatching(/^OutboxSweeperScheduleDlq/), 'Arn'] },
+        },
+      }),
+    ]);
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 'sqs:SendMessage',
+            Principal: { Service: 'events.amazonaws.com' },
+            Condition: {
+              ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [logicalId(stack.sweeperSchedule), 'Arn'] } },
+            },
+          }),
+        ]),
+      },
+    });
     template.hasResourceProperties('AWS::Lambda::Permission', {
       Action: 'lambda:InvokeFunction',
       Principal: 'events.amazonaws.com',

@@ -556,7 +556,15 @@ export class SagaStack extends Stack {
     this.sweeperSchedule = new Rule(this, 'OutboxSweeperSchedule', {
       description: 'Every minute: start the saga of orders PENDING too long without an execution',
       schedule: Schedule.rate(Duration.minutes(1)),
-      targets: [new LambdaFunction(sweeperFn, { retryAttempts: 0, maxEventAge: Duration.minutes(1) })],
+      // A missed sweep is harmless (the next one runs a minute later), but like every asynchronous path its
+      // failures land somewhere visible.
+      targets: [
+        new LambdaFunction(sweeperFn, {
+          retryAttempts: 0,
+          maxEventAge: Duration.minutes(1),
+          deadLetterQueue: this.deadLetterQueue('OutboxSweeperScheduleDlq', removalPolicy),
+        }),
+      ],
     });
     this.stateMachine.grantStartExecution(sweeperFn);
     this.stateMachine.grantExecution(sweeperFn, 'states:DescribeExecution');

@@ -167,6 +167,7 @@ describe('50 concurrent replays of one completed order', () => {
       newSideEffects: number;
       verdict: string;
       idempotencyHits: number;
+      answeredBy: { guard: number; idempotencyStore: number; ledger: number; nameDedupe: number };
       executions: { executionArn: string; status: string }[];
     };
     expect(result).toMatchObject({
@@ -177,8 +178,9 @@ describe('50 concurrent replays of one completed order', () => {
     });
     expect(result.executions).toHaveLength(REPLAYS);
     expect(result.executions.map((e) => e.status)).toEqual(Array(REPLAYS).fill('SUCCEEDED'));
-    // Every replayed task (charge, reserve, ship) was answered from the idempotency store.
-    expect(result.idempotencyHits).toBeGreaterThanOrEqual(3 * REPLAYS);
+    // The order is settled: every replay stopped at the saga's guard (CheckOrder → AlreadySettled), no step ran.
+    expect(result.answeredBy.guard).toBe(REPLAYS);
+    expect(result.idempotencyHits).toBe(0);
 
     // Independently of the command: the tables and Step Functions.
     expect(await readLedger(target, orderId, ddb)).toEqual(ledgerBefore);
@@ -188,6 +190,21 @@ describe('50 concurrent replays of one completed order', () => {
     const names = (await executionNames()).filter((n) => n.startsWith(orderId));
     expect(names).toHaveLength(REPLAYS + 1);
     expect(new Set(names).size).toBe(REPLAYS + 1);
+
+    // Below the guard: each forward step's function invoked directly, 10 × 3 calls at once with the original
+    // payloads and keys — the idempotency store (or the step's own ledger) answers every one.
+    const steps = await runCli(
+      ['replay', orderId, '--via', 'steps', '--times', '10', '--concurrency', '10', '--json'],
+      {
+        cwd: inject('sagaProjectDir'),
+      },
+    );
+    expect(steps.code, steps.stderr).toBe(0);
+    const direct = JSON.parse(steps.stdout.trim().split('\n').at(-1) ?? '{}') as typeof result;
+    expect(direct).toMatchObject({ newSideEffects: 0, verdict: 'idempotent' });
+    expect(direct.answeredBy.idempotencyStore + direct.answeredBy.ledger).toBeGreaterThanOrEqual(30);
+    expect(await readLedger(target, orderId, ddb)).toEqual(ledgerBefore);
+    expect(await readStock(target, ddb)).toEqual(stockBefore);
   });
 });
 
@@ -276,8 +293,11 @@ describe(`${BUYERS} concurrent orders for the last units of ${SCARCE_SKU}`, () =
       expect(o.net, o.orderId).toBe(0);
       expect(o.failures, o.orderId).toContain('ReserveInventory:OutOfStock');
       expect(o.entered, o.orderId).toEqual([
+        'CheckOrder',
         'ChargePayment',
         'ReserveInventory',
+        'CancelOrder',
+        'ReleaseInventory',
         'RefundPayment',
         'MarkOrderCancelled',
       ]);

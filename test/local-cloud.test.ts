@@ -207,6 +207,7 @@ describe('the local cloud runs the synthesized Saga stack', () => {
         'index.charge',
         'index.handler',
         'index.handler',
+        'index.handler',
         'index.refund',
         'index.release',
         'index.reserve',
@@ -247,7 +248,9 @@ describe('the local cloud runs the synthesized Saga stack', () => {
       'TaskStateExited',
     ]);
     expect(happy.events.map((e) => e.id)).toEqual(happy.events.map((_, i) => i + 1));
-    expect(statesEntered(happy.events).slice(0, 3)).toEqual([
+    expect(statesEntered(happy.events).slice(0, 5)).toEqual([
+      'CheckOrder',
+      'RouteOrder',
       'ChargePayment',
       'ReserveInventory',
       'ShipOrder',
