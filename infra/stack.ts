@@ -543,9 +543,9 @@ export class SagaStack extends Stack {
       entry: service('outbox-sweeper'),
       handler: 'handler',
       description: 'Transactional outbox: starts the saga of orders PENDING too long without an execution',
+      // Lambda's own retries of the asynchronous invocation are left as they are (no EventInvokeConfig): a
+      // repeated sweep does no harm, and the next one runs a minute later anyway.
       timeout: SWEEPER_FUNCTION_TIMEOUT,
-      // A failed sweep is not retried: the next one runs a minute later and does the same work.
-      retryAttempts: 0,
       environment: {
         ...baseEnv('outbox-sweeper'),
         ORDERS_TABLE: this.ordersTable.tableName,
