@@ -8,7 +8,11 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { IDEMPOTENCY_HIT_MESSAGE, LEDGER_HIT_MESSAGE } from '../../services/shared/idempotency-hit.ts';
+import {
+  IDEMPOTENCY_HIT_MESSAGE,
+  LEDGER_HIT_MESSAGE,
+  NAME_DEDUPE_MESSAGE,
+} from '../../services/shared/idempotency-hit.ts';
 import type { CommandContext } from '../command.ts';
 import { UserError } from '../errors.ts';
 import {
@@ -24,11 +28,7 @@ import { readOrderLogs } from '../target/logs.ts';
 import { type ResolvedTarget, resolveTarget } from '../target/target.ts';
 import { buildTimeline } from '../timeline/index.ts';
 
-/**
- * The message the outbox publisher logs when Step Functions refused a re-delivery by execution name
- * (services/outbox-publisher/handler.ts).
- */
-export const NAME_DEDUPE_MESSAGE = 'Event published; saga already started';
+export { NAME_DEDUPE_MESSAGE };
 
 /** How `saga replay` re-runs an order. */
 export type ReplayVia = 'sfn' | 'steps' | 'outbox';

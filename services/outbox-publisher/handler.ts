@@ -3,6 +3,7 @@
  * `ReportBatchItemFailures`. Records are handled in stream order; at the first failure the rest of the batch
  * is reported failed too, so Lambda retries from there and never skips past an unpublished event.
  */
+
 import type {
   Context,
   DynamoDBBatchItemFailure,
@@ -12,6 +13,7 @@ import type {
 import { dynamoDbClient } from '../shared/clients.ts';
 import { requireEnv } from '../shared/env.ts';
 import { injectAfterCommit, injectBefore, readFailureFlag } from '../shared/failure-flags.ts';
+import { NAME_DEDUPE_MESSAGE } from '../shared/idempotency-hit.ts';
 import { beginInvocation, logger } from '../shared/logger.ts';
 import { eventBridgeClient, sfnClient } from './clients.ts';
 import {
@@ -61,7 +63,7 @@ export const handler = async (
         !outcome.startsSaga
           ? `Event published; not ${ORDER_PLACED}, so no saga started`
           : outcome.alreadyStarted
-            ? 'Event published; saga already started with the same input'
+            ? NAME_DEDUPE_MESSAGE
             : 'Event published; saga started',
         { eventId: outboxEvent.eventId, eventType: outboxEvent.eventType, ...outcome },
       );

@@ -10,3 +10,9 @@ export const IDEMPOTENCY_HIT_MESSAGE = 'Idempotency hit';
  * the dependency: `saga replay` counts these lines as answers of the third layer.
  */
 export const LEDGER_HIT_MESSAGE = 'Answered from the ledger';
+
+/**
+ * The message the outbox publisher logs when Step Functions refused a re-delivery by execution name (an execution
+ * with the same name and the same input exists): `saga replay --via outbox` counts these lines.
+ */
+export const NAME_DEDUPE_MESSAGE = 'Event published; saga already started';
