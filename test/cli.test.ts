@@ -2,12 +2,14 @@
  * The saga CLI end to end (issue "saga CLI"): `order`, `watch` and `replay` run in-process against the shared local
  * cloud, and every claim they print is checked against the tables and the execution histories.
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { beforeAll, describe, expect, inject, test } from 'vitest';
 import { readStock, type StockLevels } from '../cli/target/invariants.ts';
 import { type Ledger, readLedger } from '../cli/target/ledger.ts';
 import { type ResolvedTarget, resolveTarget } from '../cli/target/target.ts';
 import { type CliResult, runCli } from './support/cli.ts';
+import { deleteIdempotencyRecords } from './support/saga-rows.ts';
 import { warmUp } from './support/warm-up.ts';
 
 const cwd = inject('sagaProjectDir');
@@ -43,12 +45,16 @@ interface PlacedLine {
 /** The `replay --json` document (design §6). */
 interface ReplayLine {
   readonly orderId: string;
+  readonly via: string;
   readonly before: Ledger;
   readonly after: Ledger;
   readonly newSideEffects: number;
+  readonly orderStatus: { readonly before: string; readonly after: string };
+  readonly answeredBy: { guard: number; idempotencyStore: number; ledger: number; nameDedupe: number };
   readonly idempotencyHits: number;
   readonly verdict: string;
   readonly executions: readonly { executionArn: string; status: string }[];
+  readonly steps?: readonly { step: string; ok: boolean; error?: string }[];
 }
 
 /** What one `saga order --json` run produced, with the ledger and stock read around it. */
@@ -143,13 +149,17 @@ describe('saga order', () => {
     expect(placed.status).toBe('PENDING');
     expect(placed.flags).toEqual([]);
     expect(steps.map((s) => s.state)).toEqual([
+      'CheckOrder',
+      'RouteOrder',
       'ChargePayment',
       'ReserveInventory',
       'ShipOrder',
       'MarkOrderCompleted',
       'OrderCompleted',
     ]);
-    expect(steps.slice(0, 3).every((s) => s.phase === 'forward' && s.status === 'succeeded')).toBe(true);
+    for (const state of ['ChargePayment', 'ReserveInventory', 'ShipOrder']) {
+      expect(step(steps, state)).toMatchObject({ phase: 'forward', status: 'succeeded', attempts: 1 });
+    }
     expect(summary).toMatchObject({ status: 'SUCCEEDED', orderStatus: 'COMPLETED' });
     // The default items: espresso-beans:1, ceramic-mug:2.
     expect(ledger).toEqual({ charges: 1, refunds: 0, reservations: 2, releases: 0, shipments: 1 });
@@ -165,7 +175,8 @@ describe('saga order', () => {
       error: 'OutOfStock',
     });
     expect(step(steps, 'RefundPayment')).toMatchObject({ phase: 'compensation', status: 'succeeded' });
-    expect(stateIndex(steps, 'ReserveInventory')).toBeLessThan(stateIndex(steps, 'RefundPayment'));
+    expect(stateIndex(steps, 'ReserveInventory')).toBeLessThan(stateIndex(steps, 'CancelOrder'));
+    expect(stateIndex(steps, 'CancelOrder')).toBeLessThan(stateIndex(steps, 'RefundPayment'));
     expect(stateIndex(steps, 'RefundPayment')).toBeLessThan(stateIndex(steps, 'MarkOrderCancelled'));
     expect(steps.some((s) => s.state === 'ShipOrder')).toBe(false);
     expect(summary).toMatchObject({ status: 'FAILED', orderStatus: 'CANCELLED', compensatedInReverse: true });
@@ -207,11 +218,12 @@ describe('saga order', () => {
 });
 
 describe('saga replay', () => {
-  test('every order replays idempotently: no new side effect, the happy one answered from the idempotency store', async () => {
-    const replay = async (orderId: string, extra: readonly string[] = []) => {
-      const result = await runCli(['replay', orderId, '--json', ...extra], { cwd });
-      return { result, doc: jsonLines(result.stdout)[0] as unknown as ReplayLine };
-    };
+  const replay = async (orderId: string, extra: readonly string[] = []) => {
+    const result = await runCli(['replay', orderId, '--json', ...extra], { cwd });
+    return { result, doc: jsonLines(result.stdout)[0] as unknown as ReplayLine };
+  };
+
+  test('a replay of every settled order is answered by the guard: AlreadySettled, nothing ran, nothing changed', async () => {
     // The three re-runs of the happy order get the three warm sandboxes per function to themselves.
     const happyTimes3 = await replay(happy.placed.orderId, ['--times', '3', '--concurrency', '3']);
     const others = await Promise.all([
@@ -220,20 +232,74 @@ describe('saga replay', () => {
       replay(shippingFails.placed.orderId),
       replay(crashAfterCommit.placed.orderId),
     ]);
-    for (const { result, doc } of [happyTimes3, ...others]) {
+    const settled = ['COMPLETED', 'CANCELLED', 'COMPLETED', 'CANCELLED', 'COMPLETED'];
+    for (const [i, { result, doc }] of [happyTimes3, ...others].entries()) {
       expect(result.code, result.stderr).toBe(0);
+      expect(doc.via).toBe('sfn');
       expect(doc.newSideEffects).toBe(0);
       expect(doc.verdict).toBe('idempotent');
       expect(doc.after).toEqual(doc.before);
+      expect(doc.orderStatus).toEqual({ before: settled[i], after: settled[i] });
+      // AlreadySettled is a Succeed state: even a CANCELLED order's replay SUCCEEDS, having done nothing.
+      expect(doc.executions.every((e) => e.status === 'SUCCEEDED')).toBe(true);
+      expect(doc.answeredBy, `replay ${i} of ${doc.orderId}`).toEqual({
+        guard: doc.executions.length,
+        idempotencyStore: 0,
+        ledger: 0,
+        nameDedupe: 0,
+      });
     }
     expect(happyTimes3.doc.orderId).toBe(happy.placed.orderId);
     expect(happyTimes3.doc.before).toEqual(happy.ledger);
     expect(happyTimes3.doc.executions).toHaveLength(3);
-    expect(happyTimes3.doc.executions.every((e) => e.status === 'SUCCEEDED')).toBe(true);
-    expect(happyTimes3.doc.idempotencyHits).toBeGreaterThan(0);
+    // One replayed execution's history, read through `watch`: the order row was read, and no step ran.
+    const arn = happyTimes3.doc.executions[0]?.executionArn ?? '';
+    const watched = await runCli(['watch', arn, '--no-follow', '--json'], { cwd });
+    expect(watched.code, watched.stderr).toBe(0);
+    const { steps, summary } = timeline(jsonLines(watched.stdout));
+    expect(steps.map((s) => s.state)).toEqual(['CheckOrder', 'RouteOrder', 'AlreadySettled']);
+    expect(summary).toMatchObject({ status: 'SUCCEEDED', orderStatus: 'COMPLETED' });
     // The ledgers did not move either, read independently of the CLI.
+    expect(await readLedger(target, happy.placed.orderId)).toEqual(happy.ledger);
     expect(await readLedger(target, inventoryFails.placed.orderId)).toEqual(inventoryFails.ledger);
     expect(await readLedger(target, shippingFails.placed.orderId)).toEqual(shippingFails.ledger);
+  });
+
+  test('--via steps: each forward step answered from the idempotency store; once the records expired, from the ledger', async () => {
+    const { orderId } = happy.placed;
+    const expectAnswered = (doc: ReplayLine) => {
+      expect(doc.via).toBe('steps');
+      expect(doc.steps).toEqual([
+        { step: 'charge', ok: true },
+        { step: 'reserve', ok: true },
+        { step: 'ship', ok: true },
+      ]);
+      expect(doc.newSideEffects).toBe(0);
+      expect(doc.verdict).toBe('idempotent');
+      expect(doc.before).toEqual(happy.ledger);
+      expect(doc.after).toEqual(happy.ledger);
+      expect(doc.orderStatus).toEqual({ before: 'COMPLETED', after: 'COMPLETED' });
+      expect(doc.executions).toEqual([]);
+    };
+
+    const fromStore = await replay(orderId, ['--via', 'steps']);
+    expect(fromStore.result.code, fromStore.result.stderr).toBe(0);
+    expectAnswered(fromStore.doc);
+    expect(fromStore.doc.answeredBy).toEqual({ guard: 0, idempotencyStore: 3, ledger: 0, nameDedupe: 0 });
+    expect(fromStore.doc.idempotencyHits).toBe(3);
+
+    // What their TTL does an hour after they were written: the charge, reserve and ship records go.
+    const ddb = new DynamoDBClient(target.clientConfig());
+    const expired = await deleteIdempotencyRecords(ddb, target.outputs.IdempotencyTableName, orderId);
+    expect(expired).toHaveLength(3);
+    // `replay` counts log lines from a second before it starts: keep the first replay's lines out of the second's.
+    await new Promise((r) => setTimeout(r, 1100));
+
+    const fromLedger = await replay(orderId, ['--via', 'steps']);
+    expect(fromLedger.result.code, fromLedger.result.stderr).toBe(0);
+    expectAnswered(fromLedger.doc);
+    expect(fromLedger.doc.answeredBy).toEqual({ guard: 0, idempotencyStore: 0, ledger: 3, nameDedupe: 0 });
+    expect(await readLedger(target, orderId)).toEqual(happy.ledger);
   });
 
   test('--via outbox: the re-delivered event is deduped by execution name, one execution named after the order', async () => {
@@ -242,6 +308,7 @@ describe('saga replay', () => {
     expect(result.code, result.stderr).toBe(0);
     const doc = jsonLines(result.stdout)[0] as unknown as ReplayLine;
     expect(doc.newSideEffects).toBe(0);
+    expect(doc.answeredBy).toEqual({ guard: 0, idempotencyStore: 0, ledger: 0, nameDedupe: 1 });
     const sfn = new SFNClient(target.clientConfig());
     const { executions = [] } = await sfn.send(
       new ListExecutionsCommand({ stateMachineArn: target.outputs.StateMachineArn, maxResults: 1000 }),
