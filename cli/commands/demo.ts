@@ -6,7 +6,7 @@ import { expectedOrderStatus } from '../target/expectations.ts';
 import { readLedger } from '../target/ledger.ts';
 import { type ResolvedTarget, resolveTarget } from '../target/target.ts';
 import { parseFailSpecs, placeOrder } from './order.ts';
-import { type AnsweredBy, type ForwardStep, type ReplayVia, replay } from './replay.ts';
+import { type AnsweredBy, type ReplayVia, replay } from './replay.ts';
 import { followExecution } from './watch.ts';
 
 /** One chapter of the tour. */
@@ -48,11 +48,11 @@ const CHAPTERS: readonly Chapter[] = [
 ];
 
 /** The forward steps, with the record-id prefixes their Idempotency records carry (services' `keyPrefix`). */
-const FORWARD_STEPS: readonly (readonly [ForwardStep, string])[] = [
+const FORWARD_STEPS = [
   ['charge', 'payment.charge'],
   ['reserve', 'inventory.reserve'],
   ['ship', 'shipping.ship'],
-];
+] as const;
 
 /** One re-run of the happy order in the last chapter, and the layer that must answer it. */
 interface ReplayRun {

@@ -1,13 +1,6 @@
-import {
-  type AttributeValue,
-  DeleteItemCommand,
-  DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  QueryCommand,
-} from '@aws-sdk/client-dynamodb';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import {
   IDEMPOTENCY_HIT_MESSAGE,
   LEDGER_HIT_MESSAGE,
@@ -15,19 +8,25 @@ import {
 } from '../../services/shared/idempotency-hit.ts';
 import type { CommandContext } from '../command.ts';
 import { UserError } from '../errors.ts';
-import {
-  executionArnFor,
-  listAllExecutions,
-  parseOrderId,
-  readHistory,
-  waitForExecutionToEnd,
-} from '../target/executions.ts';
+import { listAllExecutions, parseOrderId } from '../target/executions.ts';
 import { isRefusal, SETTLED_STATUSES, STATUS_WRITES } from '../target/invariants.ts';
 import { LEDGER_KEYS, type Ledger, newSideEffects, readLedger } from '../target/ledger.ts';
 import { readOrderLogs } from '../target/logs.ts';
+import {
+  type ForwardStep,
+  forwardStepFunctions,
+  invokeForwardSteps,
+  orderRow,
+  redeliverOutbox,
+  type SagaInput,
+  type StepAnswer,
+  startReplayExecutions,
+  stepPayloads,
+} from '../target/rerun.ts';
 import { type ResolvedTarget, resolveTarget } from '../target/target.ts';
 import { buildTimeline } from '../timeline/index.ts';
 
+export { type ForwardStep, forwardStepFunctions, type SagaInput, type StepAnswer, stepPayloads };
 export { NAME_DEDUPE_MESSAGE };
 
 /** How `saga replay` re-runs an order. */
@@ -59,18 +58,6 @@ export interface AnsweredBy {
   readonly ledger: number;
   /** Outbox re-deliveries Step Functions refused by execution name. */
   readonly nameDedupe: number;
-}
-
-/** A forward step of the saga, as `--via steps` invokes it. */
-export type ForwardStep = 'charge' | 'reserve' | 'ship';
-
-/** What one direct invocation of a forward step answered. */
-export interface StepAnswer {
-  readonly step: ForwardStep;
-  readonly ok: boolean;
-  /** The error name (`errorType`) of a failed invocation. */
-  readonly error?: string;
-  readonly message?: string;
 }
 
 /** The `replay` JSON contract (design §6). */
@@ -202,134 +189,8 @@ export function answeredLine(answeredBy: AnsweredBy): string {
   return `Answered by ${layers.map((k) => LAYER_NAMES[k]).join(', then ')} (${counts}).`;
 }
 
-/** The forward steps' functions among the stack's function names (the `FunctionNames` output). */
-export function forwardStepFunctions(functionNames: string): Record<ForwardStep, string> {
-  const names = functionNames
-    .split(',')
-    .map((n) => n.trim())
-    .filter(Boolean);
-  const find = (construct: string) => {
-    const name = names.find((n) => n.includes(construct));
-    if (name === undefined) {
-      throw new UserError(
-        `The stack's FunctionNames output lists no ${construct} function (received ${JSON.stringify(functionNames)}). ` +
-          'Redeploy with `saga deploy`, or use --via sfn.',
-      );
-    }
-    return name;
-  };
-  return {
-    charge: find('ChargePayment'),
-    reserve: find('ReserveInventory'),
-    ship: find('ShipOrder'),
-  };
-}
-
-/** The order as the saga's input carries it. */
-export interface SagaInput {
-  readonly orderId: string;
-  readonly amount: number;
-  readonly currency: string;
-  readonly items: readonly { readonly sku: string; readonly qty: number }[];
-}
-
-/** The payloads the ASL builds for the forward steps, with their idempotency keys. */
-export function stepPayloads(order: SagaInput): Record<ForwardStep, Record<string, unknown>> {
-  const { orderId, amount, currency, items } = order;
-  return {
-    charge: { orderId, amount, currency, idempotency_key: `${orderId}#charge` },
-    reserve: { orderId, items, idempotency_key: `${orderId}#reserve` },
-    ship: { orderId, items, idempotency_key: `${orderId}#ship` },
-  };
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Running
-
-async function pool<T>(
-  items: readonly T[],
-  concurrency: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  });
-  await Promise.all(workers);
-}
-
-/** The saga input of the order: its first execution's, else rebuilt from the order row as the API wrote it. */
-async function originalInput(
-  target: ResolvedTarget,
-  sfn: SFNClient,
-  orderId: string,
-  row: Record<string, AttributeValue>,
-): Promise<string> {
-  try {
-    const d = await sfn.send(
-      new DescribeExecutionCommand({ executionArn: executionArnFor(target, orderId) }),
-    );
-    if (d.input) return d.input;
-  } catch (error) {
-    if ((error as Error).name !== 'ExecutionDoesNotExist') throw error;
-  }
-  return JSON.stringify({ ...sagaInputOf(orderId, row), customerId: row.customerId?.S ?? '' });
-}
-
-function sagaInputOf(orderId: string, row: Record<string, AttributeValue>): SagaInput {
-  return {
-    orderId,
-    amount: Number(row.amount?.N ?? 0),
-    currency: row.currency?.S ?? '',
-    items: (row.items?.L ?? []).map((l) => ({ sku: l.M?.sku?.S ?? '', qty: Number(l.M?.qty?.N ?? 0) })),
-  };
-}
-
-async function orderRow(
-  target: ResolvedTarget,
-  ddb: DynamoDBClient,
-  orderId: string,
-): Promise<Record<string, AttributeValue> | undefined> {
-  const { Item } = await ddb.send(
-    new GetItemCommand({
-      TableName: target.outputs.OrdersTableName,
-      Key: { pk: { S: `ORDER#${orderId}` }, sk: { S: 'ORDER' } },
-      ConsistentRead: true,
-    }),
-  );
-  return Item;
-}
-
-/** Invokes one forward step's function directly and reads its answer. */
-async function invokeStep(
-  lambda: LambdaClient,
-  functionName: string,
-  step: ForwardStep,
-  payload: Record<string, unknown>,
-): Promise<StepAnswer> {
-  const response = await lambda.send(
-    new InvokeCommand({
-      FunctionName: functionName,
-      Payload: new TextEncoder().encode(JSON.stringify(payload)),
-    }),
-  );
-  if (response.FunctionError === undefined) return { step, ok: true };
-  let body: { errorType?: string; errorMessage?: string } = {};
-  try {
-    body = JSON.parse(new TextDecoder().decode(response.Payload ?? new Uint8Array())) as typeof body;
-  } catch {
-    // not JSON: the error has no name to report
-  }
-  return {
-    step,
-    ok: false,
-    error: body.errorType ?? response.FunctionError,
-    ...(body.errorMessage === undefined ? {} : { message: body.errorMessage }),
-  };
-}
 
 /** `saga replay <orderId>`: re-runs the order and proves that no new side effect and no status change appeared. */
 export async function replay(
@@ -358,36 +219,30 @@ export async function replay(
   const steps: StepAnswer[] = [];
   try {
     if (options.via === 'sfn') {
-      const input = await originalInput(target, sfn, orderId, row);
       const stamp = Date.now().toString(36);
       const names = Array.from({ length: options.times }, (_, i) => `${orderId}-replay-${stamp}-${i + 1}`);
-      let done = 0;
-      await pool(names, options.concurrency, async (name) => {
-        const { executionArn = '' } = await sfn.send(
-          new StartExecutionCommand({ stateMachineArn: target.outputs.StateMachineArn, name, input }),
-        );
-        const end = await waitForExecutionToEnd(sfn, executionArn, { signal: ctx.signal });
-        executions.push({ executionArn, status: end.status ?? 'UNKNOWN' });
-        visits.push([...buildTimeline(await readHistory(sfn, executionArn)).entries]);
-        progress.update(`Replaying order ${orderId}: ${++done}/${options.times} executions finished`);
+      const ended = await startReplayExecutions(target, sfn, orderId, row, names, {
+        concurrency: options.concurrency,
+        signal: ctx.signal,
+        onEnded: (done) =>
+          progress.update(`Replaying order ${orderId}: ${done}/${options.times} executions finished`),
       });
+      for (const e of ended) {
+        executions.push({ executionArn: e.executionArn, status: e.status });
+        visits.push([...buildTimeline(e.history).entries]);
+      }
     } else if (options.via === 'steps' && functions) {
       const lambda = new LambdaClient(target.clientConfig());
-      const payloads = stepPayloads(sagaInputOf(orderId, row));
-      let done = 0;
-      await pool(
-        Array.from({ length: options.times }, (_, i) => i),
-        options.concurrency,
-        async () => {
-          // In the saga's order, as a re-run would reach them.
-          for (const step of ['charge', 'reserve', 'ship'] as const) {
-            steps.push(await invokeStep(lambda, functions[step], step, payloads[step]));
-          }
-          progress.update(`Replaying order ${orderId}: ${++done}/${options.times} rounds of steps`);
-        },
+      steps.push(
+        ...(await invokeForwardSteps(target, lambda, orderId, row, {
+          times: options.times,
+          concurrency: options.concurrency,
+          onRound: (done) =>
+            progress.update(`Replaying order ${orderId}: ${done}/${options.times} rounds of steps`),
+        })),
       );
     } else {
-      await redeliverOutbox(target, ddb, orderId, options);
+      await redeliverOutbox(target, ddb, orderId, options.times);
       // Give the stream, the publisher and Step Functions time to (not) start a second execution.
       await new Promise((r) => setTimeout(r, target.kind === 'local' ? 3000 : 15_000));
       for (const e of await listAllExecutions(sfn, target.outputs.StateMachineArn)) {
@@ -448,43 +303,6 @@ async function countLogLines(
     };
     if (logs.nameDedupes >= dedupes || Date.now() > deadline) return logs;
     await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-/**
- * Re-delivers the order's outbox event through the real pipeline: the OUTBOX row is written again (delete + put of
- * the same item), so the stream carries a new INSERT, the event source mapping invokes the publisher, and Step
- * Functions' execution-name dedupe must keep it to one execution.
- */
-async function redeliverOutbox(
-  target: ResolvedTarget,
-  ddb: DynamoDBClient,
-  orderId: string,
-  options: ReplayOptions,
-): Promise<void> {
-  const rows = await ddb.send(
-    new QueryCommand({
-      TableName: target.outputs.OrdersTableName,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': { S: `OUTBOX#${orderId}` } },
-      ConsistentRead: true,
-    }),
-  );
-  const item = rows.Items?.[0];
-  if (!item) {
-    throw new UserError(
-      `Order ${orderId} has no outbox row left to re-deliver (outbox rows expire after their ttl). ` +
-        'Use --via sfn or --via steps instead.',
-    );
-  }
-  for (let i = 0; i < options.times; i++) {
-    await ddb.send(
-      new DeleteItemCommand({
-        TableName: target.outputs.OrdersTableName,
-        Key: { pk: item.pk as AttributeValue, sk: item.sk as AttributeValue },
-      }),
-    );
-    await ddb.send(new PutItemCommand({ TableName: target.outputs.OrdersTableName, Item: item }));
   }
 }
 

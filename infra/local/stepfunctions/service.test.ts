@@ -430,3 +430,64 @@ describe('persistence under dataDir/stepfunctions', () => {
     await open('stuck');
   });
 });
+
+describe('UpdateStateMachine', () => {
+  const SAY = (word: string) =>
+    JSON.stringify({ StartAt: 'Say', States: { Say: { Type: 'Pass', Result: word, End: true } } });
+
+  test('new executions run the new definition; a running one keeps the definition it started with', async () => {
+    const own = makeService();
+    try {
+      const running = await start(own, { id: 'upd-1', hold: true });
+      await called('upd-1');
+      const answer = (await own.handle('UpdateStateMachine', {
+        stateMachineArn: MACHINE,
+        definition: SAY('updated'),
+      })) as { updateDate: number; revisionId: string };
+      expect(typeof answer.updateDate).toBe('number');
+      expect(answer.revisionId).toMatch(/^[0-9a-f-]{36}$/);
+      const described = (await own.handle('DescribeStateMachine', { stateMachineArn: MACHINE })) as {
+        definition: string;
+      };
+      expect(described.definition).toBe(SAY('updated'));
+      const fresh = await start(own, {});
+      expect((await own.waitForExecution(fresh)).output).toBe('"updated"');
+      await open('upd-1');
+      expect(JSON.parse((await own.waitForExecution(running)).output ?? '{}')).toEqual({
+        id: 'upd-1',
+        hold: true,
+      });
+    } finally {
+      await own.close();
+    }
+  });
+
+  test('bad requests get the AWS error types and change nothing', async () => {
+    const own = makeService();
+    try {
+      expect((await awsErrorOf(own.handle('UpdateStateMachine', { stateMachineArn: MACHINE }))).type).toBe(
+        'MissingRequiredParameter',
+      );
+      expect(
+        (
+          await awsErrorOf(
+            own.handle('UpdateStateMachine', { stateMachineArn: MACHINE, definition: '{"StartAt":"Nope"}' }),
+          )
+        ).type,
+      ).toBe('InvalidDefinition');
+      expect(
+        (
+          await awsErrorOf(
+            own.handle('UpdateStateMachine', { stateMachineArn: `${MACHINE}Nope`, definition: SAY('x') }),
+          )
+        ).type,
+      ).toBe('StateMachineDoesNotExist');
+      const described = (await own.handle('DescribeStateMachine', { stateMachineArn: MACHINE })) as {
+        definition: string;
+      };
+      expect(described.definition).toBe(DEFINITION);
+    } finally {
+      await own.close();
+    }
+  });
+});
