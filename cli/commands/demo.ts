@@ -67,7 +67,7 @@ interface ReplayRun {
 
 const REPLAY_RUNS: readonly ReplayRun[] = [
   {
-    title: 'saga replay: three new executions at once, with the original input',
+    title: 'a. saga replay: three new executions at once, with the original input',
     story: 'CheckOrder reads COMPLETED and ends in AlreadySettled: the order is settled; nothing ran.',
     via: 'sfn',
     times: 3,
@@ -75,7 +75,8 @@ const REPLAY_RUNS: readonly ReplayRun[] = [
     layer: 'guard',
   },
   {
-    title: 'saga replay --via steps: each forward step invoked directly, with its original payload and key',
+    title:
+      'b. saga replay --via steps: each forward step invoked directly, with its original payload and key',
     story: 'Powertools answers each one from the idempotency store.',
     via: 'steps',
     times: 1,
@@ -83,7 +84,8 @@ const REPLAY_RUNS: readonly ReplayRun[] = [
     layer: 'idempotencyStore',
   },
   {
-    title: 'the same, once those idempotency records expired (deleted here, as their TTL does after an hour)',
+    title:
+      'c. The same, once those idempotency records expired (deleted here, as their TTL does after an hour)',
     story: 'Each step answers from its own record: the charge, the reservations, the shipment.',
     via: 'steps',
     times: 1,
@@ -209,7 +211,7 @@ export async function demo(ctx: CommandContext): Promise<DemoResult> {
   const runs: DemoResult['replay']['runs'][number][] = [];
   for (const run of REPLAY_RUNS) {
     out.line(`   ${run.title}`);
-    out.line(out.style.dim(`   ${run.story}`));
+    out.line(out.style.dim(`      ${run.story}`));
     const expired = run.expire ? await expireIdempotencyRecords(target, orderId) : 0;
     // `replay` counts the log lines from a second before it starts: keep the previous run's out of its window.
     if (runs.length > 0) await new Promise((r) => setTimeout(r, 1100));
@@ -217,7 +219,7 @@ export async function demo(ctx: CommandContext): Promise<DemoResult> {
     const ok = answeredAsTold(run, proof.answeredBy, proof.verdict);
     const { guard, idempotencyStore, ledger } = proof.answeredBy;
     out.line(
-      `   guard ${guard} · idempotency store ${idempotencyStore} · ledger ${ledger} · ` +
+      `      guard ${guard} · idempotency store ${idempotencyStore} · ledger ${ledger} · ` +
         `new side effects ${proof.newSideEffects} ${ok ? out.style.ok('✓') : out.style.fail('✗ unexpected')}`,
     );
     runs.push({

@@ -1,0 +1,273 @@
+/**
+ * Runs one `saga chaos` schedule against a deployed stack: fresh order ids, their flags, the orders placed through
+ * the signed API, the actions at their moments, a bounded wait until everything settled, then design §4b judged over
+ * exactly those orders (the shared checker, plus what only a run can see: the status each order settled in first).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { type SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { ulid } from 'ulid';
+import {
+  deleteFailureFlag,
+  GLOBAL_SCOPE,
+  writeFailureFlag,
+} from '../../services/shared/failure-flags.ts';
+import {
+  executionArnFor,
+  readHistory,
+  waitForExecutionToEnd,
+} from '../target/executions.ts';
+import { callApi } from '../target/http.ts';
+import { type InvariantFacts, judgeInvariants, readInvariantFacts, readStock } from '../target/invariants.ts';
+import {
+  deleteIdempotencyRecords,
+  invokeForwardSteps,
+  orderRow,
+  redeliverOutbox,
+  startReplayExecutions,
+  takeCancelDecision,
+} from '../target/rerun.ts';
+import type { ResolvedTarget } from '../target/target.ts';
+import { judgeRun, type OrderOutcome, type Violation } from './judge.ts';
+import { type ChaosAction, type ChaosOrder, ITEM_SETS, type Moment, type Schedule } from './schedule.ts';
+
+/** What a run needs: the stack and its clients. */
+export interface RunnerContext {
+  readonly target: ResolvedTarget;
+  readonly ddb: DynamoDBClient;
+  readonly sfn: SFNClient;
+  readonly lambda: LambdaClient;
+  /** The longest a run waits for its executions to end. */
+  readonly settleMs: number;
+  /** Aborts the waits (Ctrl-C). */
+  readonly signal?: AbortSignal;
+  /** Held while a GLOBAL publisher flag is set: one run at a time may own it. */
+  readonly publisherLock: Lock;
+  /** Called with each order id as it is minted (progress). */
+  readonly onOrder?: (orderId: string) => void;
+}
+
+/** What one run found. */
+export interface RunResult {
+  readonly orderIds: readonly string[];
+  readonly violations: readonly Violation[];
+  /** Each order's main execution ARN (for the counterexample's timeline). */
+  readonly executionArns: readonly string[];
+  readonly durationMs: number;
+}
+
+/** A FIFO mutex. */
+export class Lock {
+  #tail: Promise<void> = Promise.resolve();
+
+  /** Runs `work` once every earlier holder is done. */
+  async hold<T>(work: () => Promise<T>): Promise<T> {
+    const previous = this.#tail;
+    let release = () => {};
+    this.#tail = new Promise((resolve) => {
+      release = resolve;
+    });
+    await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+}
+
+/** How a run went for one order, as the judge needs it. */
+interface OrderRun {
+  readonly orderId: string;
+  readonly order: ChaosOrder;
+  readonly mainArn: string;
+  /** The status once the main execution ended (before the settled/cleared actions). */
+  firstStatus?: string;
+  /** The cancel decision the race took from outside: when, if it was taken. */
+  decidedAt?: number;
+  /** Executions that had not ended within the bound (stopped). */
+  readonly unended: string[];
+}
+
+/** Runs one schedule and judges it. */
+export async function runSchedule(ctx: RunnerContext, schedule: Schedule): Promise<RunResult> {
+  const started = Date.now();
+  const work = async () => {
+    if (schedule.publisher) {
+      await writeFailureFlag(ctx.ddb, ctx.target.outputs.FailureFlagsTableName, GLOBAL_SCOPE, schedule.publisher);
+    }
+    try {
+      return await Promise.all(schedule.orders.map((order, i) => runOrder(ctx, order, i)));
+    } finally {
+      if (schedule.publisher) {
+        await deleteFailureFlag(ctx.ddb, ctx.target.outputs.FailureFlagsTableName, GLOBAL_SCOPE, 'publisher');
+      }
+    }
+  };
+  const runs = schedule.publisher ? await ctx.publisherLock.hold(work) : await work();
+  const facts = await readInvariantFacts(
+    ctx.target,
+    runs.map((r) => ({ orderId: r.orderId, specs: r.order.flags })),
+    { ddb: ctx.ddb, sfn: ctx.sfn },
+  );
+  const outcomes: OrderOutcome[] = runs.map((r) => ({
+    orderId: r.orderId,
+    flags: r.order.flags,
+    actions: r.order.actions,
+    firstStatus: r.firstStatus,
+    unended: r.unended,
+  }));
+  const violations = judgeRun(judgeInvariants(withDecisions(facts, runs), { stuckAfterMs: ctx.settleMs }), facts, outcomes);
+  return {
+    orderIds: runs.map((r) => r.orderId),
+    violations,
+    executionArns: runs.map((r) => r.mainArn),
+    durationMs: Date.now() - started,
+  };
+}
+
+/**
+ * The race's cancel decision as the execution it stands for would record it (a CancelOrder visit), so that I5 reads
+ * the order's status path in full.
+ */
+function withDecisions(facts: InvariantFacts, runs: readonly OrderRun[]): InvariantFacts {
+  return {
+    ...facts,
+    orders: facts.orders.map((o) => {
+      const decidedAt = runs.find((r) => r.orderId === o.orderId)?.decidedAt;
+      if (decidedAt === undefined) return o;
+      return {
+        ...o,
+        executions: [
+          ...o.executions,
+          {
+            name: `${o.orderId}-chaos-decision`,
+            status: 'SUCCEEDED',
+            visits: [{ state: 'CancelOrder', status: 'succeeded' as const, endMs: decidedAt, attempts: 1 }],
+          },
+        ],
+      };
+    }),
+  };
+}
+
+async function runOrder(ctx: RunnerContext, order: ChaosOrder, index: number): Promise<OrderRun> {
+  const { target, ddb } = ctx;
+  const orderId = ulid();
+  ctx.onOrder?.(orderId);
+  const run: OrderRun = { orderId, order, mainArn: executionArnFor(target, orderId), unended: [] };
+  const flagsTable = target.outputs.FailureFlagsTableName;
+  await Promise.all(order.flags.map((flag) => writeFailureFlag(ddb, flagsTable, { orderId }, flag)));
+  const placed = await callApi(target, 'POST', '/orders', {
+    body: { orderId, customerId: `chaos-${index}`, items: ITEM_SETS[order.items] ?? ITEM_SETS[0], currency: 'EUR' },
+  });
+  if (placed.status !== 202) throw new Error(`POST /orders answered ${placed.status}: ${placed.text}`);
+  const at = (moment: Moment) => order.actions.filter((a) => a.kind !== 'race' && a.when === moment);
+
+  // While running: everything at once, alongside the saga the outbox starts.
+  await Promise.all([
+    waitToEnd(ctx, run, run.mainArn, true).then(async () => {
+      run.firstStatus = (await orderRow(target, ddb, orderId))?.status?.S ?? 'MISSING';
+    }),
+    ...at('running').map((action) => act(ctx, run, action)),
+    ...order.actions.filter((a) => a.kind === 'race').map(() => race(ctx, run)),
+  ]);
+  for (const action of at('settled')) await act(ctx, run, action);
+  if (at('cleared').length > 0) {
+    await Promise.all(order.flags.map((flag) => deleteFailureFlag(ddb, flagsTable, { orderId }, flag.step)));
+    for (const action of at('cleared')) await act(ctx, run, action);
+  }
+  return run;
+}
+
+/** Waits for an execution to end within the bound; one that does not is stopped and recorded. */
+async function waitToEnd(ctx: RunnerContext, run: OrderRun, arn: string, untilExists = false): Promise<void> {
+  try {
+    await waitForExecutionToEnd(ctx.sfn, arn, {
+      timeoutMs: ctx.settleMs,
+      intervalMs: ctx.target.kind === 'local' ? 100 : 1000,
+      untilExists,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
+  } catch (error) {
+    if (ctx.signal?.aborted) throw error;
+    run.unended.push(arn.split(':').at(-1) ?? arn);
+    await ctx.sfn
+      .send(new StopExecutionCommand({ executionArn: arn, error: 'Chaos.Unended', cause: 'saga chaos: past the bound' }))
+      .catch(() => {});
+  }
+}
+
+let replayCounter = 0;
+
+async function act(ctx: RunnerContext, run: OrderRun, action: ChaosAction): Promise<void> {
+  const { target, ddb, sfn, lambda } = ctx;
+  const { orderId } = run;
+  if (action.kind === 'expire') {
+    await deleteIdempotencyRecords(target, ddb, orderId);
+    return;
+  }
+  if (action.kind !== 'replay') return;
+  // A replay while running may come before the order row is there (the API answers first): wait for it.
+  let row = await orderRow(target, ddb, orderId);
+  for (let i = 0; !row && i < 50; i++) {
+    await sleep(100);
+    row = await orderRow(target, ddb, orderId);
+  }
+  if (!row) throw new Error(`Order ${orderId} has no ORDER row after it was placed`);
+  switch (action.via) {
+    case 'sfn': {
+      const stamp = `${Date.now().toString(36)}${(replayCounter++).toString(36)}`;
+      const names = Array.from({ length: action.k }, (_, i) => `${orderId}-chaos-${stamp}-${i + 1}`);
+      // startReplayExecutions waits for each itself; a bound keeps a run from hanging on one that never ends.
+      await startReplayExecutions(target, sfn, orderId, row, names, {
+        concurrency: action.k,
+        timeoutMs: ctx.settleMs,
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      }).catch(async (error: unknown) => {
+        if (ctx.signal?.aborted) throw error;
+        for (const name of names) await waitToEnd(ctx, run, executionArnFor(target, name));
+      });
+      return;
+    }
+    case 'steps':
+      await invokeForwardSteps(target, lambda, orderId, row, { times: action.k, concurrency: action.k });
+      return;
+    case 'outbox':
+      await redeliverOutbox(target, ddb, orderId, action.k);
+      // Give the stream and the publisher time to (not) start a second execution before the facts are read.
+      await sleep(target.kind === 'local' ? 1500 : 10_000);
+      return;
+  }
+}
+
+/** The late-commit race: once ShipOrder runs (held by its latency flag), take the cancel decision. */
+async function race(ctx: RunnerContext, run: OrderRun): Promise<void> {
+  const deadline = Date.now() + ctx.settleMs;
+  while (Date.now() < deadline) {
+    let events: Awaited<ReturnType<typeof readHistory>> = [];
+    try {
+      events = await readHistory(ctx.sfn, run.mainArn);
+    } catch (error) {
+      if ((error as Error).name !== 'ExecutionDoesNotExist') throw error;
+    }
+    if (events.some((e) => e.stateEnteredEventDetails?.name === 'ShipOrder')) {
+      const decision = await takeCancelDecision(ctx.target, ctx.ddb, run.orderId);
+      if (decision === 'decided') run.decidedAt = Date.now();
+      return;
+    }
+    // The saga ended (or compensates) without reaching ShipOrder: no race to make.
+    if (events.some((e) => e.type === 'ExecutionSucceeded' || e.type === 'ExecutionFailed' || e.stateEnteredEventDetails?.name === 'CancelOrder')) {
+      return;
+    }
+    await sleep(50);
+  }
+}
+
+/** Stock of the SKUs schedules order, so that a long run stops before it sells them out (a false alarm). */
+export async function lowStock(target: ResolvedTarget, ddb: DynamoDBClient, floor = 40): Promise<string[]> {
+  const stock = await readStock(target, ddb);
+  const skus = new Set(ITEM_SETS.flat().map((l) => l.sku));
+  return [...skus].filter((sku) => (stock[sku] ?? 0) < floor).map((sku) => `${sku}: ${stock[sku] ?? 0} left`);
+}
