@@ -366,6 +366,31 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
     .action(on(() => import('./commands/bench.ts')));
 
   program
+    .command('chaos')
+    .description(
+      'property-based exploration (fast-check): generated schedules of faults, replays, duplicate deliveries, expired ' +
+        'idempotency records and races, each judged against design §4b; prints a shrunk, replayable counterexample (exit 1)',
+    )
+    .option('--runs <n>', 'at most this many schedules (default: as many as the budget allows)', int('--runs', 1))
+    .option('--seed <s>', 'the seed (lane i uses seed + i; default: random, printed)', int('--seed', 0))
+    .option('--budget <duration>', 'how long to explore: 45s, 2m, 1h', '2m')
+    .option('--shrink-budget <duration>', 'how long shrinking may take after a violation (default: the budget, ≥ 1m)')
+    .option('--concurrency <c>', 'fast-check lanes in parallel, each on its own orders', int('--concurrency', 1), 3)
+    .option('--path <path>', "fast-check's path to a counterexample (with its --seed and --concurrency 1)")
+    .option('--replay <schedule>', "run one schedule's JSON as printed by a counterexample")
+    .addHelpText(
+      'after',
+      examples([
+        'saga chaos',
+        'saga chaos --seed 42 --budget 30m --concurrency 4',
+        'saga chaos --seed 43 --path 7:1:0 --concurrency 1',
+        `saga chaos --replay '{"orders":[{"flags":["shipping:transient:9"],"actions":["replay:sfn:cleared"]}]}'`,
+        'saga chaos --budget 45s --json',
+      ]),
+    )
+    .action(on(() => import('./commands/chaos.ts')));
+
+  program
     .command('doctor')
     .description('check Node, Java, the local cloud, AWS credentials and region, and say what to fix')
     .option('--aws', 'also check the aws target (credentials, region)', false)

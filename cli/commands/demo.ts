@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { IDEMPOTENCY_KEY_PREFIXES } from '../../services/shared/idempotency-hit.ts';
 import type { CommandContext } from '../command.ts';
 import { CheckFailedError } from '../errors.ts';
 import { expectedOrderStatus } from '../target/expectations.ts';
@@ -49,9 +50,9 @@ const CHAPTERS: readonly Chapter[] = [
 
 /** The forward steps, with the record-id prefixes their Idempotency records carry (services' `keyPrefix`). */
 const FORWARD_STEPS = [
-  ['charge', 'payment.charge'],
-  ['reserve', 'inventory.reserve'],
-  ['ship', 'shipping.ship'],
+  ['charge', IDEMPOTENCY_KEY_PREFIXES.charge],
+  ['reserve', IDEMPOTENCY_KEY_PREFIXES.reserve],
+  ['ship', IDEMPOTENCY_KEY_PREFIXES.ship],
 ] as const;
 
 /** One re-run of the happy order in the last chapter, and the layer that must answer it. */

@@ -26,8 +26,14 @@ import {
 import { type ResolvedTarget, resolveTarget } from '../target/target.ts';
 import { buildTimeline } from '../timeline/index.ts';
 
-export { type ForwardStep, forwardStepFunctions, type SagaInput, type StepAnswer, stepPayloads };
-export { NAME_DEDUPE_MESSAGE };
+export {
+  type ForwardStep,
+  forwardStepFunctions,
+  NAME_DEDUPE_MESSAGE,
+  type SagaInput,
+  type StepAnswer,
+  stepPayloads,
+};
 
 /** How `saga replay` re-runs an order. */
 export type ReplayVia = 'sfn' | 'steps' | 'outbox';
@@ -292,8 +298,9 @@ async function countLogLines(
 ): Promise<ReplayObservations['logs']> {
   const deadline = Date.now() + (dedupes > 0 ? (target.kind === 'local' ? 10_000 : 60_000) : 0);
   for (;;) {
-    const lines = (await readOrderLogs(target, orderId, { startTime: startedAt - 1000 })).filter(
-      (l) => l.timestamp >= startedAt - 1000,
+    // Only lines written since the replay started: the order's own saga may have logged a moment before.
+    const lines = (await readOrderLogs(target, orderId, { startTime: startedAt })).filter(
+      (l) => l.timestamp >= startedAt,
     );
     const count = (message: string) => lines.filter((l) => l.message === message).length;
     const logs = {

@@ -6,6 +6,7 @@
  */
 import { documentClient, dynamoDbClient } from '../shared/clients.ts';
 import { requireEnv } from '../shared/env.ts';
+import { IDEMPOTENCY_KEY_PREFIXES } from '../shared/idempotency-hit.ts';
 import { sagaActionHandler } from '../shared/saga-action.ts';
 import { InventoryInputSchema, type InventoryStore, releaseStock, reserveStock } from './inventory.ts';
 
@@ -27,7 +28,7 @@ export const reserve = sagaActionHandler(
     action: 'reserve',
     step: 'inventory',
     schema: InventoryInputSchema,
-    keyPrefix: 'inventory.reserve',
+    keyPrefix: IDEMPOTENCY_KEY_PREFIXES.reserve,
     payloadValidationJmesPath: 'items',
     run: (input, hooks) => reserveStock(store, input, hooks),
   },
@@ -40,7 +41,7 @@ export const release = sagaActionHandler(
     action: 'release',
     step: 'release',
     schema: InventoryInputSchema,
-    keyPrefix: 'inventory.release',
+    keyPrefix: IDEMPOTENCY_KEY_PREFIXES.release,
     payloadValidationJmesPath: 'items',
     run: (input, hooks) => releaseStock(store, input, hooks),
   },

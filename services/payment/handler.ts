@@ -6,6 +6,7 @@
  */
 import { documentClient, dynamoDbClient } from '../shared/clients.ts';
 import { requireEnv } from '../shared/env.ts';
+import { IDEMPOTENCY_KEY_PREFIXES } from '../shared/idempotency-hit.ts';
 import { sagaActionHandler } from '../shared/saga-action.ts';
 import { chargePayment, PaymentInputSchema, type PaymentStore, refundPayment } from './payment.ts';
 
@@ -27,7 +28,7 @@ export const charge = sagaActionHandler(
     action: 'charge',
     step: 'payment',
     schema: PaymentInputSchema,
-    keyPrefix: 'payment.charge',
+    keyPrefix: IDEMPOTENCY_KEY_PREFIXES.charge,
     payloadValidationJmesPath: '[amount, currency]',
     run: (input, hooks) => chargePayment(store, input, hooks),
   },
@@ -40,7 +41,7 @@ export const refund = sagaActionHandler(
     action: 'refund',
     step: 'refund',
     schema: PaymentInputSchema,
-    keyPrefix: 'payment.refund',
+    keyPrefix: IDEMPOTENCY_KEY_PREFIXES.refund,
     payloadValidationJmesPath: '[amount, currency]',
     run: (input, hooks) => refundPayment(store, input, hooks),
   },

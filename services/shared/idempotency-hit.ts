@@ -16,3 +16,15 @@ export const LEDGER_HIT_MESSAGE = 'Answered from the ledger';
  * with the same name and the same input exists): `saga replay --via outbox` counts these lines.
  */
 export const NAME_DEDUPE_MESSAGE = 'Event published; saga already started';
+
+/**
+ * The record-id prefix of each saga action's Idempotency records (`<prefix>#<hash of the key>`): fixed per action, so
+ * record ids are the same on every deployment and target, and the CLI can find (or expire) an order's records.
+ */
+export const IDEMPOTENCY_KEY_PREFIXES = {
+  charge: 'payment.charge',
+  refund: 'payment.refund',
+  reserve: 'inventory.reserve',
+  release: 'inventory.release',
+  ship: 'shipping.ship',
+} as const;

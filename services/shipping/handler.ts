@@ -4,6 +4,7 @@
  */
 import { documentClient, dynamoDbClient } from '../shared/clients.ts';
 import { requireEnv } from '../shared/env.ts';
+import { IDEMPOTENCY_KEY_PREFIXES } from '../shared/idempotency-hit.ts';
 import { sagaActionHandler } from '../shared/saga-action.ts';
 import { ShipInputSchema, type ShippingStore, shipOrder } from './shipping.ts';
 
@@ -20,7 +21,7 @@ export const ship = sagaActionHandler(
     action: 'ship',
     step: 'shipping',
     schema: ShipInputSchema,
-    keyPrefix: 'shipping.ship',
+    keyPrefix: IDEMPOTENCY_KEY_PREFIXES.ship,
     payloadValidationJmesPath: 'items',
     run: (input, hooks) => shipOrder(store, input, hooks),
   },

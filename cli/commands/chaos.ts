@@ -1,0 +1,266 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { type ExploreResult, explore, type RunEvent } from '../chaos/explore.ts';
+import {
+  DETERMINISM_NOTE,
+  describeSchedule,
+  formatSeconds,
+  parseDuration,
+  progressText,
+  replayCommands,
+  runLine,
+  type SummaryLine,
+  summaryLine,
+} from '../chaos/report.ts';
+import { Lock, lowStock, type RunResult, type RunnerContext, runSchedule } from '../chaos/runner.ts';
+import { parseSchedule, type Schedule, scheduleToJson } from '../chaos/schedule.ts';
+import type { CommandContext } from '../command.ts';
+import { AbortError, UserError } from '../errors.ts';
+import { listAllExecutions, readHistory } from '../target/executions.ts';
+import { resolveTarget } from '../target/target.ts';
+import { buildTimeline, renderTimeline } from '../timeline/index.ts';
+
+/** Options of `saga chaos`. */
+export interface ChaosOptions {
+  /** At most this many schedules (shrink runs aside). @default as many as the budget allows */
+  readonly runs?: number;
+  /** The seed of lane 0. @default a random one (printed) */
+  readonly seed?: number;
+  /** How long to explore: `45s`, `2m`, `1h`. @default '2m' */
+  readonly budget: string;
+  /** How long shrinking may take after a violation. @default the budget, at least 1m */
+  readonly shrinkBudget?: string;
+  /** fast-check lanes in parallel, each on its own orders (seeds S, S+1, …). @default 3 */
+  readonly concurrency: number;
+  /** fast-check's path to a counterexample (with --seed and --concurrency 1). */
+  readonly path?: string;
+  /** A schedule's JSON, run as it is (no exploration). */
+  readonly replay?: string;
+}
+
+/** The default `--budget`. */
+export const DEFAULT_BUDGET = '2m';
+
+/** The longest a run waits for an execution: local runs settle in seconds; AWS timeouts and retries are real. */
+const SETTLE_MS = { local: 120_000, aws: 900_000 } as const;
+
+/** Checks the flags that go together; exit 2 with what to do. */
+export function checkChaosOptions(options: ChaosOptions): void {
+  if (options.replay !== undefined && (options.seed !== undefined || options.path !== undefined)) {
+    throw new UserError(
+      '--replay runs the schedule given; it takes no --seed or --path. Pass either --replay <schedule> or --seed S --path P.',
+    );
+  }
+  if (options.path !== undefined) {
+    if (options.seed === undefined) {
+      throw new UserError(
+        `--path ${JSON.stringify(options.path)} needs the --seed it was printed with (saga chaos --seed S --path P --concurrency 1).`,
+      );
+    }
+    if (options.concurrency !== 1) {
+      throw new UserError(
+        `--path replays one lane; received --concurrency ${options.concurrency}. Pass --concurrency 1 (the counterexample's --seed is that lane's).`,
+      );
+    }
+    if (!/^\d+(:\d+)*$/.test(options.path)) {
+      throw new UserError(
+        `--path must be fast-check's path, numbers joined by ':' (e.g. 12:0:3); received ${JSON.stringify(options.path)}.`,
+      );
+    }
+  }
+}
+
+/** A random 31-bit seed. */
+function randomSeed(): number {
+  return Math.floor(Math.random() * 0x7fffffff);
+}
+
+/** `saga chaos`: explores generated schedules (or runs one) and judges design §4b after each run. */
+export async function chaos(
+  ctx: CommandContext,
+  options: ChaosOptions,
+  onRun: (event: RunEvent) => void = () => {},
+): Promise<{ result: ExploreResult; seed: number }> {
+  checkChaosOptions(options);
+  const budgetMs = parseDuration(options.budget);
+  const shrinkBudgetMs =
+    options.shrinkBudget === undefined ? Math.max(60_000, budgetMs) : parseDuration(options.shrinkBudget, '--shrink-budget');
+  const schedule = options.replay === undefined ? undefined : parseSchedule(options.replay);
+  const target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
+  if (target.kind === 'aws' && !ctx.globals.yes) {
+    const yes = await ctx.prompter.confirm(
+      `saga chaos places real orders on AWS (${target.region}) and sets failure flags for ${options.budget}. Continue?`,
+      { default: false },
+    );
+    if (!yes) throw new AbortError('Nothing placed.');
+  }
+  const ddb = new DynamoDBClient(target.clientConfig());
+  const low = await lowStock(target, ddb);
+  if (low.length > 0) {
+    throw new UserError(
+      `Too little stock left for chaos runs (${low.join('; ')}): sold-out orders would cancel where the checker expects ` +
+        'them to complete. Reset the local stack with `saga destroy --yes && saga deploy`.',
+    );
+  }
+  const runner: RunnerContext = {
+    target,
+    ddb,
+    sfn: new SFNClient(target.clientConfig()),
+    lambda: new LambdaClient(target.clientConfig()),
+    settleMs: SETTLE_MS[target.kind],
+    signal: ctx.signal,
+    publisherLock: new Lock(),
+  };
+  const seed = options.seed ?? randomSeed();
+  if (schedule !== undefined) return { result: await replaySchedule(runner, schedule, options.runs ?? 1, onRun), seed };
+  const result = await explore({
+    seed,
+    concurrency: options.concurrency,
+    budgetMs,
+    shrinkBudgetMs,
+    ...(options.runs === undefined ? {} : { maxRuns: options.runs }),
+    ...(options.path === undefined ? {} : { path: options.path }),
+    signal: ctx.signal,
+    run: (s) => runSchedule(runner, s),
+    onRun,
+  });
+  return { result, seed };
+}
+
+/** `--replay`: the schedule, `times` times in a row (no shrinking: it is already the one to look at). */
+async function replaySchedule(
+  runner: RunnerContext,
+  schedule: Schedule,
+  times: number,
+  onRun: (event: RunEvent) => void,
+): Promise<ExploreResult> {
+  const started = Date.now();
+  let orders = 0;
+  let failedRuns = 0;
+  let failed: RunResult | undefined;
+  for (let i = 0; i < times && !runner.signal?.aborted; i++) {
+    const result = await runSchedule(runner, schedule);
+    orders += result.orderIds.length;
+    onRun({ lane: 0, seed: 0, schedule, result, shrinking: false });
+    if (result.violations.length > 0) {
+      failedRuns++;
+      failed = result;
+      break;
+    }
+  }
+  return {
+    runs: failed ? failedRuns : times,
+    shrinkRuns: 0,
+    orders,
+    failedRuns,
+    durationMs: Date.now() - started,
+    ...(failed ? { counterexample: { lane: 0, seed: 0, path: '', schedule, result: failed, shrinks: 0 } } : {}),
+  };
+}
+
+export default async function action(
+  ctx: CommandContext,
+  _args: readonly unknown[],
+  raw: Record<string, unknown>,
+): Promise<number> {
+  const options: ChaosOptions = {
+    budget: (raw.budget as string | undefined) ?? DEFAULT_BUDGET,
+    concurrency: (raw.concurrency as number | undefined) ?? 3,
+    ...(raw.runs === undefined ? {} : { runs: raw.runs as number }),
+    ...(raw.seed === undefined ? {} : { seed: raw.seed as number }),
+    ...(raw.shrinkBudget === undefined ? {} : { shrinkBudget: raw.shrinkBudget as string }),
+    ...(raw.path === undefined ? {} : { path: raw.path as string }),
+    ...(raw.replay === undefined ? {} : { replay: raw.replay as string }),
+  };
+  const { out } = ctx;
+  checkChaosOptions(options);
+  const budgetMs = parseDuration(options.budget);
+  const startedAt = Date.now();
+  const state = { runs: 0, orders: 0, violations: 0, shrinking: false };
+  if (options.replay === undefined) {
+    out.line(
+      out.style.dim(
+        options.seed === undefined
+          ? `Exploring for ${options.budget} with ${options.concurrency} lane(s); the seed is printed at the end.`
+          : `Exploring for ${options.budget} with ${options.concurrency} lane(s) from seed ${options.seed}.`,
+      ),
+    );
+  }
+  const progress = await out.progress(progressText({ ...state, leftMs: budgetMs }));
+  const tick = () =>
+    progress.update(progressText({ ...state, leftMs: startedAt + budgetMs - Date.now() }));
+  const timer = setInterval(tick, 1000);
+  let outcome: Awaited<ReturnType<typeof chaos>>;
+  try {
+    outcome = await chaos(ctx, options, (event) => {
+      if (!event.shrinking) state.runs++;
+      state.orders += event.result.orderIds.length;
+      state.violations += event.result.violations.length;
+      state.shrinking ||= event.shrinking || event.result.violations.length > 0;
+      out.data(runLine(event));
+      tick();
+    });
+  } finally {
+    clearInterval(timer);
+    progress.stop();
+  }
+  const { result, seed } = outcome;
+  const summary = summaryLine(result, options.replay === undefined ? seed : 0, options.concurrency);
+  out.data(summary);
+  await printSummary(ctx, summary, result);
+  return result.counterexample ? 1 : 0;
+}
+
+async function printSummary(ctx: CommandContext, summary: SummaryLine, result: ExploreResult): Promise<void> {
+  const { out } = ctx;
+  if (out.json) return;
+  const minutes = `${summary.schedulesPerMinute} schedules/min · ${summary.ordersPerMinute} orders/min`;
+  out.line(
+    `${summary.runs} schedules (${summary.shrinkRuns} shrink runs) · ${summary.orders} orders · ` +
+      `${formatSeconds(summary.durationMs)} · ${minutes} · seed ${summary.seed}`,
+  );
+  const found = result.counterexample;
+  if (!found) {
+    out.line(`${out.style.ok('✓')} No violation of design §4b in any run.`);
+    out.line(out.style.dim(`Run again with --seed ${summary.seed} to explore the same schedules.`));
+    return;
+  }
+  out.line();
+  out.line(
+    out.style.fail(
+      `✗ Counterexample${found.shrinks > 0 ? `, shrunk ${found.shrinks}×` : ''} (lane seed ${found.seed}):`,
+    ),
+  );
+  for (const line of describeSchedule(found.schedule, found.result.orderIds)) out.line(`  ${line}`);
+  out.line();
+  for (const v of found.result.violations) {
+    out.line(`${out.style.fail('✗')} ${v.name}`);
+    out.line(`  ${out.style.dim(v.detail)}`);
+  }
+  const orderId = found.result.violations.flatMap((v) => v.orders)[0];
+  if (orderId !== undefined) await printTimelines(ctx, orderId);
+  out.line();
+  out.line('Replay it:');
+  for (const command of found.path === '' ? replayCommands(found).slice(1) : replayCommands(found)) {
+    out.line(`  ${out.style.accent(command)}`);
+  }
+  out.line(out.style.dim(DETERMINISM_NOTE));
+  out.line(out.style.dim(`Schedule: ${JSON.stringify(scheduleToJson(found.schedule))}`));
+}
+
+/** The timelines of every execution of the order (the watch renderer), oldest first. */
+async function printTimelines(ctx: CommandContext, orderId: string): Promise<void> {
+  const { out } = ctx;
+  const target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
+  const sfn = new SFNClient(target.clientConfig());
+  const executions = (await listAllExecutions(sfn, target.outputs.StateMachineArn))
+    .filter((e) => e.name === orderId || e.name?.startsWith(`${orderId}-`))
+    .sort((a, b) => (a.startDate?.getTime() ?? 0) - (b.startDate?.getTime() ?? 0));
+  for (const e of executions) {
+    out.line();
+    out.line(out.style.bold(`Execution ${e.name} (${e.status}):`));
+    const model = buildTimeline(await readHistory(sfn, e.executionArn ?? ''));
+    for (const line of renderTimeline(model, { width: out.width, style: out.style })) out.line(`  ${line}`);
+  }
+}
