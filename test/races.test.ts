@@ -14,7 +14,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient, QueryCommand, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
 import {
   GetExecutionHistoryCommand,
   type HistoryEvent,
@@ -31,8 +31,7 @@ import { type ResolvedTarget, resolveTarget } from '../cli/target/target.ts';
 import { startLocalCloudDetached, stopLocalCloud } from '../infra/local/lifecycle.ts';
 import { findCatalogItem } from '../services/shared/catalog.ts';
 import { parseFailSpec, writeFailureFlag } from '../services/shared/failure-flags.ts';
-
-type Row = Record<string, { S?: string; N?: string }>;
+import { orderRows, type Row } from './support/saga-rows.ts';
 
 const ITEMS = [{ sku: 'paper-filters', qty: 2 }];
 const AMOUNT = 2 * (findCatalogItem('paper-filters')?.priceCents ?? Number.NaN);
@@ -58,17 +57,7 @@ afterAll(async () => {
   await rm(projectDir, { recursive: true, force: true });
 }, 60_000);
 
-async function rowsOf(table: string, orderId: string): Promise<Row[]> {
-  const { Items = [] } = await ddb.send(
-    new QueryCommand({
-      TableName: table,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': { S: `ORDER#${orderId}` } },
-      ConsistentRead: true,
-    }),
-  );
-  return Items as Row[];
-}
+const rowsOf = (table: string, orderId: string): Promise<Row[]> => orderRows(ddb, table, orderId);
 
 async function history(executionArn: string): Promise<HistoryEvent[]> {
   const { events = [] } = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000 }));
