@@ -4,7 +4,15 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { ANSI_ESCAPE, cleanEnv, runCli, stubNoAwsCredentials, tempProject } from '../test/support/cli.ts';
+import {
+  ANSI_ESCAPE,
+  CapturedStream,
+  cleanEnv,
+  runCli,
+  stubNoAwsCredentials,
+  tempProject,
+} from '../test/support/cli.ts';
+import { run } from './run.ts';
 
 const ORDER_ID = '01JD8Z6Q3M4N5P6R7S8T9V0W1X';
 const NOT_RUNNING = /local cloud is not running.*saga deploy/;
@@ -53,6 +61,42 @@ describe('help', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`Usage: saga ${command}`);
     expect(result.stdout).toContain(example);
+  });
+});
+
+describe('version and sub-command typos', () => {
+  test.each([['--version'], ['-v']])('saga %s prints the package version, exit 0', async (flag) => {
+    const cwd = await tempProject();
+    const result = await runCli([flag], { cwd });
+    const { version } = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe(version);
+    expect(result.stderr).toBe('');
+  });
+
+  test('saga flags sett payment → unknown command, suggesting set (not "too many arguments for \'list\'")', async () => {
+    const cwd = await tempProject();
+    const result = await runCli(['flags', 'sett', 'payment'], { cwd });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("unknown command 'sett'");
+    expect(result.stderr).toContain('(Did you mean set?)');
+    expect(result.stderr).not.toContain('too many arguments');
+  });
+});
+
+describe('Ctrl-C (the run signal aborted)', () => {
+  test('an aborted signal ends the command with 130 and says what goes on, whatever the command would return', async () => {
+    const cwd = await tempProject();
+    const controller = new AbortController();
+    controller.abort();
+    const stdout = new CapturedStream();
+    const stderr = new CapturedStream();
+    const code = await run(['bench'], { stdout, stderr, env: cleanEnv(), cwd, signal: controller.signal });
+    expect(code).toBe(130);
+    expect(stderr.text()).toContain('Interrupted (Ctrl-C). Orders already placed go on in the cloud');
+    expect(stderr.text()).not.toMatch(NOT_RUNNING);
   });
 });
 
@@ -230,27 +274,56 @@ describe('commands that need a stack, with no local cloud', () => {
   });
 });
 
+describe('.saga/local/state.json', () => {
+  test('corrupt → exit 3 saying it is corrupt and what to do, not "not running"', async () => {
+    const cwd = await tempProject();
+    await mkdir(join(cwd, '.saga', 'local'), { recursive: true });
+    await writeFile(join(cwd, '.saga', 'local', 'state.json'), '{"pid": 4');
+    const result = await runCli(['ls'], { cwd });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(`${join(cwd, '.saga', 'local', 'state.json')} is corrupt`);
+    expect(result.stderr).toContain('`saga deploy` restarts it (keeping its data)');
+    expect(result.stderr).not.toMatch(NOT_RUNNING);
+    expect(result.stderr).not.toContain('Unexpected error');
+  });
+});
+
 describe('.saga/context.json', () => {
-  test('not JSON → exit 2 naming the file and the fix', async () => {
+  test('not JSON → exit 3 (the environment) naming the file and the fix', async () => {
     const cwd = await withContext('{ this is not json');
     const result = await runCli(['ls'], { cwd });
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(3);
     expect(result.stderr).toContain(`${join(cwd, '.saga', 'context.json')} is not valid JSON`);
     expect(result.stderr).toContain('"{ this is not json"');
-    expect(result.stderr).toContain('Delete it and run `saga deploy` again, or pass --target local|aws');
+    expect(result.stderr).toContain(
+      `Delete it (\`rm ${join(cwd, '.saga', 'context.json')}\`) and run \`saga deploy\` again, or pass --target local|aws`,
+    );
   });
+
+  test.each([['deploy'], ['destroy', '--yes']])(
+    'saga %s with a corrupt context → exit 3 saying to delete the file, not a usage error',
+    async (...argv) => {
+      const cwd = await withContext('{ this is not json');
+      const result = await runCli(argv, { cwd });
+      expect(result.code).toBe(3);
+      expect(result.stderr).toContain('is not valid JSON');
+      expect(result.stderr).toContain('Delete it (`rm ');
+      expect(result.stderr).not.toContain('Unexpected error');
+    },
+  );
 
   test.each([
     ['{"target":"gcp"}', '"gcp"'],
     ['null', 'undefined'],
     ['{"region":"eu-west-1"}', 'undefined'],
-  ])('JSON without a valid target (%s) → exit 2 naming the file', async (contents, received) => {
+  ])('JSON without a valid target (%s) → exit 3 naming the file', async (contents, received) => {
     const cwd = await withContext(contents);
     const result = await runCli(['order', '--no-watch'], { cwd });
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(3);
     expect(result.stderr).toContain(`${join(cwd, '.saga', 'context.json')} does not name a target`);
     expect(result.stderr).toContain(`("target" is ${received}; expected "local" or "aws")`);
-    expect(result.stderr).toContain('Delete it and run `saga deploy` again');
+    expect(result.stderr).toContain('Delete it (`rm ');
+    expect(result.stderr).toContain('and run `saga deploy` again');
   });
 
   test('--target local skips a corrupt context and reports the missing cloud', async () => {

@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { CommandContext, GlobalOptions } from './command.ts';
-import { isExpectedError } from './errors.ts';
+import { interruptNote, toExpectedError } from './errors.ts';
 import { Output } from './ui/output.ts';
 import { type Prompter, terminalPrompter } from './ui/prompts.ts';
 
@@ -13,7 +14,7 @@ export interface RunIo {
   readonly cwd: string;
   /** @default terminal prompts when stdout is a TTY */
   readonly prompter?: Prompter;
-  /** Aborts long waits (Ctrl-C). */
+  /** Ctrl-C: the command stops, `run` says what goes on without it and returns 130. */
   readonly signal?: AbortSignal;
 }
 
@@ -42,6 +43,10 @@ export async function run(argv: readonly string[], io: Partial<RunIo> = {}): Pro
     interactive: isTTY,
   });
   let exitCode = 0;
+  // One signal per run, aborted by the caller's (bin/saga aborts it on SIGINT).
+  const interrupt = new AbortController();
+  if (io.signal?.aborted) interrupt.abort();
+  io.signal?.addEventListener('abort', () => interrupt.abort(), { once: true });
   const program = buildProgram(early, async (action, command, args) => {
     const g = command.optsWithGlobals() as Record<string, unknown>;
     const globals: GlobalOptions = {
@@ -66,13 +71,9 @@ export async function run(argv: readonly string[], io: Partial<RunIo> = {}): Pro
       env,
       globals,
       prompter: io.prompter ?? terminalPrompter(isTTY && !globals.json),
-      signal: io.signal ?? new AbortController().signal,
+      signal: interrupt.signal,
     };
-    try {
-      exitCode = await action(ctx, args, command.opts());
-    } catch (error) {
-      exitCode = report(out, error);
-    }
+    exitCode = await untilInterrupted(action(ctx, args, command.opts()), ctx, command.name(), isTTY);
   });
   try {
     await program.parseAsync([...argv], { from: 'user' });
@@ -90,10 +91,53 @@ export async function run(argv: readonly string[], io: Partial<RunIo> = {}): Pro
   return exitCode;
 }
 
+/**
+ * The command's exit code, or 130 as soon as Ctrl-C aborts `ctx.signal`: the command is not waited for (its waits
+ * end on the signal; bin/saga exits), and the user is told what goes on without it.
+ */
+async function untilInterrupted(
+  work: Promise<number>,
+  ctx: CommandContext,
+  commandName: string,
+  isTTY: boolean,
+): Promise<number> {
+  const { signal, out } = ctx;
+  const settled = work.then(
+    (code) => () => code,
+    (error: unknown) => () => report(out, error),
+  );
+  const interrupted = new Promise<undefined>((resolve) => {
+    if (signal.aborted) resolve(undefined);
+    signal.addEventListener('abort', () => resolve(undefined), { once: true });
+  });
+  const outcome = await Promise.race([settled, interrupted]);
+  if (outcome !== undefined && !signal.aborted) return outcome();
+  // A spinner may hold the cursor at the end of its line.
+  if (isTTY && !out.json) out.rawError('\n');
+  const note =
+    interruptNote(signal) ?? DEFAULT_INTERRUPT_NOTES[commandName] ?? 'Nothing else was left running.';
+  if (out.json) out.error(`Interrupted (Ctrl-C). ${note}`);
+  else out.warn(`Interrupted (Ctrl-C). ${note}`);
+  return 130;
+}
+
+/** What goes on after Ctrl-C, for commands that say nothing more precise (`noteForInterrupt`). */
+const DEFAULT_INTERRUPT_NOTES: Readonly<Record<string, string>> = {
+  order:
+    'Executions already started go on in the cloud: `saga ls` lists them, `saga watch <orderId>` follows one.',
+  watch: 'The execution goes on in the cloud: `saga watch` follows it again.',
+  replay: 'Re-runs already started go on in the cloud: `saga ls` lists them.',
+  bench: 'Orders already placed go on in the cloud: `saga ls` lists them. No invariant was checked.',
+  demo: 'Executions already started go on in the cloud: `saga ls` lists them.',
+  chaos: 'Executions already started go on in the cloud: `saga ls` lists them.',
+};
+
 function report(out: Output, error: unknown): number {
-  if (isExpectedError(error)) {
-    out.error(error.message);
-    return error.exitCode;
+  // The one boundary where errors of the environment (local cloud, AWS, network) become exit 3.
+  const expected = toExpectedError(error);
+  if (expected) {
+    out.error(expected.message);
+    return expected.exitCode;
   }
   const e = error instanceof Error ? error : new Error(String(error));
   out.error(`Unexpected error (this is a bug in saga; please report it): ${e.message}`, e.stack);
@@ -132,6 +176,17 @@ function examples(lines: readonly string[]): string {
 
 type Dispatch = (action: Action, command: Command, args: readonly unknown[]) => Promise<void>;
 
+/** The version in package.json (cli/run.ts and cli/run.bundle.mjs both sit one folder below it). */
+function packageVersion(): string {
+  try {
+    return (
+      JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+    ).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 function buildProgram(out: Output, dispatch: Dispatch): Command {
   const program = new Command('saga')
     .description(
@@ -157,6 +212,7 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
     .option('--json', 'machine output: one JSON document per line', false)
     .option('--no-color', 'no colours (NO_COLOR is honoured too)')
     .option('--yes', 'answer yes to confirmations', false)
+    .version(packageVersion(), '-v, --version', 'print the saga version')
     .addHelpText(
       'after',
       examples(['saga deploy', 'saga order --fail inventory', 'saga watch', 'saga replay <orderId>']),
@@ -307,6 +363,14 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
         'saga flags clear --all',
       ]),
     );
+  // `flags <word>` goes to the default `list`: a word that is no sub-command is an unknown command (with a
+  // "Did you mean set?"), not "too many arguments for 'list'".
+  flags.hook('preSubcommand', (self, sub) => {
+    const word = self.args[0];
+    if (sub.name() === 'list' && word !== undefined && word !== 'list' && !word.startsWith('-')) {
+      (self as unknown as { unknownCommand(): never }).unknownCommand();
+    }
+  });
   const flagsModule = () => import('./commands/flags.ts');
   flags
     .command('list', { isDefault: true })
@@ -371,11 +435,23 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
       'property-based exploration (fast-check): generated schedules of faults, replays, duplicate deliveries, expired ' +
         'idempotency records and races, each judged against design §4b; prints a shrunk, replayable counterexample (exit 1)',
     )
-    .option('--runs <n>', 'at most this many schedules (default: as many as the budget allows)', int('--runs', 1))
+    .option(
+      '--runs <n>',
+      'at most this many schedules (default: as many as the budget allows)',
+      int('--runs', 1),
+    )
     .option('--seed <s>', 'the seed (lane i uses seed + i; default: random, printed)', int('--seed', 0))
     .option('--budget <duration>', 'how long to explore: 45s, 2m, 1h', '2m')
-    .option('--shrink-budget <duration>', 'how long shrinking may take after a violation (default: the budget, ≥ 1m)')
-    .option('--concurrency <c>', 'fast-check lanes in parallel, each on its own orders', int('--concurrency', 1), 3)
+    .option(
+      '--shrink-budget <duration>',
+      'how long shrinking may take after a violation (default: the budget, ≥ 1m)',
+    )
+    .option(
+      '--concurrency <c>',
+      'fast-check lanes in parallel, each on its own orders',
+      int('--concurrency', 1),
+      3,
+    )
     .option('--path <path>', "fast-check's path to a counterexample (with its --seed and --concurrency 1)")
     .option('--replay <schedule>', "run one schedule's JSON as printed by a counterexample")
     .addHelpText(

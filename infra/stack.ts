@@ -103,6 +103,8 @@ export type DynamoDbAction =
 const POWERTOOLS_IDEMPOTENCY: readonly DynamoDbAction[] = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'];
 /** services/shared/failure-flags.ts: one BatchGetItem (order + GLOBAL flag), UpdateItem to take one of `remaining`. */
 const FAILURE_FLAG_READER: readonly DynamoDbAction[] = ['BatchGetItem', 'UpdateItem'];
+/** services/shared/saga-action.ts `recordInjection`: UpdateItem `ADD injected :spec` on the ORDER row. */
+const INJECTION_RECORD: DynamoDbAction = 'UpdateItem';
 
 /**
  * Least privilege: the DynamoDB actions each function's code calls, per table, and nothing else. IAM authorizes
@@ -119,16 +121,18 @@ export const TABLE_GRANTS: Readonly<
   OutboxPublisherFunction: { FailureFlags: FAILURE_FLAG_READER },
   // Scan for stale PENDING orders.
   OutboxSweeperFunction: { Orders: ['Scan'] },
-  // Query the CHARGE/REFUND ledger; TransactWriteItems Put CHARGE + ConditionCheck ORDER is PENDING.
+  // Query the CHARGE/REFUND ledger; TransactWriteItems Put CHARGE + ConditionCheck ORDER is PENDING. Every saga
+  // task also records an injected failure on the ORDER row (INJECTION_RECORD).
   ChargePaymentFunction: {
     Payments: ['Query', 'PutItem'],
-    Orders: ['ConditionCheckItem'],
+    Orders: ['ConditionCheckItem', INJECTION_RECORD],
     Idempotency: POWERTOOLS_IDEMPOTENCY,
     FailureFlags: FAILURE_FLAG_READER,
   },
   // Query the ledger; PutItem REFUND (conditional).
   RefundPaymentFunction: {
     Payments: ['Query', 'PutItem'],
+    Orders: [INJECTION_RECORD],
     Idempotency: POWERTOOLS_IDEMPOTENCY,
     FailureFlags: FAILURE_FLAG_READER,
   },
@@ -136,20 +140,21 @@ export const TABLE_GRANTS: Readonly<
   // Put RESERVATION + ConditionCheck ORDER is PENDING.
   ReserveInventoryFunction: {
     Inventory: ['Query', 'GetItem', 'PutItem', 'UpdateItem'],
-    Orders: ['ConditionCheckItem'],
+    Orders: ['ConditionCheckItem', INJECTION_RECORD],
     Idempotency: POWERTOOLS_IDEMPOTENCY,
     FailureFlags: FAILURE_FLAG_READER,
   },
   // Query the order's reservations and releases; TransactWriteItems Put RELEASE + Update STOCK.
   ReleaseInventoryFunction: {
     Inventory: ['Query', 'PutItem', 'UpdateItem'],
+    Orders: [INJECTION_RECORD],
     Idempotency: POWERTOOLS_IDEMPOTENCY,
     FailureFlags: FAILURE_FLAG_READER,
   },
   // GetItem SHIPMENT; TransactWriteItems Put SHIPMENT + ConditionCheck ORDER is PENDING.
   ShipOrderFunction: {
     Shipments: ['GetItem', 'PutItem'],
-    Orders: ['ConditionCheckItem'],
+    Orders: ['ConditionCheckItem', INJECTION_RECORD],
     Idempotency: POWERTOOLS_IDEMPOTENCY,
     FailureFlags: FAILURE_FLAG_READER,
   },

@@ -373,7 +373,7 @@ describe('the CLI refuses bad arguments and broken files: a clear message, the d
     );
   });
 
-  test('a corrupt .saga/context.json: exit 2 saying how to fix it; no cloud: exit 3', async () => {
+  test('a corrupt .saga/context.json: exit 3 saying how to fix it; no cloud: exit 3', async () => {
     const dir = await tempProject();
     expectUserError(await runCli(['ls'], { cwd: dir }), 3, /local cloud is not running/, /saga deploy/);
     await mkdir(join(dir, '.saga'), { recursive: true });
@@ -381,12 +381,12 @@ describe('the CLI refuses bad arguments and broken files: a clear message, the d
     await writeFile(context, '{"target": "local", ');
     expectUserError(
       await runCli(['ls'], { cwd: dir }),
-      2,
+      3,
       /context\.json is not valid JSON/,
-      /Delete it and run `saga deploy` again, or pass --target local\|aws/,
+      /Delete it \(`rm .*context\.json`\) and run `saga deploy` again, or pass --target local\|aws/,
     );
     await writeFile(context, '{"target": "mars"}');
-    expectUserError(await runCli(['ls'], { cwd: dir }), 2, /does not name a target \("target" is "mars"/);
+    expectUserError(await runCli(['ls'], { cwd: dir }), 3, /does not name a target \("target" is "mars"/);
     // An explicit --target does not need the file, so the broken file is no obstacle to the fix it suggests.
     expectUserError(await runCli(['ls', '--target', 'local'], { cwd: dir }), 3, /local cloud is not running/);
   });

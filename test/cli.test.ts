@@ -34,8 +34,9 @@ interface SummaryLine {
   readonly durationMs: number;
 }
 
-/** The first `order --json` line (design §6). */
+/** The first `order --json` line (design §6, with its type). */
 interface PlacedLine {
+  readonly type: 'placed';
   readonly orderId: string;
   readonly executionArn: string;
   readonly status: string;
@@ -141,7 +142,8 @@ describe('saga order', () => {
   test('a happy order: placed, followed to SUCCEEDED/COMPLETED, one charge, one reservation per item, one shipment', () => {
     const { placed, steps, summary, ledger, result } = happy;
     expect(result.code).toBe(0);
-    expect(Object.keys(placed).sort()).toEqual(['executionArn', 'flags', 'orderId', 'status']);
+    expect(Object.keys(placed).sort()).toEqual(['executionArn', 'flags', 'orderId', 'status', 'type']);
+    expect(placed.type).toBe('placed');
     expect(placed.orderId).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
     expect(placed.executionArn).toBe(
       `${target.outputs.StateMachineArn.replace(':stateMachine:', ':execution:')}:${placed.orderId}`,
@@ -334,6 +336,94 @@ describe('saga watch', () => {
     expect(result.code, result.stderr).toBe(0);
     const { summary } = timeline(jsonLines(result.stdout));
     expect(summary).toEqual(happy.summary);
+  });
+});
+
+describe('issue 13: what order and watch print', () => {
+  const SAGA_STATES = [
+    'CheckOrder',
+    'ChargePayment',
+    'ReserveInventory',
+    'ReleaseInventory',
+    'RefundPayment',
+  ];
+  /** The visit lines of a state (glyph, then the name), not the log lines naming its function. */
+  const visitLines = (stdout: string, state: string) =>
+    stdout.split('\n').filter((line) => new RegExp(`^ *[^ ]+ ${state} `).test(line));
+
+  test('order --logs, piped: one timeline with the header, log lines in it, settled lines only', async () => {
+    const result = await runCli(['order', '--fail', 'inventory', '--logs'], { cwd });
+    expect(result.code, result.stderr).toBe(0);
+    const { stdout } = result;
+    for (const state of SAGA_STATES) expect(visitLines(stdout, state), state).toHaveLength(1);
+    expect(stdout.match(/compensated in reverse/g)).toHaveLength(1);
+    expect(stdout).not.toMatch(/ running$/m);
+    // Log lines come before the footer, among the visits, not after a second copy of the timeline.
+    const rule = stdout.split('\n').findIndex((line) => /^─+$/.test(line));
+    const firstLog = stdout.split('\n').findIndex((line) => /^ {6}\S+ +(INFO|WARN|ERROR) /.test(line));
+    expect(firstLog).toBeGreaterThan(0);
+    expect(firstLog).toBeLessThan(rule);
+    // The header: the execution ARN, the start time, the input in brief, the local time scale.
+    expect(stdout).toMatch(/^ {2}arn:aws:states:us-east-1:\d{12}:execution:/m);
+    expect(stdout).toMatch(/^[0-9A-Z]{26} {2}started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/m);
+    expect(stdout).toMatch(
+      /^ {2}input: customer cust-demo · espresso-beans ×1, ceramic-mug ×2 · \d+\.\d\d EUR$/m,
+    );
+    expect(stdout).toMatch(/^ {2}local time scale [\d.]+: Retry backoffs/m);
+  });
+
+  test('order --json --logs: {"type":"log"} lines among the step lines, the summary last', async () => {
+    const result = await runCli(['order', '--json', '--logs'], { cwd });
+    expect(result.code, result.stderr).toBe(0);
+    const lines = jsonLines(result.stdout);
+    expect(lines[0]?.type).toBe('placed');
+    const logs = lines.filter((line) => line.type === 'log');
+    expect(logs.length).toBeGreaterThan(2);
+    expect(logs[0]).toMatchObject({ level: expect.any(String), message: expect.any(String) });
+    const firstStep = lines.findIndex((line) => line.type === 'step');
+    expect(lines.findIndex((line) => line.type === 'log')).toBeLessThan(lines.length - 2);
+    expect(firstStep).toBeGreaterThan(0);
+    const steps = lines.filter((line) => line.type === 'step').map((line) => line.state);
+    expect(new Set(steps).size).toBe(steps.length);
+    expect(lines.at(-1)?.type).toBe('summary');
+  });
+
+  test('watch of a replay execution name, as the picker lists it', async () => {
+    const replayed = await runCli(['replay', happy.placed.orderId, '--json'], { cwd });
+    expect(replayed.code, replayed.stderr).toBe(0);
+    const doc = jsonLines(replayed.stdout)[0] as unknown as ReplayLine;
+    const name = doc.executions[0]?.executionArn.split(':').at(-1) ?? '';
+    expect(name).toMatch(/^[0-9A-Z]{26}-replay-/);
+    const result = await runCli(['watch', name, '--no-follow'], { cwd });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^${name} {2}started `));
+    expect(result.stdout).toContain('already settled, nothing ran');
+  });
+
+  test('--no-follow on a running execution: every visit so far and a footer saying it still runs', async () => {
+    const placed = await runCli(['order', '--fail', 'shipping:latency:3000', '--no-watch', '--json'], {
+      cwd,
+    });
+    expect(placed.code, placed.stderr).toBe(0);
+    const orderId = String(jsonLines(placed.stdout)[0]?.orderId);
+    // Until ShipOrder is on its way (payment and inventory done).
+    let text = '';
+    for (let i = 0; i < 50 && !/ShipOrder/.test(text); i += 1) {
+      await new Promise((r) => setTimeout(r, 100));
+      text = (await runCli(['watch', orderId, '--no-follow'], { cwd })).stdout;
+    }
+    for (const state of ['CheckOrder', 'ChargePayment', 'ReserveInventory', 'ShipOrder']) {
+      expect(visitLines(text, state), `${state} in\n${text}`).toHaveLength(1);
+    }
+    expect(text).toMatch(/^… RUNNING/m);
+    expect(text).toMatch(/elapsed \d/);
+    expect(text).toContain(`Still running: \`saga watch ${orderId}\``);
+    const json = jsonLines((await runCli(['watch', orderId, '--no-follow', '--json'], { cwd })).stdout);
+    const steps = json.filter((line) => line.type === 'step');
+    expect(steps.map((line) => line.state)).toEqual(
+      expect.arrayContaining(['CheckOrder', 'ChargePayment', 'ReserveInventory', 'ShipOrder']),
+    );
+    expect(json.at(-1)).toMatchObject({ type: 'summary', status: 'RUNNING' });
   });
 });
 

@@ -2,6 +2,10 @@
  * Operating the saga end to end (issue "operate and show"): `ls`, `logs`, `flags`, `doctor`, `bench` and `demo`
  * run in-process against the shared local cloud, and the invariant checker is shown to catch a planted violation.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DeleteItemCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { ulid } from 'ulid';
@@ -16,7 +20,9 @@ import {
 import { checkInvariants, type InvariantResult, readStock } from '../cli/target/invariants.ts';
 import { readLedger } from '../cli/target/ledger.ts';
 import { type ResolvedTarget, resolveTarget } from '../cli/target/target.ts';
+import { readLocalCloudState, stopLocalCloud } from '../infra/local/lifecycle.ts';
 import { runCli } from './support/cli.ts';
+import { spawnSaga } from './support/saga-process.ts';
 import { warmUp } from './support/warm-up.ts';
 
 const cwd = inject('sagaProjectDir');
@@ -329,5 +335,131 @@ describe('saga demo', () => {
       releases: 0,
       shipments: 1,
     });
+  });
+});
+
+/** Waits until no execution of the saga runs (what an interrupted command left in flight has settled). */
+async function settled(): Promise<void> {
+  const sfn = new SFNClient(target.clientConfig());
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    const running = (await listAllExecutions(sfn, target.outputs.StateMachineArn)).filter(
+      (e) => e.status === 'RUNNING',
+    );
+    if (running.length === 0) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error('executions still running 90 s after the interrupted command');
+}
+
+describe('Ctrl-C (SIGINT to a real saga process): exit 130 at once, saying what goes on without it', () => {
+  test('bench: stops placing orders, exit 130, names the orders placed and `saga ls`', async () => {
+    const saga = spawnSaga(['bench', '--orders', '40', '--concurrency', '2'], cwd);
+    onTestFinished(() => {
+      saga.child.kill('SIGKILL');
+    });
+    await saga.waitFor(/Placing 40 orders/);
+    await new Promise((r) => setTimeout(r, 1_500));
+    const sent = Date.now();
+    saga.child.kill('SIGINT');
+    const { code, at } = await saga.exited;
+    expect(code, saga.stderr()).toBe(130);
+    expect(at - sent).toBeLessThan(3_000);
+    const placed = Number(/The (\d+) order\(s\) placed so far go on in the cloud/.exec(saga.stderr())?.[1]);
+    expect(placed).toBeGreaterThan(0);
+    expect(placed).toBeLessThan(40);
+    expect(saga.stderr()).toContain('Interrupted (Ctrl-C).');
+    expect(saga.stderr()).toContain('`saga ls` lists them');
+    expect(saga.stdout()).not.toContain('orders/s');
+    await settled();
+  });
+
+  test('demo: exit 130 during the first chapter, naming the order and `saga watch <id>`', async () => {
+    const saga = spawnSaga(['demo'], cwd);
+    onTestFinished(() => {
+      saga.child.kill('SIGKILL');
+    });
+    const [, orderId] = await saga.waitFor(/order ([0-9A-HJKMNP-TV-Z]{26})/);
+    saga.child.kill('SIGINT');
+    const { code } = await saga.exited;
+    expect(code, saga.stderr()).toBe(130);
+    expect(saga.stderr()).toContain(`\`saga watch ${orderId}\` follows it`);
+    expect(saga.stdout()).not.toContain('2. Inventory fails');
+    await settled();
+  });
+
+  test('deploy: exit 130 while the local cloud starts, saying it goes on starting and how to stop it', async () => {
+    const project = await mkdtemp(join(tmpdir(), 'saga-deploy-int-'));
+    onTestFinished(async () => {
+      await stopLocalCloud({ projectDir: project, removeData: true });
+      await rm(project, { recursive: true, force: true });
+    });
+    const saga = spawnSaga(['deploy'], project);
+    onTestFinished(() => {
+      saga.child.kill('SIGKILL');
+    });
+    await saga.waitFor(/Starting the local cloud/);
+    const sent = Date.now();
+    saga.child.kill('SIGINT');
+    const { code, at } = await saga.exited;
+    expect(code, saga.stderr()).toBe(130);
+    expect(at - sent).toBeLessThan(3_000);
+    expect(saga.stderr()).toContain('The local cloud goes on starting in the background');
+    expect(saga.stderr()).toContain('`saga destroy` stops it');
+    expect(saga.stdout()).not.toContain('Local cloud up');
+  });
+});
+
+describe('saga deploy on a running cloud, and a port in use (a separate project and cloud)', () => {
+  test('same settings → "already running", nothing restarted; new --time-scale → restarted, saying what changed', async () => {
+    const project = await mkdtemp(join(tmpdir(), 'saga-deploy-again-'));
+    onTestFinished(async () => {
+      await stopLocalCloud({ projectDir: project, removeData: true });
+      await rm(project, { recursive: true, force: true });
+    });
+    const first = await runCli(['deploy', '--json'], { cwd: project });
+    expect(first.code, first.stderr).toBe(0);
+    const started = JSON.parse(first.stdout) as { action: string; endpoint: string; timeScale: number };
+    expect(started).toMatchObject({ action: 'started', timeScale: 0.1 });
+    const pid = (await readLocalCloudState(project))?.pid;
+
+    const again = await runCli(['deploy'], { cwd: project });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain(
+      `The local cloud is already running with these settings at ${started.endpoint} (time scale 0.1`,
+    );
+    expect(again.stdout).toContain('nothing was restarted');
+    expect(again.stdout).not.toContain('Starting the local cloud');
+    expect((await readLocalCloudState(project))?.pid).toBe(pid);
+
+    const port = Number(new URL(started.endpoint).port);
+    const rescaled = await runCli(['deploy', '--time-scale', '1', '--edge-port', String(port)], {
+      cwd: project,
+    });
+    expect(rescaled.code, rescaled.stderr).toBe(0);
+    expect(rescaled.stdout).toContain('Restarting the local cloud: time scale 0.1 → 1');
+    expect(rescaled.stdout).not.toContain('edge port');
+    const state = await readLocalCloudState(project);
+    expect(state?.pid).not.toBe(pid);
+    expect(state?.timeScale).toBe(1);
+  });
+
+  test('--edge-port on a port another program holds → exit 3, a plain message, no stack, no old log', async () => {
+    const project = await mkdtemp(join(tmpdir(), 'saga-deploy-port-'));
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onTestFinished(async () => {
+      server.close();
+      await stopLocalCloud({ projectDir: project, removeData: true });
+      await rm(project, { recursive: true, force: true });
+    });
+    const port = (server.address() as { port: number }).port;
+    const result = await runCli(['deploy', '--edge-port', String(port)], { cwd: project });
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toContain(`could not listen on port ${port}: another program uses it`);
+    expect(result.stderr).toContain('Pass another --edge-port, or leave it out to use a free port');
+    expect(result.stderr).not.toContain('Unexpected error');
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+    expect(result.stderr).not.toContain('Last lines of');
   });
 });

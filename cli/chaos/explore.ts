@@ -120,6 +120,8 @@ export async function explore(options: ExploreOptions): Promise<ExploreResult> {
     const details = await fc.check(property, {
       seed,
       numRuns: options.maxRuns ?? Number.MAX_SAFE_INTEGER,
+      // A shrink step that leaves the schedule as it was (a dice roll that still keeps a flag) costs no run.
+      ignoreEqualValues: true,
       ...(options.path === undefined ? {} : { path: options.path }),
     });
     return { index, seed, details };

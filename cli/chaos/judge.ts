@@ -3,7 +3,7 @@
  * only a run can see added — the status each order settled in before the later actions (the `expected` check reads
  * that one, and a settled status must not change after it), and executions that never ended.
  */
-import { expectedOutcome } from '../target/expectations.ts';
+import { expectedOutcome, type SagaDefinition } from '../target/expectations.ts';
 import { type InvariantFacts, type InvariantResult, SETTLED_STATUSES } from '../target/invariants.ts';
 import { type ChaosAction, type ChaosFlag, interferes } from './schedule.ts';
 
@@ -36,13 +36,15 @@ export function judgeRun(
   results: readonly InvariantResult[],
   facts: InvariantFacts,
   outcomes: readonly OrderOutcome[],
+  /** The saga's ASL (its retry counts decide the expectations). @default the project's */
+  definition?: SagaDefinition,
 ): Violation[] {
   const finalStatus = new Map(facts.orders.map((o) => [o.orderId, o.order?.status ?? 'MISSING']));
   const mismatched: string[] = [];
   const changed: string[] = [];
   for (const o of outcomes) {
     const status = o.firstStatus ?? finalStatus.get(o.orderId) ?? 'MISSING';
-    const expectation = expectedOutcome(o.flags);
+    const expectation = expectedOutcome(o.flags, definition);
     if (expectation.predictable && !o.actions.some(interferes) && status !== expectation.status) {
       mismatched.push(`${o.orderId}: ${status}, expected ${expectation.status}`);
     }
@@ -51,13 +53,20 @@ export function judgeRun(
       changed.push(`${o.orderId}: settled ${o.firstStatus}, then ${now}`);
     }
   }
-  const unended = outcomes.flatMap((o) => o.unended.map((name) => `${o.orderId}: execution ${name} still running`));
+  const unended = outcomes.flatMap((o) =>
+    o.unended.map((name) => `${o.orderId}: execution ${name} still running`),
+  );
   const violations: Violation[] = [];
   const ordersOf = (lines: readonly string[]) => [...new Set(lines.map((l) => l.slice(0, 26)))];
   for (const r of results) {
     if (r.id === 'expected') {
       if (mismatched.length > 0) {
-        violations.push({ id: r.id, name: r.name, detail: mismatched.join('; '), orders: ordersOf(mismatched) });
+        violations.push({
+          id: r.id,
+          name: r.name,
+          detail: mismatched.join('; '),
+          orders: ordersOf(mismatched),
+        });
       }
       continue;
     }

@@ -131,13 +131,18 @@ export function progressText(state: {
   readonly shrinking: boolean;
 }): string {
   const head = `chaos: ${state.runs} runs · ${state.orders} orders · ${state.violations} violations`;
-  return state.shrinking ? `${head} · shrinking the counterexample` : `${head} · ${formatSeconds(state.leftMs)} left`;
+  return state.shrinking
+    ? `${head} · shrinking the counterexample`
+    : `${head} · ${formatSeconds(state.leftMs)} left`;
 }
 
 /** A schedule for people: one line per order, then the publisher flag. */
 export function describeSchedule(schedule: Schedule, orderIds: readonly string[] = []): string[] {
   const lines = schedule.orders.map((o, i) => {
-    const flags = o.flags.length === 0 ? 'no flags' : `flags ${scheduleToJson({ orders: [o] }).orders[0]?.flags?.join(', ')}`;
+    const flags =
+      o.flags.length === 0
+        ? 'no flags'
+        : `flags ${scheduleToJson({ orders: [o] }).orders[0]?.flags?.join(', ')}`;
     const actions = scheduleToJson({ orders: [o] }).orders[0]?.actions;
     return `order ${i + 1}${orderIds[i] ? ` (${orderIds[i]})` : ''}: ${flags}${actions ? `; then ${actions.join(', ')}` : ''}`;
   });

@@ -4,20 +4,14 @@
  * exactly those orders (the shared checker, plus what only a run can see: the status each order settled in first).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { type SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { ulid } from 'ulid';
-import {
-  deleteFailureFlag,
-  GLOBAL_SCOPE,
-  writeFailureFlag,
-} from '../../services/shared/failure-flags.ts';
-import {
-  executionArnFor,
-  readHistory,
-  waitForExecutionToEnd,
-} from '../target/executions.ts';
+import { deleteFailureFlag, GLOBAL_SCOPE, writeFailureFlag } from '../../services/shared/failure-flags.ts';
+import { UserError } from '../errors.ts';
+import { executionArnFor, readHistory, waitForExecutionToEnd } from '../target/executions.ts';
+import type { SagaDefinition } from '../target/expectations.ts';
 import { callApi } from '../target/http.ts';
 import { type InvariantFacts, judgeInvariants, readInvariantFacts, readStock } from '../target/invariants.ts';
 import {
@@ -44,6 +38,11 @@ export interface RunnerContext {
   readonly signal?: AbortSignal;
   /** Held while a GLOBAL publisher flag is set: one run at a time may own it. */
   readonly publisherLock: Lock;
+  /**
+   * The deployed state machine's definition: its retry counts decide what a set of flags implies (a stack deployed
+   * from another checkout may differ from this one's ASL). @default the project's
+   */
+  readonly definition?: SagaDefinition;
   /** Called with each order id as it is minted (progress). */
   readonly onOrder?: (orderId: string) => void;
 }
@@ -93,9 +92,15 @@ interface OrderRun {
 /** Runs one schedule and judges it. */
 export async function runSchedule(ctx: RunnerContext, schedule: Schedule): Promise<RunResult> {
   const started = Date.now();
+  await assertStock(ctx.target, ctx.ddb);
   const work = async () => {
     if (schedule.publisher) {
-      await writeFailureFlag(ctx.ddb, ctx.target.outputs.FailureFlagsTableName, GLOBAL_SCOPE, schedule.publisher);
+      await writeFailureFlag(
+        ctx.ddb,
+        ctx.target.outputs.FailureFlagsTableName,
+        GLOBAL_SCOPE,
+        schedule.publisher,
+      );
     }
     try {
       return await Promise.all(schedule.orders.map((order, i) => runOrder(ctx, order, i)));
@@ -118,7 +123,15 @@ export async function runSchedule(ctx: RunnerContext, schedule: Schedule): Promi
     firstStatus: r.firstStatus,
     unended: r.unended,
   }));
-  const violations = judgeRun(judgeInvariants(withDecisions(facts, runs), { stuckAfterMs: ctx.settleMs }), facts, outcomes);
+  const violations = judgeRun(
+    judgeInvariants(withDecisions(facts, runs), {
+      stuckAfterMs: ctx.settleMs,
+      ...(ctx.definition ? { definition: ctx.definition } : {}),
+    }),
+    facts,
+    outcomes,
+    ctx.definition,
+  );
   return {
     orderIds: runs.map((r) => r.orderId),
     violations,
@@ -160,14 +173,19 @@ async function runOrder(ctx: RunnerContext, order: ChaosOrder, index: number): P
   const flagsTable = target.outputs.FailureFlagsTableName;
   await Promise.all(order.flags.map((flag) => writeFailureFlag(ddb, flagsTable, { orderId }, flag)));
   const placed = await callApi(target, 'POST', '/orders', {
-    body: { orderId, customerId: `chaos-${index}`, items: ITEM_SETS[order.items] ?? ITEM_SETS[0], currency: 'EUR' },
+    body: {
+      orderId,
+      customerId: `chaos-${index}`,
+      items: ITEM_SETS[order.items] ?? ITEM_SETS[0],
+      currency: 'EUR',
+    },
   });
   if (placed.status !== 202) throw new Error(`POST /orders answered ${placed.status}: ${placed.text}`);
   const at = (moment: Moment) => order.actions.filter((a) => a.kind !== 'race' && a.when === moment);
 
   // While running: everything at once, alongside the saga the outbox starts.
   await Promise.all([
-    waitToEnd(ctx, run, run.mainArn, true).then(async () => {
+    waitToEnd(ctx, run, run.mainArn, { untilExists: true }).then(async () => {
       run.firstStatus = (await orderRow(target, ddb, orderId))?.status?.S ?? 'MISSING';
     }),
     ...at('running').map((action) => act(ctx, run, action)),
@@ -182,19 +200,30 @@ async function runOrder(ctx: RunnerContext, order: ChaosOrder, index: number): P
 }
 
 /** Waits for an execution to end within the bound; one that does not is stopped and recorded. */
-async function waitToEnd(ctx: RunnerContext, run: OrderRun, arn: string, untilExists = false): Promise<void> {
+async function waitToEnd(
+  ctx: RunnerContext,
+  run: OrderRun,
+  arn: string,
+  options: { readonly untilExists?: boolean; readonly timeoutMs?: number } = {},
+): Promise<void> {
   try {
     await waitForExecutionToEnd(ctx.sfn, arn, {
-      timeoutMs: ctx.settleMs,
+      timeoutMs: options.timeoutMs ?? ctx.settleMs,
       intervalMs: ctx.target.kind === 'local' ? 100 : 1000,
-      untilExists,
+      untilExists: options.untilExists ?? false,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
   } catch (error) {
     if (ctx.signal?.aborted) throw error;
     run.unended.push(arn.split(':').at(-1) ?? arn);
     await ctx.sfn
-      .send(new StopExecutionCommand({ executionArn: arn, error: 'Chaos.Unended', cause: 'saga chaos: past the bound' }))
+      .send(
+        new StopExecutionCommand({
+          executionArn: arn,
+          error: 'Chaos.Unended',
+          cause: 'saga chaos: past the bound',
+        }),
+      )
       .catch(() => {});
   }
 }
@@ -226,8 +255,9 @@ async function act(ctx: RunnerContext, run: OrderRun, action: ChaosAction): Prom
         timeoutMs: ctx.settleMs,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
       }).catch(async (error: unknown) => {
-        if (ctx.signal?.aborted) throw error;
-        for (const name of names) await waitToEnd(ctx, run, executionArnFor(target, name));
+        if (ctx.signal?.aborted || !String(error).includes('still running')) throw error;
+        // Past the bound: the ones still running are stopped and recorded (no second wait).
+        for (const name of names) await waitToEnd(ctx, run, executionArnFor(target, name), { timeoutMs: 0 });
       });
       return;
     }
@@ -258,16 +288,34 @@ async function race(ctx: RunnerContext, run: OrderRun): Promise<void> {
       return;
     }
     // The saga ended (or compensates) without reaching ShipOrder: no race to make.
-    if (events.some((e) => e.type === 'ExecutionSucceeded' || e.type === 'ExecutionFailed' || e.stateEnteredEventDetails?.name === 'CancelOrder')) {
+    if (
+      events.some(
+        (e) =>
+          e.type === 'ExecutionSucceeded' ||
+          e.type === 'ExecutionFailed' ||
+          e.stateEnteredEventDetails?.name === 'CancelOrder',
+      )
+    ) {
       return;
     }
     await sleep(50);
   }
 }
 
-/** Stock of the SKUs schedules order, so that a long run stops before it sells them out (a false alarm). */
-export async function lowStock(target: ResolvedTarget, ddb: DynamoDBClient, floor = 40): Promise<string[]> {
+/**
+ * Refuses to run when the SKUs schedules order run low (under `floor` units): a sold-out order cancels where the
+ * checker expects it to complete, a false alarm. Checked before every run, so a long exploration stops cleanly.
+ */
+export async function assertStock(target: ResolvedTarget, ddb: DynamoDBClient, floor = 40): Promise<void> {
   const stock = await readStock(target, ddb);
   const skus = new Set(ITEM_SETS.flat().map((l) => l.sku));
-  return [...skus].filter((sku) => (stock[sku] ?? 0) < floor).map((sku) => `${sku}: ${stock[sku] ?? 0} left`);
+  const low = [...skus]
+    .filter((sku) => (stock[sku] ?? 0) < floor)
+    .map((sku) => `${sku}: ${stock[sku] ?? 0} left`);
+  if (low.length > 0) {
+    throw new UserError(
+      `Too little stock left for chaos runs (${low.join('; ')}): sold-out orders would cancel where the checker ` +
+        'expects them to complete. Reset the local stack with `saga destroy --yes && saga deploy`.',
+    );
+  }
 }

@@ -8,9 +8,10 @@
  */
 import fc from 'fast-check';
 import {
+  AFTER_COMMIT_MODES,
   type FailSpec,
-  type FailureStep,
   FailSpecError,
+  type FailureStep,
   formatFailSpec,
   MODES,
   parseFailSpec,
@@ -79,6 +80,8 @@ export const RACE_HOLD_MS = 600;
 export const LATENCIES_MS = [50, 200, 400] as const;
 /** The largest `N` of a `transient:N`/`throttle:N` flag (the forward steps retry 4 times: both sides of it). */
 export const MAX_COUNT = 6;
+/** The largest `N` of a publisher's `transient:N`/`throttle:N` flag. */
+export const MAX_PUBLISHER_COUNT = 3;
 /** Rates a flag may take besides "every invocation". */
 export const RATES = [0.3, 0.5, 0.8] as const;
 
@@ -88,7 +91,7 @@ export const RATES = [0.3, 0.5, 0.8] as const;
 /**
  * Makes a schedule one the runner can run as written (idempotent): at most one flag per step of an order; the
  * publisher's `error` and `timeout` (which hit every delivery, leaving the order to the sweeper minutes later) hit
- * half of them at most; an order with the late-commit race holds ShipOrder with its latency flag.
+ * half of them at most, and its counted modes fail {@link MAX_PUBLISHER_COUNT} deliveries at most; an order with the late-commit race holds ShipOrder with its latency flag.
  */
 export function normalizeSchedule(schedule: Schedule): Schedule {
   const orders = schedule.orders.map((order) => {
@@ -110,8 +113,13 @@ export function normalizeSchedule(schedule: Schedule): Schedule {
 }
 
 function tamePublisher(flag: ChaosFlag): ChaosFlag {
-  if (flag.step !== 'publisher' || (flag.mode !== 'error' && flag.mode !== 'timeout')) return flag;
-  return { ...flag, rate: Math.min(flag.rate ?? 1, 0.5) };
+  if (flag.step !== 'publisher') return flag;
+  if (flag.mode === 'error' || flag.mode === 'timeout')
+    return { ...flag, rate: Math.min(flag.rate ?? 1, 0.5) };
+  // Each failed delivery waits for the stream's retry: more than a few make a run slow, not more searching.
+  if (flag.times !== undefined && flag.times > MAX_PUBLISHER_COUNT)
+    return { ...flag, times: MAX_PUBLISHER_COUNT };
+  return flag;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -119,39 +127,71 @@ function tamePublisher(flag: ChaosFlag): ChaosFlag {
 
 /** A failure spec for `step`, any mode. */
 export function failSpecArb(step: FailureStep): fc.Arbitrary<FailSpec> {
+  const plain = MODES.filter((m) => !['transient', 'throttle', 'latency'].includes(m));
   return fc.oneof(
+    // As parseFailSpec reads them: the after-commit modes hit once.
     fc.constantFrom(
-      ...MODES.filter((m) => !['transient', 'throttle', 'latency'].includes(m)).map(
-        (mode): FailSpec => ({ step, mode }),
+      ...plain.map(
+        (mode): FailSpec => (AFTER_COMMIT_MODES.includes(mode) ? { step, mode, times: 1 } : { step, mode }),
       ),
     ),
     fc
-      .record({ mode: fc.constantFrom('transient' as const, 'throttle' as const), times: fc.integer({ min: 1, max: MAX_COUNT }) })
+      .record({
+        mode: fc.constantFrom('transient' as const, 'throttle' as const),
+        times: fc.integer({ min: 1, max: MAX_COUNT }),
+      })
       .map((r): FailSpec => ({ step, ...r })),
     fc.constantFrom(...LATENCIES_MS).map((latencyMs): FailSpec => ({ step, mode: 'latency', latencyMs })),
   );
 }
 
-/** A flag for `step`: any mode, and a rate one time in four. */
+/** A flag for `step`: any mode; one time in four with a rate. */
 export function flagArb(step: FailureStep): fc.Arbitrary<ChaosFlag> {
   return fc
-    .tuple(failSpecArb(step), fc.option(fc.constantFrom(...RATES), { freq: 3 }))
-    .map(([spec, rate]) => (rate === null ? spec : { ...spec, rate }));
+    .tuple(failSpecArb(step), maybe(fc.constantFrom(...RATES), 1 / 4))
+    .map(([spec, rate]) => (rate === undefined ? spec : { ...spec, rate }));
+}
+
+/**
+ * `arb` with probability `p`, else undefined. A roll of the dice decides, rather than `fc.option` (which cannot make
+ * "absent" likelier than "present") or `fc.oneof` (whose values nested in a tuple would not shrink to absent here):
+ * the roll shrinks towards 0, i.e. towards absent.
+ */
+function maybe<T>(arb: fc.Arbitrary<T>, p: number): fc.Arbitrary<T | undefined> {
+  const cut = Math.round((1 - p) * 100);
+  return fc
+    .tuple(fc.noBias(fc.integer({ min: 0, max: 99 })), arb)
+    .map(([roll, value]) => (roll >= cut ? value : undefined));
 }
 
 /** An action at a moment. */
 export const actionArb: fc.Arbitrary<ChaosAction> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('replay' as const), via: fc.constantFrom(...VIAS), when: fc.constantFrom(...MOMENTS), k: fc.integer({ min: 1, max: 3 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('expire' as const), when: fc.constantFrom(...MOMENTS) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('replay' as const),
+      via: fc.constantFrom(...VIAS),
+      when: fc.constantFrom(...MOMENTS),
+      k: fc.integer({ min: 1, max: 3 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('expire' as const), when: fc.constantFrom(...MOMENTS) }),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'race' as const }) },
 );
 
-/** One order: 0–3 flags on distinct steps, 0–3 actions. */
+/** The share of orders with a flag on a given step (1.5 flags per order on average). */
+const FLAG_SHARE = 1 / 4;
+
+/** One order: a flag on each step one time in four, 0–3 actions. */
 export const orderArb: fc.Arbitrary<ChaosOrder> = fc.record({
   items: fc.integer({ min: 0, max: ITEM_SETS.length - 1 }),
+  // One optional flag per step (rather than a chain over a list of steps): each shrinks to "no flag" on its own.
   flags: fc
-    .uniqueArray(fc.constantFrom(...STEPS), { maxLength: 3 })
-    .chain((steps) => fc.tuple(...steps.map(flagArb))),
+    .tuple(...STEPS.map((step) => maybe(flagArb(step), FLAG_SHARE)))
+    .map((flags) => flags.filter((f): f is ChaosFlag => f !== undefined)),
   actions: fc.array(actionArb, { maxLength: 3 }),
 });
 
@@ -159,7 +199,7 @@ export const orderArb: fc.Arbitrary<ChaosOrder> = fc.record({
 export const scheduleArb: fc.Arbitrary<Schedule> = fc
   .record({
     orders: fc.array(orderArb, { minLength: 1, maxLength: 4 }),
-    publisher: fc.option(flagArb('publisher'), { freq: 4, nil: undefined }),
+    publisher: maybe(flagArb('publisher'), 1 / 5),
   })
   .map(({ orders, publisher }) => normalizeSchedule(publisher ? { orders, publisher } : { orders }));
 
@@ -185,7 +225,11 @@ export function formatAction(action: ChaosAction): string {
 
 /** The compact JSON object of a schedule. */
 export interface ScheduleJson {
-  readonly orders: readonly { readonly items?: number; readonly flags?: readonly string[]; readonly actions?: readonly string[] }[];
+  readonly orders: readonly {
+    readonly items?: number;
+    readonly flags?: readonly string[];
+    readonly actions?: readonly string[];
+  }[];
   readonly publisher?: string;
 }
 
@@ -249,7 +293,8 @@ function parseAction(text: string, raw: string): ChaosAction {
     return { kind };
   }
   const when = kind === 'replay' ? b : a;
-  if (!(MOMENTS as readonly (string | undefined)[]).includes(when)) throw bad(`unknown moment ${JSON.stringify(when)}`);
+  if (!(MOMENTS as readonly (string | undefined)[]).includes(when))
+    throw bad(`unknown moment ${JSON.stringify(when)}`);
   if (kind === 'expire') {
     if (parts.length > 2) throw bad('expire takes one moment');
     return { kind, when: when as Moment };
@@ -294,14 +339,22 @@ export function parseSchedule(text: string): Schedule {
     const steps = flags.map((f) => f.step);
     const twice = steps.find((s, j) => steps.indexOf(s) !== j);
     if (twice) throw new ScheduleError(`order ${i + 1} has two flags for ${twice}`, text);
-    return { items, flags, actions: strings(o.actions, `order ${i + 1}: "actions"`).map((a) => parseAction(a, text)) };
+    return {
+      items,
+      flags,
+      actions: strings(o.actions, `order ${i + 1}: "actions"`).map((a) => parseAction(a, text)),
+    };
   });
   let publisher: ChaosFlag | undefined;
   if (root.publisher !== undefined) {
-    if (typeof root.publisher !== 'string') throw new ScheduleError('"publisher" must be a flag string', text);
+    if (typeof root.publisher !== 'string')
+      throw new ScheduleError('"publisher" must be a flag string', text);
     publisher = parseFlag(root.publisher, text);
     if (publisher.step !== 'publisher') {
-      throw new ScheduleError(`"publisher" must be a publisher flag, not ${JSON.stringify(root.publisher)}`, text);
+      throw new ScheduleError(
+        `"publisher" must be a publisher flag, not ${JSON.stringify(root.publisher)}`,
+        text,
+      );
     }
   }
   return normalizeSchedule(publisher ? { orders, publisher } : { orders });
@@ -309,5 +362,8 @@ export function parseSchedule(text: string): Schedule {
 
 /** Whether an action makes the order's terminal status depend on timing (a second actor while the saga runs). */
 export function interferes(action: ChaosAction): boolean {
-  return action.kind === 'race' || (action.kind === 'replay' && action.when === 'running' && action.via !== 'outbox');
+  return (
+    action.kind === 'race' ||
+    (action.kind === 'replay' && action.when === 'running' && action.via !== 'outbox')
+  );
 }

@@ -4,7 +4,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { ulid } from 'ulid';
 import { type FailSpec, writeFailureFlag } from '../../services/shared/failure-flags.ts';
 import type { CommandContext } from '../command.ts';
-import { CheckFailedError, UserError } from '../errors.ts';
+import { CheckFailedError, noteForInterrupt, UserError } from '../errors.ts';
 import { executionArnFor, waitForExecutionToEnd } from '../target/executions.ts';
 import { callApi } from '../target/http.ts';
 import {
@@ -149,8 +149,9 @@ export async function bench(ctx: CommandContext, options: BenchOptions): Promise
   const started = Date.now();
   let next = 0;
   let done = 0;
+  // Ctrl-C: no new order is placed; those placed go on in the cloud (run() says so and exits 130).
   const worker = async () => {
-    while (next < mix.length) {
+    while (next < mix.length && !ctx.signal.aborted) {
       const i = next++;
       const entry = mix[i] as MixEntry;
       const orderId = ulid();
@@ -167,6 +168,11 @@ export async function bench(ctx: CommandContext, options: BenchOptions): Promise
       if (response.status !== 202)
         throw new Error(`POST /orders answered ${response.status}: ${response.text}`);
       placed.push({ orderId, specs: entry.specs, items });
+      noteForInterrupt(
+        ctx.signal,
+        `The ${placed.length} order(s) placed so far go on in the cloud (\`saga ls\` lists them; \`saga watch ` +
+          `${orderId}\` follows the last); no new order was placed and no invariant was checked.`,
+      );
       const arn = executionArnFor(target, orderId);
       // The latency is read from the execution's stopDate, so polling later does not change it; it only
       // delays this client's next order. First look when most orders so far had ended: far fewer polls (this

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { type ExploreResult, explore, type RunEvent } from '../chaos/explore.ts';
 import {
   DETERMINISM_NOTE,
@@ -13,11 +13,12 @@ import {
   type SummaryLine,
   summaryLine,
 } from '../chaos/report.ts';
-import { Lock, lowStock, type RunResult, type RunnerContext, runSchedule } from '../chaos/runner.ts';
+import { assertStock, Lock, type RunnerContext, type RunResult, runSchedule } from '../chaos/runner.ts';
 import { parseSchedule, type Schedule, scheduleToJson } from '../chaos/schedule.ts';
 import type { CommandContext } from '../command.ts';
 import { AbortError, UserError } from '../errors.ts';
 import { listAllExecutions, readHistory } from '../target/executions.ts';
+import type { SagaDefinition } from '../target/expectations.ts';
 import { resolveTarget } from '../target/target.ts';
 import { buildTimeline, renderTimeline } from '../timeline/index.ts';
 
@@ -85,7 +86,9 @@ export async function chaos(
   checkChaosOptions(options);
   const budgetMs = parseDuration(options.budget);
   const shrinkBudgetMs =
-    options.shrinkBudget === undefined ? Math.max(60_000, budgetMs) : parseDuration(options.shrinkBudget, '--shrink-budget');
+    options.shrinkBudget === undefined
+      ? Math.max(60_000, budgetMs)
+      : parseDuration(options.shrinkBudget, '--shrink-budget');
   const schedule = options.replay === undefined ? undefined : parseSchedule(options.replay);
   const target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
   if (target.kind === 'aws' && !ctx.globals.yes) {
@@ -96,24 +99,25 @@ export async function chaos(
     if (!yes) throw new AbortError('Nothing placed.');
   }
   const ddb = new DynamoDBClient(target.clientConfig());
-  const low = await lowStock(target, ddb);
-  if (low.length > 0) {
-    throw new UserError(
-      `Too little stock left for chaos runs (${low.join('; ')}): sold-out orders would cancel where the checker expects ` +
-        'them to complete. Reset the local stack with `saga destroy --yes && saga deploy`.',
-    );
-  }
+  await assertStock(target, ddb);
+  const sfn = new SFNClient(target.clientConfig());
+  const { definition } = await sfn.send(
+    new DescribeStateMachineCommand({ stateMachineArn: target.outputs.StateMachineArn }),
+  );
   const runner: RunnerContext = {
     target,
     ddb,
-    sfn: new SFNClient(target.clientConfig()),
+    sfn,
+    // The deployed saga's retry counts decide the expectations, not this checkout's ASL.
+    ...(definition ? { definition: JSON.parse(definition) as SagaDefinition } : {}),
     lambda: new LambdaClient(target.clientConfig()),
     settleMs: SETTLE_MS[target.kind],
     signal: ctx.signal,
     publisherLock: new Lock(),
   };
   const seed = options.seed ?? randomSeed();
-  if (schedule !== undefined) return { result: await replaySchedule(runner, schedule, options.runs ?? 1, onRun), seed };
+  if (schedule !== undefined)
+    return { result: await replaySchedule(runner, schedule, options.runs ?? 1, onRun), seed };
   const result = await explore({
     seed,
     concurrency: options.concurrency,
@@ -155,7 +159,9 @@ async function replaySchedule(
     orders,
     failedRuns,
     durationMs: Date.now() - started,
-    ...(failed ? { counterexample: { lane: 0, seed: 0, path: '', schedule, result: failed, shrinks: 0 } } : {}),
+    ...(failed
+      ? { counterexample: { lane: 0, seed: 0, path: '', schedule, result: failed, shrinks: 0 } }
+      : {}),
   };
 }
 
@@ -164,7 +170,7 @@ export default async function action(
   _args: readonly unknown[],
   raw: Record<string, unknown>,
 ): Promise<number> {
-  const options: ChaosOptions = {
+  let options: ChaosOptions = {
     budget: (raw.budget as string | undefined) ?? DEFAULT_BUDGET,
     concurrency: (raw.concurrency as number | undefined) ?? 3,
     ...(raw.runs === undefined ? {} : { runs: raw.runs as number }),
@@ -175,21 +181,21 @@ export default async function action(
   };
   const { out } = ctx;
   checkChaosOptions(options);
+  const replaying = options.replay !== undefined;
+  // Chosen here rather than in chaos() so that it is printed first: a Ctrl-C still leaves the seed on screen.
+  if (!replaying && options.seed === undefined) options = { ...options, seed: randomSeed() };
   const budgetMs = parseDuration(options.budget);
   const startedAt = Date.now();
   const state = { runs: 0, orders: 0, violations: 0, shrinking: false };
-  if (options.replay === undefined) {
-    out.line(
-      out.style.dim(
-        options.seed === undefined
-          ? `Exploring for ${options.budget} with ${options.concurrency} lane(s); the seed is printed at the end.`
-          : `Exploring for ${options.budget} with ${options.concurrency} lane(s) from seed ${options.seed}.`,
-      ),
-    );
-  }
+  out.line(
+    out.style.dim(
+      replaying
+        ? 'Running the schedule given.'
+        : `Exploring for ${options.budget} with ${options.concurrency} lane(s) from seed ${options.seed} (lane i: seed + i).`,
+    ),
+  );
   const progress = await out.progress(progressText({ ...state, leftMs: budgetMs }));
-  const tick = () =>
-    progress.update(progressText({ ...state, leftMs: startedAt + budgetMs - Date.now() }));
+  const tick = () => progress.update(progressText({ ...state, leftMs: startedAt + budgetMs - Date.now() }));
   const timer = setInterval(tick, 1000);
   let outcome: Awaited<ReturnType<typeof chaos>>;
   try {
@@ -206,30 +212,41 @@ export default async function action(
     progress.stop();
   }
   const { result, seed } = outcome;
-  const summary = summaryLine(result, options.replay === undefined ? seed : 0, options.concurrency);
+  const summary = summaryLine(result, replaying ? 0 : seed, options.concurrency);
   out.data(summary);
-  await printSummary(ctx, summary, result);
-  return result.counterexample ? 1 : 0;
+  await printSummary(ctx, summary, result, replaying);
+  if (result.counterexample) return 1;
+  // Ctrl-C: what was explored so far is printed above; the exploration itself did not run its course.
+  if (ctx.signal.aborted) throw new AbortError('Aborted: the budget had not run out.');
+  return 0;
 }
 
-async function printSummary(ctx: CommandContext, summary: SummaryLine, result: ExploreResult): Promise<void> {
+async function printSummary(
+  ctx: CommandContext,
+  summary: SummaryLine,
+  result: ExploreResult,
+  replaying: boolean,
+): Promise<void> {
   const { out } = ctx;
   if (out.json) return;
   const minutes = `${summary.schedulesPerMinute} schedules/min · ${summary.ordersPerMinute} orders/min`;
   out.line(
     `${summary.runs} schedules (${summary.shrinkRuns} shrink runs) · ${summary.orders} orders · ` +
-      `${formatSeconds(summary.durationMs)} · ${minutes} · seed ${summary.seed}`,
+      `${formatSeconds(summary.durationMs)} · ${minutes}${replaying ? '' : ` · seed ${summary.seed}`}`,
   );
   const found = result.counterexample;
   if (!found) {
     out.line(`${out.style.ok('✓')} No violation of design §4b in any run.`);
-    out.line(out.style.dim(`Run again with --seed ${summary.seed} to explore the same schedules.`));
+    if (!replaying)
+      out.line(out.style.dim(`Run again with --seed ${summary.seed} to explore the same schedules.`));
     return;
   }
   out.line();
   out.line(
     out.style.fail(
-      `✗ Counterexample${found.shrinks > 0 ? `, shrunk ${found.shrinks}×` : ''} (lane seed ${found.seed}):`,
+      replaying
+        ? '✗ The schedule breaks the invariants:'
+        : `✗ Counterexample${found.shrinks > 0 ? `, shrunk ${found.shrinks}×` : ''} (lane seed ${found.seed}):`,
     ),
   );
   for (const line of describeSchedule(found.schedule, found.result.orderIds)) out.line(`  ${line}`);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IDEMPOTENCY_KEY_PREFIXES } from '../../services/shared/idempotency-hit.ts';
 import type { CommandContext } from '../command.ts';
-import { CheckFailedError } from '../errors.ts';
+import { CheckFailedError, noteForInterrupt } from '../errors.ts';
 import { expectedOrderStatus } from '../target/expectations.ts';
 import { readLedger } from '../target/ledger.ts';
 import { type ResolvedTarget, resolveTarget } from '../target/target.ts';
@@ -171,6 +171,7 @@ export async function demo(ctx: CommandContext): Promise<DemoResult> {
   const chapters: DemoResult['chapters'][number][] = [];
   let first: string | undefined;
   for (const [i, chapter] of CHAPTERS.entries()) {
+    ctx.signal.throwIfAborted(); // Ctrl-C: no further chapter
     out.line();
     out.line(out.style.bold(`${i + 1}. ${chapter.title}`));
     out.line(out.style.dim(`   ${chapter.story}`));
@@ -186,6 +187,11 @@ export async function demo(ctx: CommandContext): Promise<DemoResult> {
       target,
     );
     out.data({ type: 'order', ...placed });
+    noteForInterrupt(
+      ctx.signal,
+      `The tour stopped at chapter ${i + 1}; order ${placed.orderId}'s execution goes on in the cloud: ` +
+        `\`saga watch ${placed.orderId}\` follows it. \`saga demo\` starts the tour again.`,
+    );
     out.line(
       out.style.dim(
         `   order ${placed.orderId}${placed.flags.length ? ` · injected ${placed.flags.join(', ')}` : ''}`,
@@ -211,7 +217,13 @@ export async function demo(ctx: CommandContext): Promise<DemoResult> {
   out.line(out.style.bold(`${CHAPTERS.length + 1}. Replay the happy order: which layer answers`));
   const runs: DemoResult['replay']['runs'][number][] = [];
   for (const run of REPLAY_RUNS) {
+    ctx.signal.throwIfAborted();
     out.line(`   ${run.title}`);
+    noteForInterrupt(
+      ctx.signal,
+      `The tour stopped at the replays of order ${orderId}; re-runs already started go on in the cloud ` +
+        '(`saga ls` lists them). `saga demo` starts the tour again.',
+    );
     out.line(out.style.dim(`      ${run.story}`));
     const expired = run.expire ? await expireIdempotencyRecords(target, orderId) : 0;
     // `replay` counts the log lines from a second before it starts: keep the previous run's out of its window.

@@ -1,5 +1,5 @@
 import type { CommandContext } from '../command.ts';
-import { AbortError } from '../errors.ts';
+import { AbortError, noteForInterrupt } from '../errors.ts';
 import { chooseTarget } from '../target/target.ts';
 
 /** `saga destroy`: tears the stack down after a confirmation (skipped with --yes). */
@@ -12,6 +12,12 @@ export async function destroy(ctx: CommandContext): Promise<{ target: 'local' | 
   if (!ctx.globals.yes && !(await ctx.prompter.confirm(what, { default: false }))) {
     throw new AbortError('Nothing was destroyed.');
   }
+  noteForInterrupt(
+    ctx.signal,
+    target === 'local'
+      ? 'A local cloud already told to stop stops by itself; `saga destroy` again removes what is left.'
+      : 'CloudFormation goes on deleting the stack if it had started; `saga destroy --target aws` again finishes it.',
+  );
   if (target === 'aws') {
     const { destroyOnAws } = await import('../target/aws-deploy.ts');
     await destroyOnAws(ctx);

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, onTestFinished, test, vi } from 'vitest';
 import { cleanEnv, runCli, stubNoAwsCredentials, tempProject } from '../../test/support/cli.ts';
+import { deadEndpoint, stubSts } from '../../test/support/sts-stub.ts';
 
 interface Check {
   readonly type: 'check';
@@ -81,10 +82,43 @@ describe('saga doctor', () => {
     expect(found.get('AWS credentials')?.detail).toContain('No AWS credentials');
   });
 
+  test('--aws with keys STS refuses → credentials fail (not a ✓ for keys merely found), no bootstrap look-up, exit 3', async () => {
+    await stubNoAwsCredentials();
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLEBAD');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'bad');
+    vi.stubEnv('AWS_ENDPOINT_URL_STS', (await stubSts({ refuse: 'InvalidClientTokenId' })).url);
+    const cwd = await tempProject();
+    const result = await runCli(['doctor', '--aws', '--region', 'eu-west-1', '--json'], { cwd });
+    expect(result.code).toBe(3);
+    const found = checks(result.stdout);
+    expect(found.get('AWS credentials')).toMatchObject({ status: 'fail' });
+    expect(found.get('AWS credentials')?.detail).toContain(
+      'AWS refused the credentials (InvalidClientTokenId',
+    );
+    expect(found.has('CDK bootstrap')).toBe(false);
+  });
+
+  test('--aws when the bootstrap stack could not be checked → fail, exit 3 (not a pass)', async () => {
+    await stubNoAwsCredentials();
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLE123');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'secret');
+    vi.stubEnv('AWS_ENDPOINT_URL_STS', (await stubSts({ account: '123456789012' })).url);
+    vi.stubEnv('AWS_ENDPOINT_URL_CLOUDFORMATION', await deadEndpoint());
+    const cwd = await tempProject();
+    const result = await runCli(['doctor', '--aws', '--region', 'eu-west-1', '--json'], { cwd });
+    expect(result.code).toBe(3);
+    const found = checks(result.stdout);
+    expect(found.get('AWS credentials')).toMatchObject({ status: 'ok' });
+    expect(found.get('CDK bootstrap')).toMatchObject({ status: 'fail' });
+    expect(found.get('CDK bootstrap')?.detail).toMatch(/^could not check: /);
+  });
+
   test('--aws with a region and static credentials → both ok; the bootstrap stack is looked up', async () => {
     await stubNoAwsCredentials();
     vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLE123');
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'secret');
+    const sts = await stubSts({ account: '123456789012' });
+    vi.stubEnv('AWS_ENDPOINT_URL_STS', sts.url);
     // CloudFormation itself cannot run here: a loopback stand-in answers DescribeStacks as AWS does for an
     // account that was never bootstrapped (and no request leaves the machine).
     const requests: string[] = [];
@@ -114,7 +148,11 @@ describe('saga doctor', () => {
     expect(result.code).toBe(0);
     const found = checks(result.stdout);
     expect(found.get('AWS region')).toMatchObject({ status: 'ok', detail: 'eu-west-1' });
-    expect(found.get('AWS credentials')).toMatchObject({ status: 'ok', detail: 'access key AKID…' });
+    expect(found.get('AWS credentials')).toMatchObject({
+      status: 'ok',
+      detail: 'account 123456789012 (arn:aws:iam::123456789012:user/dev)',
+    });
+    expect(sts.actions).toEqual(['GetCallerIdentity']);
     expect(found.get('CDK bootstrap')).toMatchObject({
       status: 'warn',
       detail: 'eu-west-1 is not bootstrapped (no CDKToolkit stack)',

@@ -71,9 +71,15 @@ export async function doctor(ctx: CommandContext, options: DoctorOptions): Promi
         }
       : { name: 'Synthesized app', status: 'ok', detail: CDK_OUT },
   );
-  const { readLocalCloudState } = await import('../../infra/local/lifecycle.ts');
-  const state = await readLocalCloudState(ctx.projectDir);
-  if (state) {
+  const { readLocalCloudState, LocalCloudStateError } = await import('../../infra/local/lifecycle.ts');
+  const state = await readLocalCloudState(ctx.projectDir).catch((error: unknown) => {
+    if (error instanceof LocalCloudStateError) return error;
+    throw error;
+  });
+  if (state instanceof LocalCloudStateError) {
+    const [detail, fix] = state.message.split(/\. (?=`saga deploy`)/);
+    checks.push({ name: 'Local cloud', status: 'fail', detail: detail ?? state.message, fix: fix ?? '' });
+  } else if (state) {
     let reachable = false;
     try {
       const res = await fetch(state.endpoint, { method: 'GET', signal: AbortSignal.timeout(2000) });
@@ -106,25 +112,30 @@ export async function doctor(ctx: CommandContext, options: DoctorOptions): Promi
         ? { name: 'AWS region', status: 'ok', detail: region }
         : { name: 'AWS region', status: 'fail', detail: 'none set', fix: 'pass --region or set AWS_REGION' },
     );
-    const { awsCredentials } = await import('../target/target.ts');
+    const { awsCredentials, resolveAwsAccount } = await import('../target/target.ts');
     let provider: Awaited<ReturnType<typeof awsCredentials>> | undefined;
     try {
-      provider = await awsCredentials(ctx.globals.profile);
-      const identity = await provider();
+      // Found is not accepted: only STS says whether AWS takes these keys, and whose they are.
+      const found = await awsCredentials(ctx.globals.profile);
+      const identity = await resolveAwsAccount(found, region ?? 'us-east-1', {
+        env: ctx.env,
+        profile: ctx.globals.profile,
+      });
+      provider = found;
       checks.push({
         name: 'AWS credentials',
         status: 'ok',
-        detail: `access key ${identity.accessKeyId.slice(0, 4)}…`,
+        detail: `account ${identity.account} (${identity.arn})`,
       });
     } catch (error) {
       checks.push({
         name: 'AWS credentials',
         status: 'fail',
         detail: (error as Error).message.split('. ')[0] ?? '',
-        fix: '`aws configure` or `aws sso login`, or pass --profile',
+        fix: '`aws configure` or `aws sso login`, or pass --profile; check with `aws sts get-caller-identity`',
       });
     }
-    if (provider && region) checks.push(await bootstrapCheck(provider, region));
+    if (provider && region) checks.push(await bootstrapCheck(provider, region, ctx.env));
   }
   return checks;
 }
@@ -157,9 +168,16 @@ export default async function action(
 async function bootstrapCheck(
   credentials: import('@smithy/types').AwsCredentialIdentityProvider,
   region: string,
+  env: NodeJS.ProcessEnv,
 ): Promise<DoctorCheck> {
   const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
-  const cfn = new CloudFormationClient({ region, credentials });
+  const endpoint = env.AWS_ENDPOINT_URL_CLOUDFORMATION ?? env.AWS_ENDPOINT_URL;
+  const cfn = new CloudFormationClient({
+    region,
+    credentials,
+    maxAttempts: 2,
+    ...(endpoint ? { endpoint } : {}),
+  });
   try {
     const { Stacks = [] } = await cfn.send(new DescribeStacksCommand({ StackName: 'CDKToolkit' }));
     const status = Stacks[0]?.StackStatus ?? 'UNKNOWN';
@@ -181,8 +199,9 @@ async function bootstrapCheck(
           fix: '`saga deploy --target aws` asks before bootstrapping it',
         }
       : {
+          // A check that could not be made is not a pass.
           name: 'CDK bootstrap',
-          status: 'warn',
+          status: 'fail',
           detail: `could not check: ${message}`,
           fix: 'check the network and the credentials’ cloudformation:DescribeStacks permission',
         };

@@ -43,6 +43,11 @@ export function parseSpecForCli(spec: string) {
   }
 }
 
+/** A mode that fails a number of times (`transient[:N]`, `throttle[:N]`); without N and with a rate, it has no end. */
+function isCounted(flag: Pick<FailureFlag, 'mode'>): boolean {
+  return flag.mode === 'transient' || flag.mode === 'throttle';
+}
+
 function describe(flag: FailureFlag): Record<string, unknown> {
   return {
     scope: flag.pk,
@@ -83,7 +88,11 @@ export async function listFlags(ctx: CommandContext): Promise<number> {
       return [
         String(d.scope),
         String(d.spec),
-        d.remaining === undefined ? '—' : String(d.remaining),
+        d.remaining !== undefined
+          ? String(d.remaining)
+          : f.times === undefined && isCounted(f)
+            ? 'no end'
+            : '—',
         d.rate === undefined ? '—' : String(d.rate),
         String(d.expires).slice(0, 19).replace('T', ' '),
       ];
@@ -109,8 +118,9 @@ export async function setFlag(
     throw error;
   }
   ctx.out.data({ type: 'flag', ...describe(stored) });
+  const lasting = stored.times === undefined && isCounted(stored) ? ', until cleared' : '';
   ctx.out.success(
-    `Set ${formatFailSpec(parsed)} for ${stored.pk}${options.rate === undefined ? '' : ` (rate ${options.rate})`}.`,
+    `Set ${formatFailSpec(parsed)} for ${stored.pk}${options.rate === undefined ? '' : ` (rate ${options.rate}${lasting})`}.`,
   );
   return 0;
 }

@@ -1,7 +1,7 @@
 import type { CommandContext } from '../command.ts';
 import { UserError } from '../errors.ts';
 import { type OrderLogLine, readOrderLogs } from '../target/logs.ts';
-import { resolveTarget } from '../target/target.ts';
+import { type ResolvedTarget, resolveTarget } from '../target/target.ts';
 
 /** `saga logs <orderId>`: the order's log lines from every function, merged by time. */
 export async function orderLogs(ctx: CommandContext, orderId: string): Promise<OrderLogLine[]> {
@@ -12,6 +12,58 @@ export async function orderLogs(ctx: CommandContext, orderId: string): Promise<O
   }
   const target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
   return await readOrderLogs(target, orderId.toUpperCase());
+}
+
+/** Reads an order's log lines as they arrive; see {@link createLogTail}. */
+export interface LogTail {
+  /** The log lines not returned before, in time order (none when polled again too soon). */
+  poll(options?: { force?: boolean }): Promise<OrderLogLine[]>;
+}
+
+/** The key of a log line: lines with the same key are told apart by how many of them were seen. */
+function logKey(line: OrderLogLine): string {
+  return `${line.timestamp}\u0000${line.functionName}\u0000${line.message}`;
+}
+
+/**
+ * Tails an order's log lines: each poll reads from the newest timestamp seen (FilterLogEvents' startTime is
+ * inclusive, so lines at that instant are read again and counted out), at most every `minIntervalMs` (the
+ * FilterLogEvents quota is 5 calls/s per account and region, and a poll makes one call per function). A throttled
+ * read returns nothing and is tried again at the next poll.
+ */
+export function createLogTail(
+  target: ResolvedTarget,
+  orderId: string,
+  options: { minIntervalMs?: number } = {},
+): LogTail {
+  const minIntervalMs = options.minIntervalMs ?? (target.kind === 'aws' ? 3000 : 500);
+  const seen = new Map<string, number>();
+  let since: number | undefined;
+  let lastPoll = Number.NEGATIVE_INFINITY;
+  return {
+    async poll({ force = false } = {}) {
+      if (!force && Date.now() - lastPoll < minIntervalMs) return [];
+      lastPoll = Date.now();
+      let lines: OrderLogLine[];
+      try {
+        lines = await readOrderLogs(target, orderId, since === undefined ? {} : { startTime: since });
+      } catch (error) {
+        if (/Throttl|TooManyRequests|LimitExceeded/.test((error as Error).name)) return [];
+        throw error;
+      }
+      const counts = new Map<string, number>();
+      const fresh = lines.filter((line) => {
+        const key = logKey(line);
+        const count = (counts.get(key) ?? 0) + 1;
+        counts.set(key, count);
+        if (count <= (seen.get(key) ?? 0)) return false;
+        seen.set(key, count);
+        return true;
+      });
+      for (const line of lines) since = Math.max(since ?? line.timestamp, line.timestamp);
+      return fresh;
+    },
+  };
 }
 
 /** Short function label: the construct part of a CloudFormation-generated name (`Saga-ChargePaymentFunction…`). */

@@ -2,6 +2,7 @@ import { DynamoDBClient, QueryCommand, ScanCommand } from '@aws-sdk/client-dynam
 import { type ExecutionListItem, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import type { CommandContext } from '../command.ts';
 import { resolveTarget } from '../target/target.ts';
+import { formatDuration } from '../ui/format.ts';
 
 /** Options of `saga ls`. */
 export interface LsOptions {
@@ -117,11 +118,6 @@ export function nextSteps(rows: readonly Pick<OrderListing, 'orderId' | 'status'
   ];
 }
 
-export function formatDuration(ms: number | null): string {
-  if (ms === null) return '—';
-  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-}
-
 export default async function action(
   ctx: CommandContext,
   _args: readonly unknown[],
@@ -142,18 +138,22 @@ export default async function action(
         : status === 'CANCELLED' || status === 'CANCELLING'
           ? out.style.warn(status)
           : out.style.fail(status);
-  out.table([
-    ['order', 'status', 'execution', 'duration', 'failure injected', 'amount', 'created'],
-    ...rows.map((r) => [
-      r.orderId,
-      colour(r.status),
-      r.executionStatus ? colour(r.executionStatus) : out.style.dim('none'),
-      formatDuration(r.durationMs),
-      r.failures.join(', ') || out.style.dim('—'),
-      `${(r.amount / 100).toFixed(2)} ${r.currency}`,
-      r.createdAt.replace('T', ' ').slice(0, 19),
-    ]),
-  ]);
+  // On a terminal the table fits its width: the failures, then the creation time, are cut first.
+  out.table(
+    [
+      ['order', 'status', 'execution', 'duration', 'failure injected', 'amount', 'created'],
+      ...rows.map((r) => [
+        r.orderId,
+        colour(r.status),
+        r.executionStatus ? colour(r.executionStatus) : out.style.dim('none'),
+        r.durationMs === null ? out.style.dim('—') : formatDuration(r.durationMs),
+        r.failures.join(', ') || out.style.dim('—'),
+        `${(r.amount / 100).toFixed(2)} ${r.currency}`,
+        r.createdAt.replace('T', ' ').slice(0, 19),
+      ]),
+    ],
+    { shrink: [4, 6] },
+  );
   for (const step of nextSteps(rows)) out.line(out.style.warn(step));
   return 0;
 }

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { type FailureFlag, parseFailSpec } from '../../services/shared/failure-flags.ts';
 import { CheckFailedError, UserError } from '../errors.ts';
 import { expectedOutcome } from '../target/expectations.ts';
-import { checkOutcome, effectiveFlags, parseFailSpecs, parseItems } from './order.ts';
+import { checkOutcome, effectiveFlags, parseFailSpecs, parseItems, placedLine } from './order.ts';
 
 describe('parseItems', () => {
   test('sku:qty pairs, spaces and a missing qty (1) allowed', () => {
@@ -120,5 +120,17 @@ describe('effectiveFlags and checkOutcome', () => {
     expect(notes).toEqual([
       'The outcome was not predictable (inventory:error (rate 0.3) may or may not hit): COMPLETED or CANCELLED.',
     ]);
+  });
+});
+
+describe('the first order --json line', () => {
+  test('says "type":"placed" and keeps the design §6 fields', () => {
+    const placed = {
+      orderId: '01JD8Z6Q3M4N5P6R7S8T9V0W1X',
+      executionArn: 'arn:aws:states:us-east-1:000000000000:execution:OrderSaga:01JD8Z6Q3M4N5P6R7S8T9V0W1X',
+      status: 'PENDING',
+      flags: ['inventory:error'],
+    };
+    expect(JSON.parse(JSON.stringify(placedLine(placed)))).toEqual({ type: 'placed', ...placed });
   });
 });

@@ -137,6 +137,11 @@ export async function placeOrder(
   };
 }
 
+/** The first `order --json` line (design §6, with its `type`). */
+export function placedLine(placed: PlacedOrder): { readonly type: 'placed' } & PlacedOrder {
+  return { type: 'placed', ...placed };
+}
+
 export default async function action(
   ctx: CommandContext,
   _args: readonly unknown[],
@@ -156,7 +161,8 @@ export default async function action(
   const target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
   const placed = await placeOrder(ctx, orderOptions, target);
   const { out } = ctx;
-  out.data(placed);
+  // The first `--json` line: `"type":"placed"` tells it from the step, log and summary lines that follow.
+  out.data(placedLine(placed));
   out.success(
     `Order ${out.style.bold(placed.orderId)} placed (${placed.status})` +
       (placed.flags.length > 0 ? ` with failures injected: ${placed.flags.join(', ')}` : ''),

@@ -3,7 +3,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { runCli, tempProject } from '../../test/support/cli.ts';
+import { runCli, stripAnsi, tempProject } from '../../test/support/cli.ts';
+import { UserError } from '../errors.ts';
+import { parseExecutionArgument } from './watch.ts';
 
 const AWS_HISTORIES = fileURLToPath(new URL('../../test/fixtures/aws-history', import.meta.url));
 const SAGA_HISTORIES = fileURLToPath(new URL('../timeline/fixtures/', import.meta.url));
@@ -35,6 +37,10 @@ async function checkHistoryFile(
   expect(text.code, text.stderr).toBe(0);
   expect(text.stderr).toBe('');
   const lines = text.stdout.trimEnd().split('\n');
+  // The header (the file, the start time, the input in brief) ends with an empty line.
+  expect(lines[0]).toMatch(/^history file .* {2}started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d$/);
+  const headerEnd = lines.indexOf('');
+  expect(headerEnd).toBeGreaterThan(0);
   const separator = lines.findIndex((l) => /^─+$/.test(l));
   expect(separator).toBeGreaterThan(0);
   const footer = lines.slice(separator + 1);
@@ -61,7 +67,7 @@ async function checkHistoryFile(
     expect(step.attempts).toBeGreaterThanOrEqual(1);
   }
   // One text line per state visit, the same visits as the JSON lines, in the same order.
-  const visits = lines.slice(0, separator);
+  const visits = lines.slice(headerEnd + 1, separator);
   expect(visits).toHaveLength(steps.length);
   visits.forEach((line, i) => {
     expect(line).toContain(String(steps[i]?.state));
@@ -201,5 +207,74 @@ describe('the next step after a COMPENSATION_FAILED order', () => {
     );
     expect(result.stdout).toContain('already settled, nothing ran');
     expect(result.stdout).not.toContain('Next:');
+  });
+});
+
+describe('issue 13: what watch accepts and prints', () => {
+  test('--from-file of one page of a history (a NextToken): exit 2, saying it is incomplete and how to save it all', async () => {
+    const cwd = await tempProject();
+    const history = JSON.parse(
+      await import('node:fs/promises').then((fs) =>
+        fs.readFile(join(SAGA_HISTORIES, 'saga-happy.json'), 'utf8'),
+      ),
+    ) as { events: unknown[] };
+    const file = join(cwd, 'page.json');
+    await writeFile(
+      file,
+      JSON.stringify({ events: history.events.slice(0, 4), NextToken: 'eyJ0b2tlbiI6MX0=' }),
+    );
+    const result = await runCli(['watch', '--from-file', file], { cwd });
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(`${file}: The history is incomplete`);
+    expect(result.stderr).toContain('the events after #4 are missing');
+    expect(result.stderr).toContain('aws stepfunctions get-execution-history --execution-arn <arn>');
+  });
+
+  test('an execution and --from-file exclude each other: exit 2 naming both', async () => {
+    const cwd = await tempProject();
+    const file = join(SAGA_HISTORIES, 'saga-happy.json');
+    const result = await runCli(['watch', '01JD8Z6Q3M4N5P6R7S8T9V0W1X', '--from-file', file], { cwd });
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('takes an execution or --from-file, not both');
+    expect(result.stderr).toContain('"01JD8Z6Q3M4N5P6R7S8T9V0W1X"');
+    expect(result.stderr).toContain(file);
+  });
+
+  test('any execution name of the saga is accepted, as the picker lists them; a malformed one is exit 2', async () => {
+    expect(parseExecutionArgument('01JD8Z6Q3M4N5P6R7S8T9V0W1X-replay-mx78lnun-5')).toEqual({
+      name: '01JD8Z6Q3M4N5P6R7S8T9V0W1X-replay-mx78lnun-5',
+    });
+    expect(parseExecutionArgument('01jd8z6q3m4n5p6r7s8t9v0w1x')).toEqual({
+      name: '01JD8Z6Q3M4N5P6R7S8T9V0W1X',
+    });
+    const arn =
+      'arn:aws:states:us-east-1:123456789012:execution:OrderSaga:01JD8Z6Q3M4N5P6R7S8T9V0W1X-replay-a';
+    expect(parseExecutionArgument(arn)).toEqual({ arn });
+    for (const bad of ['has space', 'a/b', 'x'.repeat(81), '']) {
+      expect(() => parseExecutionArgument(bad), bad).toThrowError(UserError);
+    }
+    const cwd = await tempProject();
+    const result = await runCli(['watch', 'not a name'], { cwd });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('Not an order id, an execution name or an execution ARN: "not a name"');
+  });
+
+  test('piped, causes are whole; on a terminal, lines fit its width', async () => {
+    const cwd = await tempProject();
+    const file = join(SAGA_HISTORIES, 'saga-compensation-fails.json');
+    const whole =
+      'undoes ChargePayment · 7 attempts, backoff 1.3s 3.1s 2.2s 11.8s 6.5s 19s · RefundFailed: Payment provider rejected the refund of ch_3Q9xYz';
+    const piped = await runCli(['watch', '--from-file', file], { cwd });
+    expect(piped.stdout).toContain(whole);
+    const terminal = await runCli(['watch', '--from-file', file], { cwd, tty: true });
+    // The timeline fits (the prose after it wraps as prose does).
+    const lines = stripAnsi(terminal.stdout)
+      .trimEnd()
+      .split('\n')
+      .filter((line) => !line.startsWith('Next:'));
+    expect(lines.map((line) => [...line].length).filter((length) => length > 120)).toEqual([]);
+    expect(stripAnsi(terminal.stdout)).not.toContain(whole);
   });
 });

@@ -4,26 +4,28 @@ import type { CommandContext } from '../command.ts';
 import { UserError } from '../errors.ts';
 import {
   checkExecutionArn,
+  executionArnFor,
   parseOrderId,
-  toExecutionArn,
   waitForExecutionToExist,
 } from '../target/executions.ts';
-import { type OrderLogLine, readOrderLogs } from '../target/logs.ts';
+import type { OrderLogLine } from '../target/logs.ts';
 import { type ResolvedTarget, resolveTarget } from '../target/target.ts';
 import {
   buildTimeline,
   createHistoryCursor,
-  diffForAppend,
+  createTimelinePrinter,
+  type ExecutionHeader,
+  executionInput,
   HistoryFileError,
   parseHistoryFile,
   pollIntervalMs,
-  renderTimelineRows,
+  renderHeader,
   type TimelineModel,
-  type TimelineRow,
   type TimelineSummary,
-  toJsonLines,
+  type TimelineWrite,
 } from '../timeline/index.ts';
-import { shortFunctionName } from './logs.ts';
+import type { Output } from '../ui/output.ts';
+import { createLogTail, shortFunctionName } from './logs.ts';
 
 /** Options of `saga watch`. */
 export interface WatchOptions {
@@ -59,16 +61,37 @@ function isNoSuchExecution(error: unknown): boolean {
 /** An unknown execution is the user's mistake (a mistyped id, another stack), not a bug: exit 2, no stack. */
 function noSuchExecution(executionArn: string, cause: unknown): UserError {
   return new UserError(
-    `No saga execution ${executionArn}. Check the order id or ARN with \`saga ls\`; ` +
+    `No saga execution ${executionArn}. Check the order id, execution name or ARN: \`saga ls\` lists the orders, \`saga watch\` on a terminal the recent executions; ` +
       'a freshly placed order starts its saga a moment later (`saga order` waits for it).',
     { cause },
   );
 }
 
+/** Writes what the timeline printer says to write. */
+function write(out: Output, what: TimelineWrite): void {
+  if (what.frame !== undefined) out.live(what.frame);
+  for (const line of what.lines) out.line(line);
+  for (const document of what.documents) out.data(document);
+}
+
+/** The order id in an execution name (`<orderId>` or `<orderId>-replay-…`). */
+function orderIdOfExecution(executionArn: string): string {
+  return (executionArn.split(':').at(-1) ?? '').slice(0, 26);
+}
+
+/** The local cloud's time scale, when the target is the local cloud (undefined on aws or when unknown). */
+async function localTimeScale(ctx: CommandContext, target: ResolvedTarget): Promise<number | undefined> {
+  if (target.kind !== 'local') return undefined;
+  const { readLocalCloudState } = await import('../../infra/local/lifecycle.ts');
+  return (await readLocalCloudState(ctx.projectDir))?.timeScale;
+}
+
 /**
  * Follows an execution with the saga timeline: incremental history polls (each costs O(new events)) at an interval
- * that respects the GetExecutionHistory quota; redrawn in place on a TTY, append-only lines otherwise, JSON lines
- * under --json. Returns the final summary.
+ * that respects the GetExecutionHistory quota. A header first (execution, start, input, local time scale), then:
+ * redrawn in place on a TTY, settled lines appended otherwise, JSON lines under --json. With `logs`, the order's
+ * log lines are read as they arrive and shown in the same timeline. Returns the final summary (RUNNING when not
+ * followed to the end).
  */
 export async function followExecution(
   ctx: CommandContext,
@@ -92,10 +115,19 @@ export async function followExecution(
     sfn.send(new GetExecutionHistoryCommand({ executionArn, ...page, includeExecutionData: true })),
   );
   const follow = options.follow ?? true;
-  let rows: TimelineRow[] = [];
+  const orderId = orderIdOfExecution(executionArn);
+  const tail = options.logs ? createLogTail(target, orderId) : undefined;
+  const logs: OrderLogLine[] = [];
+  const printer = createTimelinePrinter({
+    mode: out.json ? 'json' : out.interactive ? 'live' : 'append',
+    width: out.width,
+    style: out.style,
+    functionLabel: shortFunctionName,
+  });
+  const timeScale = await localTimeScale(ctx, target);
   let model: TimelineModel | undefined;
   let unchanged = 0;
-  const emitted = new Set<string>();
+  let headerShown = false;
   for (;;) {
     let throttled = false;
     let fresh = 0;
@@ -106,24 +138,25 @@ export async function followExecution(
       if (!isThrottle(error)) throw error;
       throttled = true;
     }
+    const last = cursor.finished || !follow || ctx.signal.aborted;
+    // The last read of the logs is forced: the lines of the last step must not be left out.
+    if (tail) logs.push(...(await tail.poll({ force: last })));
     model = buildTimeline(cursor.events, { now: Date.now() });
-    const next = renderTimelineRows(model, { width: out.width, style: out.style, footer: !options.logs });
-    if (out.json) {
-      // Each visit once, when it has ended; the summary at the end.
-      const lines = toJsonLines(model);
-      model.entries.forEach((entry, i) => {
-        if (entry.status !== 'running' && !emitted.has(entry.key)) {
-          emitted.add(entry.key);
-          out.data(lines[i]);
-        }
-      });
-    } else if (out.interactive) {
-      out.live(next.map((r) => r.text));
-    } else {
-      for (const line of diffForAppend(rows, next)) out.line(line);
+    // Once, as soon as the history has its start (a throttled first poll has none yet).
+    if (!headerShown && !out.json && (cursor.events.length > 0 || last)) {
+      headerShown = true;
+      const header: ExecutionHeader = {
+        name: executionArn.split(':').at(-1),
+        executionArn,
+        startMs: model.summary.startMs,
+        input: executionInput(cursor.events),
+        timeScale,
+      };
+      for (const line of renderHeader(header, { width: out.width, style: out.style, cut: out.interactive }))
+        out.line(line);
     }
-    rows = next;
-    if (cursor.finished || !follow || ctx.signal.aborted) break;
+    write(out, printer.update(model, logs, { last }));
+    if (last) break;
     unchanged = fresh === 0 ? unchanged + 1 : 0;
     await new Promise((r) =>
       setTimeout(
@@ -133,13 +166,10 @@ export async function followExecution(
     );
   }
   out.endLive();
-  if (out.json) {
-    const summary = toJsonLines(model).at(-1);
-    if (summary) out.data(summary);
-  }
-  const orderId = (executionArn.split(':').at(-1) ?? '').slice(0, 26);
-  if (options.logs && !out.json) {
-    printInterleaved(ctx, model, await readOrderLogs(target, orderId));
+  if (model.summary.status === 'RUNNING' && !out.json) {
+    out.line(
+      out.style.dim(`Still running: \`saga watch ${executionArn.split(':').at(-1)}\` follows it to the end.`),
+    );
   }
   const next = nextStep(model.summary, orderId);
   if (next !== undefined && !out.json) out.line(out.style.warn(next));
@@ -173,27 +203,6 @@ export function nextStep(summary: TimelineSummary, orderId: string): string | un
   return undefined;
 }
 
-/** The timeline with the order's log lines under the state visit they happened in. */
-function printInterleaved(ctx: CommandContext, model: TimelineModel, logs: readonly OrderLogLine[]): void {
-  const { out } = ctx;
-  const rows = renderTimelineRows(model, { width: out.width, style: out.style });
-  const stepRows = rows.filter((r) => r.kind === 'step');
-  const pending = [...logs];
-  model.entries.forEach((entry, i) => {
-    out.line(stepRows[i]?.text ?? '');
-    const end = entry.endMs ?? Number.POSITIVE_INFINITY;
-    while (pending.length > 0 && (pending[0]?.timestamp ?? 0) <= end) {
-      const log = pending.shift() as OrderLogLine;
-      out.line(
-        `      ${out.style.dim(`${shortFunctionName(log.functionName)} ${log.level}`)} ${out.style.dim(log.message)}`,
-      );
-    }
-  });
-  for (const log of pending)
-    out.line(`      ${out.style.dim(`${shortFunctionName(log.functionName)} ${log.level} ${log.message}`)}`);
-  for (const row of rows.filter((r) => r.kind === 'footer')) out.line(row.text);
-}
-
 /** Renders a saved `get-execution-history` output (no stack needed). */
 export async function renderHistoryFile(ctx: CommandContext, path: string): Promise<TimelineSummary> {
   let text: string;
@@ -218,13 +227,24 @@ export async function renderHistoryFile(ctx: CommandContext, path: string): Prom
   }
   const model = buildTimeline(events);
   const { out } = ctx;
-  if (out.json) {
-    for (const line of toJsonLines(model)) out.data(line);
-  } else {
-    for (const row of renderTimelineRows(model, { width: out.width, style: out.style })) out.line(row.text);
-    const next = nextStep(model.summary, orderIdOf(events) ?? '<orderId>');
-    if (next !== undefined) out.line(out.style.warn(next));
+  if (!out.json) {
+    const header: ExecutionHeader = {
+      file: path,
+      startMs: model.summary.startMs,
+      input: executionInput(events),
+    };
+    for (const line of renderHeader(header, { width: out.width, style: out.style, cut: out.interactive }))
+      out.line(line);
   }
+  const printer = createTimelinePrinter({
+    mode: out.json ? 'json' : 'append',
+    width: out.width,
+    style: out.style,
+    cut: out.interactive,
+  });
+  write(out, printer.update(model, [], { last: true }));
+  const next = nextStep(model.summary, orderIdOf(events) ?? '<orderId>');
+  if (next !== undefined && !out.json) out.line(out.style.warn(next));
   return model.summary;
 }
 
@@ -243,26 +263,58 @@ async function pickExecution(ctx: CommandContext): Promise<string> {
   );
 }
 
-/** `saga watch [arn|orderId]`. */
+/**
+ * A Step Functions execution name: 1 to 80 characters, none of whitespace, brackets, wildcards, the special
+ * characters " # % \\ ^ | ~ ` $ & , ; : / or control characters.
+ */
+const EXECUTION_NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\p{Cc}]{1,80}$/u;
+
+/**
+ * The execution an argument names: an execution ARN, an order id (the execution the outbox started, named after
+ * the order), or any other execution name of the saga's state machine (`<orderId>-replay-…`, as the picker and
+ * `saga replay` list them). Checked before the stack is looked up: a typo is a usage error wherever it runs.
+ */
+export function parseExecutionArgument(value: string): { readonly arn: string } | { readonly name: string } {
+  if (value.startsWith('arn:')) return { arn: checkExecutionArn(value) };
+  if (/^[0-9A-HJKMNP-TV-Z]{26}$/i.test(value.trim())) return { name: parseOrderId(value) };
+  if (EXECUTION_NAME.test(value)) return { name: value };
+  throw new UserError(
+    `Not an order id, an execution name or an execution ARN: ${JSON.stringify(value)}. An execution name has 1 to ` +
+      '80 characters and no spaces, brackets or any of " # % \\ ^ | ~ ` $ & , ; : /. `saga ls` lists the orders; ' +
+      '`saga watch` with no argument picks from the recent executions.',
+  );
+}
+
+/** `saga watch [arn|orderId|execution name]`. */
 export async function watch(
   ctx: CommandContext,
   execution: string | undefined,
   options: WatchOptions,
 ): Promise<TimelineSummary> {
-  if (options.fromFile) return await renderHistoryFile(ctx, options.fromFile);
+  if (options.fromFile !== undefined) {
+    if (execution !== undefined) {
+      throw new UserError(
+        `saga watch takes an execution or --from-file, not both: received ${JSON.stringify(execution)} and ` +
+          `--from-file ${options.fromFile}. \`saga watch ${execution}\` follows the live execution; ` +
+          `\`saga watch --from-file ${options.fromFile}\` renders the saved history.`,
+      );
+    }
+    return await renderHistoryFile(ctx, options.fromFile);
+  }
   let arn: string;
   let target: ResolvedTarget | undefined;
   if (execution === undefined) {
     if (!ctx.out.interactive) {
-      throw new UserError('Which execution? Pass an execution ARN or an order id (`saga ls` lists them).');
+      throw new UserError(
+        'Which execution? Pass an execution ARN or an order id (or any execution name of the saga); `saga ls` ' +
+          'lists the orders.',
+      );
     }
     arn = await pickExecution(ctx);
   } else {
-    // Check the argument before looking for the stack: a typo is a usage error wherever it runs.
-    if (!execution.startsWith('arn:')) parseOrderId(execution);
-    else checkExecutionArn(execution);
+    const named = parseExecutionArgument(execution);
     target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
-    arn = toExecutionArn(target, execution);
+    arn = 'arn' in named ? named.arn : executionArnFor(target, named.name);
   }
   return await followExecution(ctx, arn, { logs: options.logs, follow: options.follow, target });
 }

@@ -18,6 +18,7 @@ import {
   stubNoAwsCredentials,
   tempProject,
 } from '../../test/support/cli.ts';
+import { deadEndpoint, stubSts } from '../../test/support/sts-stub.ts';
 import type { CommandContext, GlobalOptions } from '../command.ts';
 import { AbortError, EnvironmentError } from '../errors.ts';
 import { Output } from '../ui/output.ts';
@@ -436,6 +437,56 @@ describe('credentials', () => {
 
     expect(error).toBeInstanceOf(EnvironmentError);
     expect((error as Error).message).toContain('No AWS credentials for profile nosuchprofile');
+  });
+
+  test.each([
+    ['keys AWS refuses', 'refuse', /AWS refused the credentials \(InvalidClientTokenId: /],
+    ['no network', 'dead', /Could not resolve the AWS account: STS did not answer in eu-west-1/],
+  ])(
+    '%s → the account does not resolve: EnvironmentError (exit 3) before synthesis or any toolkit',
+    async (_what, kind, message) => {
+      synthesis.real = false;
+      await stubNoAwsCredentials();
+      vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLEBAD');
+      vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'bad-secret');
+      const endpoint =
+        kind === 'refuse' ? (await stubSts({ refuse: 'InvalidClientTokenId' })).url : await deadEndpoint();
+      const { ctx } = await context({ env: { AWS_REGION: REGION, AWS_ENDPOINT_URL_STS: endpoint } });
+      const calls = synthesis.calls;
+      let toolkitCreated = false;
+
+      const error = await deployToAws(ctx, {
+        createToolkit: async () => {
+          toolkitCreated = true;
+          throw new Error('no toolkit without an account');
+        },
+      }).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(EnvironmentError);
+      expect((error as EnvironmentError).exitCode).toBe(3);
+      expect((error as Error).message).toMatch(message);
+      expect((error as Error).message).toContain('aws sts get-caller-identity');
+      expect(toolkitCreated).toBe(false);
+      expect(synthesis.calls).toBe(calls);
+    },
+  );
+
+  test('keys STS accepts → on to synthesis and the toolkit', async () => {
+    synthesis.real = false;
+    await stubNoAwsCredentials();
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLEGOOD');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'good-secret');
+    const sts = await stubSts({ account: '123456789012' });
+    const { ctx } = await context({ env: { AWS_REGION: REGION, AWS_ENDPOINT_URL_STS: sts.url } });
+    const calls = synthesis.calls;
+    const error = await deployToAws(ctx, {
+      createToolkit: async () => {
+        throw new Error('stand-in: the toolkit was reached');
+      },
+    }).catch((e: unknown) => e);
+    expect(sts.actions).toEqual(['GetCallerIdentity']);
+    expect(synthesis.calls).toBe(calls + 1);
+    expect((error as Error).message).toBe('stand-in: the toolkit was reached');
   });
 
   test('destroyOnAws checks them too', async () => {

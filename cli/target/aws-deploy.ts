@@ -10,7 +10,7 @@ import { AbortError, EnvironmentError } from '../errors.ts';
 import type { Output, Progress } from '../ui/output.ts';
 import { type StackOutputs, writeContext } from './context.ts';
 import { CDK_OUT, synthesize } from './project.ts';
-import { awsCredentials } from './target.ts';
+import { awsCredentials, resolveAwsAccount } from './target.ts';
 
 /** The part of `@aws-cdk/toolkit-lib`'s Toolkit the CLI uses; tests pass a stand-in for AWS through it. */
 export type ToolkitLike = Pick<Toolkit, 'fromAssemblyDirectory' | 'deploy' | 'destroy' | 'bootstrap'>;
@@ -23,7 +23,7 @@ export interface AwsDeploySeams {
     profile: string | undefined,
     region: string,
   ) => Promise<ToolkitLike>;
-  /** Skips the credential check (the stand-in toolkit needs none). @default false */
+  /** Skips the credential and account checks (the stand-in toolkit needs none). @default false */
   readonly skipCredentialCheck?: boolean;
 }
 
@@ -115,7 +115,11 @@ function progressLine(out: Output) {
 export async function deployToAws(ctx: CommandContext, seams: AwsDeploySeams = {}): Promise<DeployResult> {
   const region = regionOf(ctx);
   const profile = ctx.globals.profile;
-  if (!seams.skipCredentialCheck) await awsCredentials(profile);
+  // The account must resolve before anything is synthesized: no network or refused keys are exit 3 here, not a
+  // toolkit stack trace later.
+  if (!seams.skipCredentialCheck) {
+    await resolveAwsAccount(await awsCredentials(profile), region, { env: ctx.env, profile });
+  }
   const { out } = ctx;
   const line = progressLine(out);
   let result: ToolkitDeployResult;

@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { tempProject } from '../../test/support/cli.ts';
-import { UserError } from '../errors.ts';
+import { EnvironmentError } from '../errors.ts';
 import { contextPath, readContext, type SagaContext, writeContext } from './context.ts';
 import { chooseTarget } from './target.ts';
 
@@ -47,13 +47,15 @@ describe('.saga/context.json', () => {
     ['not json', /is not valid JSON \(it starts with "not json"\)/],
     ['[]', /does not name a target \("target" is undefined/],
     ['{"target":"LOCAL"}', /does not name a target \("target" is "LOCAL"/],
-  ])('%j → UserError naming the file', async (contents, message) => {
+  ])('%j → EnvironmentError (exit 3) naming the file and the fix', async (contents, message) => {
     const dir = await tempProject();
     await mkdir(join(dir, '.saga'));
     await writeFile(contextPath(dir), contents);
     const error = await readContext(dir).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(UserError);
+    expect(error).toBeInstanceOf(EnvironmentError);
+    expect((error as EnvironmentError).exitCode).toBe(3);
     expect((error as Error).message).toContain(contextPath(dir));
+    expect((error as Error).message).toContain(`Delete it (\`rm ${contextPath(dir)}\`)`);
     expect((error as Error).message).toMatch(message);
   });
 });

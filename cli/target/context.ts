@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UserError } from '../errors.ts';
+import { EnvironmentError } from '../errors.ts';
 
 /** Where a stack was deployed, as `.saga/context.json` records it. */
 export type TargetKind = 'local' | 'aws';
@@ -33,7 +33,10 @@ export function contextPath(projectDir: string): string {
   return join(projectDir, '.saga', 'context.json');
 }
 
-/** Reads `.saga/context.json`; none → undefined; corrupt → a UserError that says how to fix it. */
+/**
+ * Reads `.saga/context.json`; none → undefined; corrupt → an EnvironmentError (exit 3: the file is part of the
+ * environment, not the command line) that says how to fix it.
+ */
 export async function readContext(projectDir: string): Promise<SagaContext | undefined> {
   const path = contextPath(projectDir);
   let text: string;
@@ -47,17 +50,17 @@ export async function readContext(projectDir: string): Promise<SagaContext | und
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new UserError(
+    throw new EnvironmentError(
       `${path} is not valid JSON (it starts with ${JSON.stringify(text.slice(0, 40))}). ` +
-        'Delete it and run `saga deploy` again, or pass --target local|aws.',
+        `Delete it (\`rm ${path}\`) and run \`saga deploy\` again, or pass --target local|aws.`,
       { cause: error },
     );
   }
   const target = (parsed as { target?: unknown } | null)?.target;
   if (typeof parsed !== 'object' || parsed === null || (target !== 'local' && target !== 'aws')) {
-    throw new UserError(
+    throw new EnvironmentError(
       `${path} does not name a target ("target" is ${JSON.stringify(target)}; expected "local" or "aws"). ` +
-        'Delete it and run `saga deploy` again, or pass --target local|aws.',
+        `Delete it (\`rm ${path}\`) and run \`saga deploy\` again, or pass --target local|aws.`,
     );
   }
   return parsed as SagaContext;

@@ -216,7 +216,11 @@ export async function invokeForwardSteps(
   lambda: LambdaClient,
   orderId: string,
   row: Record<string, AttributeValue>,
-  options: { readonly times: number; readonly concurrency: number; readonly onRound?: (done: number) => void },
+  options: {
+    readonly times: number;
+    readonly concurrency: number;
+    readonly onRound?: (done: number) => void;
+  },
 ): Promise<StepAnswer[]> {
   const functions = forwardStepFunctions(target.outputs.FunctionNames ?? '');
   const payloads = stepPayloads(sagaInputOf(orderId, row));
@@ -298,7 +302,12 @@ export async function deleteIdempotencyRecords(
   let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
   do {
     const page = await ddb.send(
-      new ScanCommand({ TableName: table, ProjectionExpression: 'id', ConsistentRead: true, ExclusiveStartKey }),
+      new ScanCommand({
+        TableName: table,
+        ProjectionExpression: 'id',
+        ConsistentRead: true,
+        ExclusiveStartKey,
+      }),
     );
     for (const item of page.Items ?? []) {
       const id = item.id?.S;

@@ -103,3 +103,47 @@ export async function awsCredentials(profile: string | undefined): Promise<AwsCr
   }
   return provider;
 }
+
+/** Who the credentials are, as STS says. */
+export interface AwsIdentity {
+  readonly account: string;
+  readonly arn: string;
+}
+
+/**
+ * Resolves the account of the credentials with STS `GetCallerIdentity` (the only proof that AWS accepts them: a
+ * provider hands out any keys it finds). Refused keys, no network, or no answer within `timeoutMs` → exit 3 saying
+ * what to do. `endpoint` (tests: a local stub) defaults to AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL in `env`.
+ */
+export async function resolveAwsAccount(
+  credentials: AwsCredentialIdentityProvider,
+  region: string,
+  options: { env?: NodeJS.ProcessEnv; endpoint?: string; timeoutMs?: number; profile?: string } = {},
+): Promise<AwsIdentity> {
+  const { STSClient, GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
+  const env = options.env ?? process.env;
+  const endpoint = options.endpoint ?? env.AWS_ENDPOINT_URL_STS ?? env.AWS_ENDPOINT_URL;
+  const sts = new STSClient({ region, credentials, maxAttempts: 2, ...(endpoint ? { endpoint } : {}) });
+  try {
+    const identity = await sts.send(new GetCallerIdentityCommand({}), {
+      abortSignal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+    });
+    if (!identity.Account) throw new Error('GetCallerIdentity answered without an account');
+    return { account: identity.Account, arn: identity.Arn ?? '' };
+  } catch (error) {
+    const e = error as Error & { $metadata?: { httpStatusCode?: number } };
+    const refused = e.$metadata?.httpStatusCode !== undefined;
+    const profile = options.profile ? ` of profile ${options.profile}` : '';
+    throw new EnvironmentError(
+      refused
+        ? `AWS refused the credentials${profile} (${e.name}: ${e.message}). Fix or refresh them (\`aws configure\`, ` +
+            '`aws sso login`, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), check with `aws sts get-caller-identity`, ' +
+            'or use --target local.'
+        : `Could not resolve the AWS account${profile}: STS did not answer in ${region} (${e.name}: ${e.message}). ` +
+            'Check the network (and any proxy), then `aws sts get-caller-identity`; or use --target local.',
+      { cause: error },
+    );
+  } finally {
+    sts.destroy();
+  }
+}

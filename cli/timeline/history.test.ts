@@ -10,6 +10,7 @@ import {
   type HistoryEventLike,
   HistoryFileError,
   type HistoryPageRequest,
+  IncompleteHistoryError,
   parseHistoryFile,
   pollIntervalMs,
   timestampMs,
@@ -268,5 +269,42 @@ describe('createHistoryCursor with the real AWS SDK over the wire', () => {
       sfn.destroy();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+describe('an incomplete history file is refused, saying what is missing (issue 13 bug 8)', () => {
+  const happy = JSON.parse(
+    readFileSync(join(import.meta.dirname, 'fixtures', 'saga-happy.json'), 'utf8'),
+  ) as { events: { id: number }[] };
+
+  test('one page with a NextToken (aws --max-items): the later events are missing', () => {
+    const page = { events: happy.events.slice(0, 5), NextToken: 'eyJuZXh0VG9rZW4iOiBudWxsfQ==' };
+    const parse = () => parseHistoryFile(JSON.stringify(page));
+    expect(parse).toThrowError(IncompleteHistoryError);
+    expect(parse).toThrowError(
+      /ends with a NextToken.*the events after #5 are missing.*holds 5 event\(s\), #1–#5/,
+    );
+    expect(parse).toThrowError(/get-execution-history --execution-arn <arn> --output json > history\.json/);
+    expect(parse).toThrowError(/unless --max-items or --no-paginate/);
+  });
+
+  test('the raw API page (nextToken, aws --no-paginate) and a --reverse-order page are refused too', () => {
+    const raw = { events: happy.events.slice(0, 5), nextToken: 'AAAA' };
+    expect(() => parseHistoryFile(JSON.stringify(raw))).toThrowError(IncompleteHistoryError);
+    const reversed = { events: happy.events.slice(3).reverse(), NextToken: 'AAAA' };
+    expect(() => parseHistoryFile(JSON.stringify(reversed))).toThrowError(/the events before #4 are missing/);
+  });
+
+  test('ids with a gap (pages concatenated with one left out)', () => {
+    const gap = [...happy.events.slice(0, 3), ...happy.events.slice(6)];
+    expect(() => parseHistoryFile(JSON.stringify(gap))).toThrowError(
+      /the events between #3 and #7 are missing.*#1–#3, #7–/,
+    );
+  });
+
+  test('a whole history, and one with an empty or null token, is accepted', () => {
+    expect(parseHistoryFile(JSON.stringify(happy))).toHaveLength(happy.events.length);
+    expect(parseHistoryFile(JSON.stringify({ ...happy, NextToken: null }))).toHaveLength(happy.events.length);
+    expect(parseHistoryFile(JSON.stringify({ ...happy, nextToken: '' }))).toHaveLength(happy.events.length);
   });
 });

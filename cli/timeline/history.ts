@@ -40,6 +40,17 @@ export class HistoryFileError extends Error {
   }
 }
 
+/**
+ * A history file holds only part of the history: it ends with a `NextToken` (one page of several) or its event
+ * ids skip some. Rendering it would show a saga that never ended, so it is refused, saying what is missing.
+ */
+export class IncompleteHistoryError extends HistoryFileError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'IncompleteHistoryError';
+  }
+}
+
 const HOW_TO_SAVE =
   'Save one with `aws stepfunctions get-execution-history --execution-arn <arn> --output json > history.json`.';
 
@@ -90,7 +101,51 @@ export function parseHistoryFile(text: string): HistoryEventLike[] {
       );
     }
   });
-  return normalizeOrder(events as HistoryEventLike[]);
+  const ordered = normalizeOrder(events as HistoryEventLike[]);
+  checkComplete(ordered, isRecord(document) ? (document.NextToken ?? document.nextToken) : undefined);
+  return ordered;
+}
+
+/** Event ids as ranges, for a message: `1–100`, `1–40, 61–80`. */
+function idRanges(ids: readonly number[]): string {
+  const ranges: string[] = [];
+  let start = ids[0];
+  ids.forEach((id, i) => {
+    const next = ids[i + 1];
+    if (next !== id + 1) {
+      ranges.push(start === id ? `#${id}` : `#${start}–#${id}`);
+      start = next;
+    }
+  });
+  return ranges.join(', ');
+}
+
+/** See {@link IncompleteHistoryError}. */
+function checkComplete(events: readonly HistoryEventLike[], token: unknown): void {
+  const ids = events.map((event) => event.id ?? 0);
+  const first = ids[0] ?? 1;
+  const gap = ids.findIndex((id, i) => i > 0 && id !== (ids[i - 1] ?? 0) + 1);
+  const paged = typeof token === 'string' && token !== '';
+  if (!paged && first === 1 && gap < 0) return;
+  const missing = paged
+    ? first === 1
+      ? `the events after #${ids.at(-1)} are missing (a page saved with --reverse-order lacks the oldest instead)`
+      : `the events before #${first} are missing`
+    : first !== 1
+      ? `the events before #${first} are missing`
+      : `the events between #${ids[gap - 1]} and #${ids[gap]} are missing`;
+  throw new IncompleteHistoryError(
+    `The history is incomplete: ${paged ? 'it ends with a NextToken, so it is one page of a longer history, and ' : ''}` +
+      `${missing}; it holds ${events.length} event(s), ${idRanges(ids)}. Rendered, the saga would look unfinished. ` +
+      'Save the whole history: `aws stepfunctions get-execution-history --execution-arn <arn> --output json > history.json` ' +
+      '(the AWS CLI reads every page unless --max-items or --no-paginate stops it), or follow the live execution ' +
+      'with `saga watch <execution>`.',
+  );
+}
+
+/** The execution input recorded by the `ExecutionStarted` event, if the history has one. */
+export function executionInput(events: readonly HistoryEventLike[]): unknown {
+  return events.find((event) => event.type === 'ExecutionStarted')?.executionStartedEventDetails?.input;
 }
 
 /** Sorts events by id and drops repeated ids, keeping the first copy. Events without an id keep their place. */

@@ -1,6 +1,7 @@
 /** The saga timeline: execution history -> model (pure) -> terminal lines and `--json` objects (pure). */
 export {
   createHistoryCursor,
+  executionInput,
   type FetchHistoryPage,
   type HistoryCursor,
   type HistoryCursorOptions,
@@ -8,6 +9,7 @@ export {
   HistoryFileError,
   type HistoryPage,
   type HistoryPageRequest,
+  IncompleteHistoryError,
   isTerminalExecutionEvent,
   type JsonValue,
   normalizeOrder,
@@ -32,17 +34,32 @@ export {
   type TimelineSummary,
 } from './model.ts';
 export {
+  createTimelinePrinter,
+  type LogJsonLine,
+  type TimelineLogLine,
+  type TimelineMode,
+  type TimelinePrinter,
+  type TimelinePrinterOptions,
+  type TimelineWrite,
+} from './printer.ts';
+export {
+  briefInput,
   diffForAppend,
   displayWidth,
+  type ExecutionHeader,
   formatDuration,
   formatUsd,
+  GLYPHS,
+  nameColumnWidth,
   PLAIN_STYLE,
   type RenderTimelineOptions,
   redrawFrame,
+  renderHeader,
   renderTimeline,
   renderTimelineRows,
   type StepJsonLine,
   type SummaryJsonLine,
+  TIMELINE_LEGEND,
   type TimelineJsonLine,
   type TimelineRow,
   type TimelineStyle,

@@ -428,6 +428,7 @@ export function buildTimeline(
   const compensations = options.compensations ?? SAGA_COMPENSATIONS;
   const forwardStatesConfigured = new Set(Object.values(compensations));
   const compensationStarts = new Set(options.compensationStarts ?? SAGA_COMPENSATION_STARTS);
+  const definiteErrors = new Set(options.definiteErrors ?? SAGA_DEFINITE_ERRORS);
   const checkpoints = new Set(options.checkpoints ?? SAGA_CHECKPOINTS);
   const ordered = normalizeOrder(events);
   const byId = new Map<number, HistoryEventLike>();
@@ -671,8 +672,9 @@ export function buildTimeline(
             ? 'refused: already shipped, or no longer PENDING'
             : 'refused: the order is no longer in the status this write expects';
         }
-        // A refused conditional write hands over to the checkpoint, not to the compensations.
-        if (!refused) visit.scope.compensating = true;
+        // A refused conditional write hands over to the checkpoint, not to the compensations; a business error
+        // (nothing committed, e.g. PaymentDeclined -> MarkOrderFailed) has nothing to undo: the next state decides.
+        if (!refused && !definiteErrors.has(visit.failure?.error ?? '')) visit.scope.compensating = true;
       } else {
         visit.status = 'succeeded';
         if (checkpoints.has(visit.state)) {
@@ -881,11 +883,7 @@ export function buildTimeline(
 
   const entries = flatten(visits).map(entryOf);
   const transitions = entries.reduce((sum, entry) => sum + 1 + Math.max(0, entry.attempts - 1), 0);
-  const check = compensationCheck(
-    entries,
-    forwardStatesConfigured,
-    new Set(options.definiteErrors ?? SAGA_DEFINITE_ERRORS),
-  );
+  const check = compensationCheck(entries, forwardStatesConfigured, definiteErrors);
   // While the execution runs, compensations may still be on their way: the verdict waits for the end.
   const compensation = {
     ...check,

@@ -5,13 +5,17 @@ import { describe, expect, test } from 'vitest';
 import { type HistoryEventLike, parseHistoryFile } from './history.ts';
 import { buildTimeline, type TimelineModel } from './model.ts';
 import {
+  briefInput,
   diffForAppend,
   displayWidth,
   formatDuration,
   formatUsd,
+  GLYPHS,
   redrawFrame,
+  renderHeader,
   renderTimeline,
   renderTimelineRows,
+  TIMELINE_LEGEND,
   type TimelineRow,
   type TimelineStyle,
   toJsonLines,
@@ -93,11 +97,11 @@ describe('what the lines say', () => {
   test('retries: attempts and observed backoff; compensations indented and marked; the footer', () => {
     const transient = renderTimeline(saga('saga-payment-transient.json'), { width: 100 });
     expect(transient[0]).toMatch(
-      /^↺ ChargePayment +4\.47s {2}3 attempts, backoff 1\.2s 2\.9s · after TransientError ×2$/,
+      /^↻ ChargePayment +4\.47s {2}3 attempts, backoff 1\.2s 2\.9s · after TransientError ×2$/,
     );
 
     const shipping = renderTimeline(saga('saga-shipping-fails.json'), { width: 100 });
-    expect(shipping[2]).toMatch(/^↺ ShipOrder +123ms {2}ShippingUnavailable: No carrier can ship order/);
+    expect(shipping[2]).toMatch(/^↷ ShipOrder +123ms {2}ShippingUnavailable: No carrier can ship order/);
     expect(shipping[3]).toMatch(/^ {2}↩ ReleaseInventory +112ms {2}undoes ReserveInventory$/);
     expect(shipping[4]).toMatch(/^ {2}↩ RefundPayment +166ms {2}undoes ChargePayment$/);
     expect(shipping[6]).toMatch(/^✗ OrderCancelled +3ms {2}OrderCancelled: A forward step failed/);
@@ -111,7 +115,7 @@ describe('what the lines say', () => {
   test('the saga with CheckOrder: the read status, the decision to compensate, a settled order', () => {
     const unknown = renderTimeline(saga('saga-v2-payment-unknown.json'), { width: 100 });
     expect(unknown[0]).toMatch(/^✓ CheckOrder +39ms {2}order PENDING$/);
-    expect(unknown[2]).toMatch(/^↺ ChargePayment +9\.72s {2}5 attempts, .* · Runtime\.ExitError/);
+    expect(unknown[2]).toMatch(/^↷ ChargePayment +9\.72s {2}5 attempts, .* · Runtime\.ExitError/);
     // The decision opens the compensation phase (indented, ↩) without undoing anything itself.
     expect(unknown[3]).toMatch(/^ {2}↩ CancelOrder +39ms {2}decided to compensate \(PENDING → CANCELLING\)$/);
     expect(unknown[5]).toMatch(/^ {2}↩ RefundPayment +166ms {2}undoes ChargePayment$/);
@@ -127,7 +131,7 @@ describe('what the lines say', () => {
     const lines = renderTimeline(saga('saga-compensation-fails.json'), { width: 100 });
     const refund = lines.find((line) => line.includes('RefundPayment')) ?? '';
     expect(refund).toMatch(
-      /^ {2}↺ RefundPayment +44\.7s {2}7 attempts, backoff 1\.3s…19s · RefundFailed: Payment provider/,
+      /^ {2}↷ RefundPayment +44\.7s {2}7 attempts, backoff 1\.3s…19s · RefundFailed: Payment provider/,
     );
     expect(lines.join('\n')).toContain('compensated in reverse ✗ (ChargePayment not undone)');
     expect(lines.join('\n')).toContain('order COMPENSATION_FAILED');
@@ -144,7 +148,7 @@ describe('what the lines say', () => {
     expect(retry[0]).toContain('4 attempts, backoff 1s 1s 1s · Exception: Some exception was raised.');
     expect(retry[1]).toMatch(/^ {2}↩ HandleError/);
     const timeout = renderTimeline(model(join(AWS_FIXTURES, '08-lambda-invoke-timeout-catch.json')));
-    expect(timeout[0]).toMatch(/^↺ Start +4\.00s {2}States\.Timeout$/);
+    expect(timeout[0]).toMatch(/^↷ Start +4\.00s {2}States\.Timeout$/);
     const fail = renderTimeline(model(join(AWS_FIXTURES, '07-task-choice-fail-state.json')));
     expect(fail[2]).toMatch(/^✗ Failure/);
     expect(fail).toContain('✗ FAILED  Fail state Failure');
@@ -161,7 +165,7 @@ describe('what the lines say', () => {
       '  ✓ [1] Normalize',
       '  ✓ [1] Throttle',
       '✓ FanOut',
-      '  ↺ (1) NotifyWarehouse',
+      '  ↷ (1) NotifyWarehouse',
       '    ↩ (1) LogNotifyFailure',
       '  ✓ (2) Audit',
       '  ✓ (2) AuditDone',
@@ -368,7 +372,7 @@ describe('toJsonLines', () => {
 describe('diffForAppend', () => {
   const shipping = events(join(SAGA_FIXTURES, 'saga-shipping-fails.json'));
 
-  test('following a history poll by poll prints each visit when it appears and again when it ends, the footer once', () => {
+  test('following a history poll by poll prints each visit once, when it has ended, the footer once', () => {
     let previous: TimelineRow[] = [];
     const printed: string[] = [];
     let timeline: TimelineModel | undefined;
@@ -381,20 +385,9 @@ describe('diffForAppend', () => {
     }
     if (timeline === undefined) throw new Error('no events');
     const finalRows = renderTimelineRows(timeline, { width: 100, nameWidth: 24 });
-    // Every final line printed exactly once, in order.
-    const finalLines = finalRows.map((row) => row.text);
-    expect(printed.filter((line) => finalLines.includes(line))).toEqual(finalLines);
-    // Task visits were first seen running (…), once each; Fail was final at once.
-    const running = printed.filter((line) => line.startsWith('…') || /^ {2}…/.test(line));
-    expect(running.map((line) => line.trim().split(/\s+/)[1])).toEqual([
-      'ChargePayment',
-      'ReserveInventory',
-      'ShipOrder',
-      'ReleaseInventory',
-      'RefundPayment',
-      'MarkOrderCancelled',
-    ]);
-    expect(printed).toHaveLength(finalLines.length + running.length);
+    // Every final line printed exactly once, in order, and nothing else: no transient "running" line.
+    expect(printed).toEqual(finalRows.map((row) => row.text));
+    expect(printed.join('\n')).not.toMatch(/running|^…/m);
   });
 
   test('a running visit whose duration changes is not printed again', () => {
@@ -402,7 +395,7 @@ describe('diffForAppend', () => {
     const first = renderTimelineRows(buildTimeline(upTo, { now: Date.parse('2026-11-27T10:15:01Z') }));
     const later = renderTimelineRows(buildTimeline(upTo, { now: Date.parse('2026-11-27T10:15:05Z') }));
     expect(first[0]?.text).not.toEqual(later[0]?.text);
-    expect(diffForAppend([], first)).toEqual([first[0]?.text]);
+    expect(diffForAppend([], first)).toEqual([]);
     expect(diffForAppend(first, later)).toEqual([]);
   });
 });
@@ -430,5 +423,85 @@ describe('helpers', () => {
     expect(displayWidth('e\u0301')).toBe(1);
     expect(truncate('注文を確定', 5)).toBe('注文…');
     expect(truncate('short', 10)).toBe('short');
+  });
+});
+
+describe('what a user reads (issue 13)', () => {
+  test('counts agree with their noun: "1 transition", "1 event"', () => {
+    const one = buildTimeline([
+      {
+        id: 1,
+        type: 'ExecutionStarted',
+        timestamp: '2026-11-27T10:15:00Z',
+        executionStartedEventDetails: {},
+      },
+      {
+        id: 2,
+        type: 'PassStateEntered',
+        timestamp: '2026-11-27T10:15:00Z',
+        stateEnteredEventDetails: { name: 'P' },
+      },
+    ]);
+    const footer = renderTimeline(one).join('\n');
+    expect(footer).toContain('1 transition ≈');
+    expect(footer).toContain('2 events');
+    expect(footer).not.toMatch(/\b1 transitions|\b1 events/);
+  });
+
+  test('MarkOrderFailed after a declined payment is no compensation: ✓, not indented, footer "no compensation"', () => {
+    const lines = renderTimeline(saga('saga-payment-declined.json'), { width: 100 });
+    expect(lines[1]).toMatch(/^✓ MarkOrderFailed /);
+    expect(lines.join('\n')).toContain('order FAILED · no compensation');
+    expect(lines.join('\n')).not.toContain(GLYPHS.compensated);
+  });
+
+  test('one glyph per meaning, each explained by the legend', () => {
+    expect(new Set(Object.values(GLYPHS)).size).toBe(Object.keys(GLYPHS).length);
+    for (const glyph of Object.values(GLYPHS)) expect(TIMELINE_LEGEND).toContain(`  ${glyph}  `);
+    // Every glyph the fixtures render is one of them.
+    for (const path of ALL) {
+      for (const row of renderTimelineRows(model(path)).filter((r) => r.kind === 'step')) {
+        const glyph = row.text.trimStart().split(' ')[0] ?? '';
+        expect(Object.values(GLYPHS) as string[]).toContain(glyph);
+      }
+    }
+    // Retried then succeeded and caught no longer share a glyph.
+    const transient = renderTimeline(saga('saga-payment-transient.json'))[0] ?? '';
+    const shipping = renderTimeline(saga('saga-shipping-fails.json'))[2] ?? '';
+    expect(transient.startsWith(GLYPHS.retried)).toBe(true);
+    expect(shipping.startsWith(GLYPHS.caught)).toBe(true);
+  });
+
+  test('the header: execution, start, ARN, the input in brief and the local time scale when not 1', () => {
+    const arn = 'arn:aws:states:us-east-1:000000000000:execution:OrderSaga:01JDQ3Z8K4M2N6P8R0T2V4X6Z8';
+    const input = JSON.stringify({
+      orderId: '01JDQ3Z8K4M2N6P8R0T2V4X6Z8',
+      customerId: 'cust-demo',
+      items: [
+        { sku: 'espresso-beans', qty: 1 },
+        { sku: 'ceramic-mug', qty: 2 },
+      ],
+      amount: 4850,
+      currency: 'EUR',
+    });
+    const lines = renderHeader(
+      { name: '01JDQ3Z8K4M2N6P8R0T2V4X6Z8', executionArn: arn, startMs: 0, input, timeScale: 0.1 },
+      { width: 200 },
+    );
+    expect(lines[0]).toMatch(
+      /^01JDQ3Z8K4M2N6P8R0T2V4X6Z8 {2}started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d$/,
+    );
+    expect(lines[1]).toBe(`  ${arn}`);
+    expect(lines[2]).toBe('  input: customer cust-demo · espresso-beans ×1, ceramic-mug ×2 · 48.50 EUR');
+    expect(lines[3]).toMatch(
+      /^ {2}local time scale 0\.1: Retry backoffs, Wait states and Lambda timeouts run 10× faster/,
+    );
+    expect(lines.at(-1)).toBe('');
+    expect(renderHeader({ name: 'x', timeScale: 1 }).join('\n')).not.toContain('time scale');
+    expect(
+      renderHeader({ name: 'x', input: '{"a":1}' }, { width: 30 }).every((l) => displayWidth(l) <= 30),
+    ).toBe(true);
+    expect(briefInput({ FunctionName: 'f', Value: 1 })).toBe('{"FunctionName":"f","Value":1}');
+    expect(briefInput(undefined)).toBeUndefined();
   });
 });

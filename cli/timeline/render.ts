@@ -3,6 +3,7 @@
  * Colours come in through a {@link TimelineStyle} (cli/ui passes chalk's functions); widths are computed on the
  * plain text first, so styling never breaks alignment.
  */
+import { displayWidth, formatDuration, formatLocalTime, plural, truncate } from '../ui/format.ts';
 import type {
   EntryStatus,
   OrderStatus,
@@ -11,6 +12,8 @@ import type {
   TimelineModel,
   TimelineSummary,
 } from './model.ts';
+
+export { displayWidth, formatDuration, truncate } from '../ui/format.ts';
 
 /** Styling functions: each wraps a piece of text (e.g. in ANSI colour codes). Identity by default. */
 export interface TimelineStyle {
@@ -53,6 +56,11 @@ export interface RenderTimelineOptions {
    * longer name appears. @default fitted to the longest name, at most 45% of the width
    */
   readonly nameWidth?: number;
+  /**
+   * Cut details and the footer to `width` (a terminal). False keeps whole causes (a file, a pipe): only the name
+   * column keeps its width. @default true
+   */
+  readonly cut?: boolean;
 }
 
 /** One rendered line and what it shows, for append-only output ({@link diffForAppend}). */
@@ -85,68 +93,12 @@ function sanitize(text: string): string {
   );
 }
 
-function charWidth(char: string): number {
-  const code = char.codePointAt(0) ?? 0;
-  // Fast path: printable Latin, no combining marks.
-  if (code >= 0x20 && code < 0x300) return 1;
-  const zeroWidth =
-    /\p{Mark}/u.test(char) ||
-    (code >= 0x200b && code <= 0x200f) ||
-    code === 0x2060 ||
-    (code >= 0xfe00 && code <= 0xfe0f);
-  if (zeroWidth) return 0;
-  if (/\p{Emoji_Presentation}/u.test(char)) return 2;
-  const wide =
-    (code >= 0x1100 && code <= 0x115f) ||
-    (code >= 0x2e80 && code <= 0xa4cf && code !== 0x303f) ||
-    (code >= 0xac00 && code <= 0xd7a3) ||
-    (code >= 0xf900 && code <= 0xfaff) ||
-    (code >= 0xfe30 && code <= 0xfe4f) ||
-    (code >= 0xff00 && code <= 0xff60) ||
-    (code >= 0xffe0 && code <= 0xffe6) ||
-    (code >= 0x20000 && code <= 0x3fffd);
-  return wide ? 2 : 1;
-}
-
-/** Terminal columns a plain (unstyled) string takes: wide CJK and emoji count 2, combining marks 0. */
-export function displayWidth(text: string): number {
-  let width = 0;
-  for (const char of text) width += charWidth(char);
-  return width;
-}
-
-/** Cuts a plain string to at most `max` columns, ending in `…` when it had to cut. */
-export function truncate(text: string, max: number): string {
-  if (max <= 0) return '';
-  if (displayWidth(text) <= max) return text;
-  let out = '';
-  let width = 0;
-  for (const char of text) {
-    const w = charWidth(char);
-    if (width + w > max - 1) break;
-    out += char;
-    width += w;
-  }
-  return `${out}…`;
-}
-
 function padStart(text: string, width: number): string {
   return ' '.repeat(Math.max(0, width - displayWidth(text))) + text;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Formatting
-
-/** A duration for people: 840ms, 1.24s, 12.4s, 2m 05s, 1h 02m. */
-export function formatDuration(ms: number): string {
-  const value = Math.max(0, Math.round(ms));
-  if (value < 1000) return `${value}ms`;
-  if (value < 10_000) return `${(value / 1000).toFixed(2)}s`;
-  if (value < 60_000) return `${(value / 1000).toFixed(1)}s`;
-  const seconds = Math.floor(value / 1000);
-  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ${String(seconds % 60).padStart(2, '0')}s`;
-  return `${Math.floor(seconds / 3600)}h ${String(Math.floor(seconds / 60) % 60).padStart(2, '0')}m`;
-}
 
 /** A backoff gap, short: 640ms, 1.2s, 19s. */
 function formatGap(ms: number): string {
@@ -194,19 +146,43 @@ function applyStyle(style: TimelineStyle, key: StyleKey | undefined, text: strin
   return key === undefined || text === '' ? text : style[key](text);
 }
 
+/**
+ * One glyph per meaning; {@link TIMELINE_LEGEND} explains them. The outcome of the visit decides, except that a
+ * compensation that succeeded is always ↩ (retries show in its detail).
+ */
+export const GLYPHS = {
+  succeeded: '✓',
+  retried: '↻',
+  caught: '↷',
+  failed: '✗',
+  compensated: '↩',
+  running: '…',
+} as const;
+
+/** The legend of the timeline's glyphs (for `saga watch --help` and `saga order --help`). */
+export const TIMELINE_LEGEND = [
+  'Timeline glyphs:',
+  `  ${GLYPHS.succeeded}  succeeded at the first attempt`,
+  `  ${GLYPHS.retried}  succeeded after retries (the detail shows the attempts and the observed backoff)`,
+  `  ${GLYPHS.caught}  failed, and a Catch moved the saga on (the error and its cause follow)`,
+  `  ${GLYPHS.failed}  failed and ended the execution (or a Fail state)`,
+  `  ${GLYPHS.compensated}  compensation, indented: the decision to compensate, or the undoing of an earlier step`,
+  `  ${GLYPHS.running}  running (or waiting for a retry)`,
+].join('\n');
+
 /** The glyph of a visit and its style. */
 function glyphOf(entry: TimelineEntry): { glyph: string; style: StyleKey } {
   switch (entry.status) {
     case 'running':
-      return { glyph: '…', style: 'accent' };
+      return { glyph: GLYPHS.running, style: 'accent' };
     case 'failed':
-      return { glyph: '✗', style: 'fail' };
+      return { glyph: GLYPHS.failed, style: 'fail' };
     case 'caught':
-      return { glyph: '↺', style: 'warn' };
+      return { glyph: GLYPHS.caught, style: 'warn' };
     default:
-      if (entry.attempts > 1) return { glyph: '↺', style: 'warn' };
-      if (entry.phase === 'compensation') return { glyph: '↩', style: 'accent' };
-      return { glyph: '✓', style: 'ok' };
+      if (entry.phase === 'compensation') return { glyph: GLYPHS.compensated, style: 'accent' };
+      if (entry.attempts > 1) return { glyph: GLYPHS.retried, style: 'warn' };
+      return { glyph: GLYPHS.succeeded, style: 'ok' };
   }
 }
 
@@ -304,7 +280,7 @@ const ORDER_STYLE: Record<OrderStatus, StyleKey> = {
 };
 
 /** Greedy word-wrap of footer facts: as many per line as fit in `width`. */
-function wrapFacts(facts: readonly Segment[], width: number, style: TimelineStyle): string[] {
+function wrapFacts(facts: readonly Segment[], width: number, style: TimelineStyle, room = width): string[] {
   const lines: Segment[][] = [];
   let current: Segment[] = [];
   let used = 0;
@@ -319,7 +295,7 @@ function wrapFacts(facts: readonly Segment[], width: number, style: TimelineStyl
     used += current.length > 1 ? w : displayWidth(fact.text);
   }
   if (current.length > 0) lines.push(current);
-  return lines.map((line) => fitSegments(line, width, style));
+  return lines.map((line) => fitSegments(line, room, style));
 }
 
 function footerLines(
@@ -327,7 +303,9 @@ function footerLines(
   width: number,
   ruleWidth: number,
   style: TimelineStyle,
+  cut: boolean,
 ): string[] {
+  const room = cut ? width : Number.POSITIVE_INFINITY;
   const lines = [style.dim('─'.repeat(Math.min(width, Math.max(ruleWidth, 24))))];
   const outcome = OUTCOME_STYLE[summary.status];
   const outcomeSegments: Segment[] = [
@@ -339,7 +317,7 @@ function footerLines(
   } else if (summary.failState !== undefined) {
     outcomeSegments.push({ text: `Fail state ${summary.failState}`, style: 'fail' });
   }
-  lines.push(fitSegments(outcomeSegments, width, style, '  '));
+  lines.push(fitSegments(outcomeSegments, room, style, '  '));
 
   const facts: Segment[] = [];
   if (summary.orderStatus !== null)
@@ -353,14 +331,17 @@ function footerLines(
     facts.push({ text: `compensated in reverse ✗${missing}`, style: 'fail' });
   } else if (summary.status === 'RUNNING' && summary.uncompensated.length > 0) {
     facts.push({ text: `compensating (${summary.uncompensated.join(', ')} to undo)`, style: 'accent' });
-  } else if (summary.orderStatus !== null) facts.push({ text: 'no compensation', style: 'dim' });
+  } else if (summary.orderStatus !== null && summary.status !== 'RUNNING') {
+    // While it runs, a compensation may still come: say nothing rather than "no compensation".
+    facts.push({ text: 'no compensation', style: 'dim' });
+  }
   facts.push({
     text: `${summary.status === 'RUNNING' ? 'elapsed' : 'total'} ${formatDuration(summary.durationMs)}`,
   });
-  facts.push({ text: `${summary.transitions} transitions ≈ ${formatUsd(summary.priceUsd)}` });
-  facts.push({ text: `${summary.eventCount} events`, style: 'dim' });
+  facts.push({ text: `${plural(summary.transitions, 'transition')} ≈ ${formatUsd(summary.priceUsd)}` });
+  facts.push({ text: plural(summary.eventCount, 'event'), style: 'dim' });
   if (summary.redrives > 0) facts.push({ text: `redriven ×${summary.redrives}`, style: 'warn' });
-  lines.push(...wrapFacts(facts, width, style));
+  lines.push(...wrapFacts(facts, width, style, room));
   return lines;
 }
 
@@ -377,19 +358,18 @@ export function renderTimelineRows(model: TimelineModel, options: RenderTimeline
   const style: TimelineStyle = { ...PLAIN_STYLE, ...options.style };
 
   const cells = model.entries.map((entry) => {
-    const indent = '  '.repeat(entry.depth + (entry.phase === 'compensation' ? 1 : 0));
+    const indent = indentOf(entry);
     const glyph = glyphOf(entry);
     const duration = entry.startMs === undefined ? '' : formatDuration(entry.durationMs);
     return { entry, indent, glyph, label: labelOf(entry), duration };
   });
   // At least 6 columns ("59.9s", "2m 05s"), so the column stays put while an execution is followed.
   const durationWidth = Math.max(6, ...cells.map((cell) => displayWidth(cell.duration)));
-  const widest =
-    options.nameWidth ??
-    Math.max(0, ...cells.map((cell) => displayWidth(cell.indent) + 2 + displayWidth(cell.label)));
+  const widest = options.nameWidth ?? nameColumnWidth(model);
   // The name column never takes more than ~45% of the line, so details stay readable.
   const nameWidth = Math.max(8, Math.min(widest, Math.floor(width * 0.45), width - durationWidth - 2));
-  const detailWidth = width - nameWidth - 2 - durationWidth - 2;
+  const cut = options.cut !== false;
+  const detailWidth = cut ? width - nameWidth - 2 - durationWidth - 2 : Number.POSITIVE_INFINITY;
 
   const rows: TimelineRow[] = cells.map(({ entry, indent, glyph, label, duration }) => {
     const room = nameWidth - displayWidth(indent) - 2;
@@ -418,7 +398,7 @@ export function renderTimelineRows(model: TimelineModel, options: RenderTimeline
 
   if (options.footer !== false) {
     const ruleWidth = nameWidth + 2 + durationWidth;
-    footerLines(model.summary, width, ruleWidth, style).forEach((text, index) => {
+    footerLines(model.summary, width, ruleWidth, style, cut).forEach((text, index) => {
       rows.push({
         key: `footer:${index}`,
         kind: 'footer',
@@ -431,6 +411,112 @@ export function renderTimelineRows(model: TimelineModel, options: RenderTimeline
   return rows;
 }
 
+/** The width the name column needs for every visit of `model` (indent, glyph and label). */
+export function nameColumnWidth(model: TimelineModel): number {
+  return Math.max(
+    0,
+    ...model.entries.map((entry) => displayWidth(indentOf(entry)) + 2 + displayWidth(labelOf(entry))),
+  );
+}
+
+function indentOf(entry: TimelineEntry): string {
+  return '  '.repeat(entry.depth + (entry.phase === 'compensation' ? 1 : 0));
+}
+
+/** What the header of a timeline says about the execution (every field optional: a saved file may lack some). */
+export interface ExecutionHeader {
+  /** The execution name. */
+  readonly name?: string | undefined;
+  readonly executionArn?: string | undefined;
+  /** The file the history was read from, for `--from-file`. */
+  readonly file?: string | undefined;
+  /** Start time, epoch ms. */
+  readonly startMs?: number | undefined;
+  /** The execution input, as recorded (a JSON string) or parsed. */
+  readonly input?: unknown;
+  /**
+   * The local cloud's time scale (Retry and Wait delays and Lambda timeouts are multiplied by it); said when it is
+   * not 1, so that "backoff 64ms" is not read as the real Retry.
+   */
+  readonly timeScale?: number | undefined;
+}
+
+/**
+ * The header above a timeline: the execution (name, start time, ARN), its input in brief, and the local time scale
+ * when it is not 1; then an empty line. Cut to `width` unless `cut` is false.
+ */
+export function renderHeader(
+  header: ExecutionHeader,
+  options: Pick<RenderTimelineOptions, 'width' | 'style' | 'cut'> = {},
+): string[] {
+  const width = options.cut === false ? Number.POSITIVE_INFINITY : Math.max(24, options.width ?? 100);
+  const style: TimelineStyle = { ...PLAIN_STYLE, ...options.style };
+  const cutToWidth = (text: string) => truncate(sanitize(text), width);
+  const title = header.name ?? (header.file === undefined ? undefined : `history file ${header.file}`);
+  const started = header.startMs === undefined ? undefined : `started ${formatLocalTime(header.startMs)}`;
+  const lines: string[] = [];
+  if (title !== undefined || started !== undefined) {
+    const first = cutToWidth([title, started].filter((part) => part !== undefined).join('  '));
+    lines.push(
+      title === undefined
+        ? style.dim(first)
+        : style.bold(first.slice(0, title.length)) + style.dim(first.slice(title.length)),
+    );
+  }
+  if (header.executionArn !== undefined) lines.push(style.dim(cutToWidth(`  ${header.executionArn}`)));
+  const input = briefInput(header.input);
+  if (input !== undefined) lines.push(style.dim(cutToWidth(`  input: ${input}`)));
+  if (header.timeScale !== undefined && header.timeScale !== 1) {
+    const factor =
+      header.timeScale < 1
+        ? `${formatFactor(1 / header.timeScale)}× faster`
+        : `${formatFactor(header.timeScale)}× slower`;
+    lines.push(
+      style.warn(
+        cutToWidth(
+          `  local time scale ${header.timeScale}: Retry backoffs, Wait states and Lambda timeouts run ${factor} ` +
+            'than on AWS (durations below are as observed)',
+        ),
+      ),
+    );
+  }
+  if (lines.length > 0) lines.push('');
+  return lines;
+}
+
+function formatFactor(factor: number): string {
+  return String(Number(factor.toPrecision(3)));
+}
+
+/**
+ * An execution input in brief: the order saga's `{orderId, customerId, items, amount, currency}` as
+ * "customer c · sku ×qty, … · 12.50 EUR"; any other input as compact JSON. Undefined when there is none.
+ */
+export function briefInput(input: unknown): string | undefined {
+  let value: unknown = input;
+  if (typeof input === 'string') {
+    try {
+      value = JSON.parse(input);
+    } catch {
+      return input.replace(/\s+/g, ' ').trim() || undefined;
+    }
+  }
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'object' && !Array.isArray(value)) {
+    const order = value as { customerId?: unknown; items?: unknown; amount?: unknown; currency?: unknown };
+    const items = Array.isArray(order.items) ? order.items : undefined;
+    if (typeof order.customerId === 'string' && items !== undefined && typeof order.amount === 'number') {
+      const lines = items.map((item) => {
+        const { sku, qty } = (item ?? {}) as { sku?: unknown; qty?: unknown };
+        return `${String(sku)} ×${String(qty)}`;
+      });
+      const currency = typeof order.currency === 'string' ? ` ${order.currency}` : '';
+      return `customer ${order.customerId} · ${lines.join(', ')} · ${(order.amount / 100).toFixed(2)}${currency}`;
+    }
+  }
+  return JSON.stringify(value);
+}
+
 /** Renders the timeline as lines; see {@link renderTimelineRows}. */
 export function renderTimeline(model: TimelineModel, options: RenderTimelineOptions = {}): string[] {
   return renderTimelineRows(model, options).map((row) => row.text);
@@ -438,23 +524,13 @@ export function renderTimeline(model: TimelineModel, options: RenderTimelineOpti
 
 /**
  * For append-only output (no TTY, CI logs): the lines of `next` not printed yet, given the rows rendered last
- * time. A visit is printed when it first appears and once more when it reaches a terminal status (a settling one
- * only once settled); the footer is printed once, when the execution has ended.
+ * time. Only settled lines are printed, each once: a visit when it has ended (a settling one once its detail has
+ * arrived), the footer when the execution has ended. A running visit is never printed (it would stay behind as a
+ * stale "running" line).
  */
 export function diffForAppend(previous: readonly TimelineRow[], next: readonly TimelineRow[]): string[] {
   const before = new Map(previous.map((row) => [row.key, row]));
-  const lines: string[] = [];
-  for (const row of next) {
-    const earlier = before.get(row.key);
-    if (row.kind === 'footer') {
-      if (row.final && earlier?.final !== true) lines.push(row.text);
-    } else if (row.settling) {
-      // printed once its detail has arrived
-    } else if (earlier === undefined || earlier.settling || (!earlier.final && row.final)) {
-      lines.push(row.text);
-    }
-  }
-  return lines;
+  return next.filter((row) => row.final && before.get(row.key)?.final !== true).map((row) => row.text);
 }
 
 /**

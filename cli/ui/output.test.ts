@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { ANSI_ESCAPE, CapturedStream, stripAnsi } from '../../test/support/cli.ts';
+import { displayWidth } from './format.ts';
 import { Output, type OutputOptions, visibleLength } from './output.ts';
 
 async function output(options: Partial<OutputOptions> = {}) {
@@ -77,5 +78,30 @@ describe('Output', () => {
     progress.update('Deploying 3/10');
     progress.succeed('Deployed');
     expect(stdout.text()).toBe('… Deploying\n✓ Deployed\n');
+  });
+
+  test('saga ls on a terminal fits its width: the widest shrinkable column is cut first; piped, nothing is cut', async () => {
+    const rows = [
+      ['order', 'status', 'failure injected', 'created'],
+      [
+        '01JD8Z6Q3M4N5P6R7S8T9V0W1X',
+        'COMPENSATION_FAILED',
+        'payment:transient:2, shipping:timeout-after-commit @0.5, refund:error',
+        '2026-12-03 08:24:11',
+      ],
+      ['01JD8Z6Q3M4N5P6R7S8T9V0W2Y', 'COMPLETED', '—', '2026-12-03 08:24:12'],
+    ];
+    const terminal = await output({ interactive: true, color: true, width: 100 });
+    terminal.out.table(rows, { shrink: [2, 3] });
+    const lines = stripAnsi(terminal.stdout.text()).trimEnd().split('\n');
+    expect(Math.max(...lines.map(displayWidth))).toBe(100);
+    expect(lines[1]).toMatch(
+      /^01JD8Z6Q3M4N5P6R7S8T9V0W1X {2}COMPENSATION_FAILED {2}payment:transient:2, .*… {2}2026-12-03 08:24:11$/,
+    );
+    // The columns still line up.
+    expect(lines[1]?.indexOf('2026')).toBe(lines[2]?.indexOf('2026'));
+    const piped = await output({ interactive: false, width: 80 });
+    piped.out.table(rows, { shrink: [2, 3] });
+    expect(piped.stdout.text()).toContain('refund:error  2026-12-03 08:24:11');
   });
 });

@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { ChalkInstance } from 'chalk';
+import { truncate, visibleWidth } from './format.ts';
 
 /** Where and how the CLI writes. The only module (with prompts.ts) that touches the terminal. */
 export interface OutputOptions {
@@ -109,21 +110,30 @@ export class Output {
     this.stderr.write(text);
   }
 
-  /** Aligned columns; the first row is the header. */
-  table(rows: readonly (readonly string[])[]): void {
+  /**
+   * Aligned columns; the first row is the header. On a terminal, the table fits its width: the widest of the
+   * `shrink` columns is cut (with …) first, none below 8 columns. Off a terminal (a file, a pipe) nothing is cut.
+   */
+  table(rows: readonly (readonly string[])[], options: TableOptions = {}): void {
     if (this.json || rows.length === 0) return;
     const widths: number[] = [];
     for (const row of rows) {
       row.forEach((cell, i) => {
-        widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell));
+        widths[i] = Math.max(widths[i] ?? 0, visibleWidth(cell));
       });
     }
+    if (this.interactive) fitColumns(widths, this.width, options.shrink ?? []);
     rows.forEach((row, r) => {
       const text = row
-        .map((cell, i) =>
-          i === row.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - visibleLength(cell)),
-        )
-        .join('  ');
+        .map((cell, i) => {
+          const width = widths[i] ?? 0;
+          // A cut cell loses its colour: the styles wrap whole cells, and cutting inside an escape breaks it.
+          const fitted = visibleWidth(cell) > width ? truncate(stripColour(cell), width) : cell;
+          return i === row.length - 1
+            ? fitted
+            : fitted + ' '.repeat(Math.max(0, width - visibleWidth(fitted)));
+        })
+        .join(COLUMN_GAP);
       this.line(r === 0 ? this.style.bold(text) : text);
     });
   }
@@ -168,10 +178,38 @@ export class Output {
   }
 }
 
+/** Options of {@link Output.table}. */
+export interface TableOptions {
+  /** Columns that may be cut to fit the terminal, e.g. free text and dates. @default none */
+  readonly shrink?: readonly number[];
+}
+
+const COLUMN_GAP = '  ';
+const MIN_COLUMN = 8;
+
+/** Narrows the `shrink` columns, widest first, until the row fits `width` (or they reach {@link MIN_COLUMN}). */
+export function fitColumns(widths: number[], width: number, shrink: readonly number[]): void {
+  const total = () => widths.reduce((sum, w) => sum + w, 0) + COLUMN_GAP.length * (widths.length - 1);
+  for (let over = total() - width; over > 0; over = total() - width) {
+    const widest = shrink
+      .filter((i) => (widths[i] ?? 0) > MIN_COLUMN)
+      .sort((a, b) => (widths[b] ?? 0) - (widths[a] ?? 0))[0];
+    if (widest === undefined) return;
+    const next = shrink.map((i) => widths[i] ?? 0).filter((w) => w < (widths[widest] ?? 0));
+    // Down to the next widest shrinkable column (so they end up cut evenly), or by the whole overflow.
+    const floor = Math.max(MIN_COLUMN, (widths[widest] ?? 0) - over, Math.max(0, ...next));
+    widths[widest] = floor === widths[widest] ? floor - 1 : floor;
+  }
+}
+
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching the ESC of ANSI colour codes is the point
 const ANSI = /\x1b\[[0-9;]*m/g;
 
+function stripColour(text: string): string {
+  return text.replace(ANSI, '');
+}
+
 /** Length of a string as the terminal shows it (ANSI colour codes do not count). */
 export function visibleLength(text: string): number {
-  return text.replace(ANSI, '').length;
+  return visibleWidth(text);
 }

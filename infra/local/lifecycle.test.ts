@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import {
   LocalCloudStartError,
+  LocalCloudStateError,
   localCloudPaths,
   readLocalCloudState,
   startLocalCloudDetached,
@@ -213,5 +214,62 @@ describe('the detached local cloud process', () => {
     expect(await stopLocalCloud({ projectDir, removeData: true })).toBe(true);
     expect(alive(state.pid)).toBe(false);
     expect(existsSync(localCloudPaths(projectDir).dataDir)).toBe(false);
+  });
+});
+
+describe('errors of the environment say what to do', () => {
+  test('an edge port in use: reason address-in-use, the port and --edge-port named, no earlier start’s log', async () => {
+    const { createServer } = await import('node:net');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const projectDir = newProject();
+      started.push(projectDir);
+      const paths = localCloudPaths(projectDir);
+      await mkdir(paths.dataDir, { recursive: true });
+      await writeFile(
+        paths.logFile,
+        '--- 2026-01-01T00:00:00.000Z starting: node old\nOLD ATTEMPT exploded\n',
+      );
+      const error = await startLocalCloudDetached({ projectDir, entry: standIn, edgePort: port }).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(LocalCloudStartError);
+      expect((error as LocalCloudStartError).reason).toBe('address-in-use');
+      expect((error as Error).message).toContain(`could not listen on port ${port}: another program uses it`);
+      expect((error as Error).message).toContain('Pass another --edge-port');
+      expect((error as Error).message).not.toContain('OLD ATTEMPT');
+      expect(existsSync(paths.pidFile)).toBe(false);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('a corrupt state.json of a running cloud: said to be corrupt (not "not running"), and a start replaces it', async () => {
+    const projectDir = newProject();
+    started.push(projectDir);
+    const first = await startLocalCloudDetached({ projectDir, entry: standIn });
+    const paths = localCloudPaths(projectDir);
+    writeFileSync(paths.stateFile, '{"pid": 12');
+    const error = await readLocalCloudState(projectDir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LocalCloudStateError);
+    expect((error as Error).message).toContain(`${paths.stateFile} is corrupt`);
+    expect((error as Error).message).toContain(`its process (pid ${first.pid}) is running`);
+    expect((error as Error).message).toContain('`saga deploy` restarts it');
+    const fresh = await startLocalCloudDetached({ projectDir, entry: standIn });
+    expect(fresh.pid).not.toBe(first.pid);
+    expect(alive(first.pid)).toBe(false);
+    expect(await readLocalCloudState(projectDir)).toEqual(fresh);
+  });
+
+  test('a JavaMissingError is reason java-missing, with the install hint', async () => {
+    const projectDir = newProject();
+    started.push(projectDir);
+    const error = await startLocalCloudDetached({ projectDir, entry: failingStandIn }).catch(
+      (e: unknown) => e,
+    );
+    expect((error as LocalCloudStartError).reason).toBe('java-missing');
+    expect((error as Error).message).toContain('openjdk-17');
   });
 });

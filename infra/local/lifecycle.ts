@@ -62,11 +62,24 @@ export function localCloudPaths(
   };
 }
 
+/** Why the local cloud did not start: `address-in-use` (the edge port is taken), `java-missing`, or anything else. */
+export type LocalCloudStartReason = 'address-in-use' | 'java-missing' | 'failed';
+
 /** Raised when the local cloud cannot be started; the message says why and what to do. */
 export class LocalCloudStartError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
+  readonly reason: LocalCloudStartReason;
+  constructor(message: string, options?: ErrorOptions & { reason?: LocalCloudStartReason }) {
     super(message, options);
     this.name = 'LocalCloudStartError';
+    this.reason = options?.reason ?? 'failed';
+  }
+}
+
+/** Raised when `.saga/local/state.json` exists but cannot be read as a state; the message says what to do. */
+export class LocalCloudStateError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'LocalCloudStateError';
   }
 }
 
@@ -122,6 +135,7 @@ export async function writeStartupError(dataDir: string, error: unknown): Promis
   await writeJsonAtomically(localCloudPaths('.', dataDir).errorFile, {
     name: err.name,
     message: err.message,
+    code: (err as NodeJS.ErrnoException).code,
     stack: err.stack,
     at: new Date().toISOString(),
   });
@@ -196,24 +210,61 @@ async function edgeAnswers(endpoint: string, pid: number): Promise<boolean> {
   }
 }
 
+/** Reads state.json: undefined when there is none; {@link LocalCloudStateError} when it is not a state. */
+async function readStateFile(paths: LocalCloudPaths): Promise<LocalCloudState | undefined> {
+  let text: string;
+  try {
+    text = await readFile(paths.stateFile, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  let state: Partial<LocalCloudState> | undefined;
+  try {
+    state = JSON.parse(text) as Partial<LocalCloudState>;
+  } catch {
+    state = undefined;
+  }
+  if (
+    typeof state?.pid === 'number' &&
+    typeof state.endpoint === 'string' &&
+    typeof state.outputs === 'object'
+  ) {
+    return state as LocalCloudState;
+  }
+  const pid = (await readJson<{ pid?: number }>(paths.pidFile))?.pid;
+  const running = typeof pid === 'number' && isOurProcess(pid, paths.dataDir);
+  throw new LocalCloudStateError(
+    `${paths.stateFile} is corrupt (it starts with ${JSON.stringify(text.slice(0, 40))}), so the local cloud ` +
+      `cannot be found${running ? `, though its process (pid ${pid}) is running` : ''}. ` +
+      '`saga deploy` restarts it (keeping its data); `saga destroy --yes` stops it and deletes its data.',
+  );
+}
+
 /**
  * The running local cloud's state, or undefined when none runs (no state.json, or its pid is gone or
- * now belongs to another program).
+ * now belongs to another program). A state.json that cannot be read is a {@link LocalCloudStateError}.
  */
 export async function readLocalCloudState(projectDir: string): Promise<LocalCloudState | undefined> {
   const paths = localCloudPaths(projectDir);
-  const state = await readJson<LocalCloudState>(paths.stateFile);
+  const state = await readStateFile(paths);
   if (!state || !isOurProcess(state.pid, paths.dataDir)) return undefined;
   return state;
 }
 
+/** The last lines of cloud.log written by the latest start (the file keeps every earlier start's too). */
 function tailOf(file: string, lines = 30): string {
   try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    const all = readFileSync(file, 'utf8').trimEnd().split('\n');
+    const start = all.findLastIndex((line) => line.startsWith(START_MARKER));
+    return all.slice(Math.max(start, 0)).slice(-lines).join('\n');
   } catch {
     return '(no log)';
   }
 }
+
+/** Opens each start's section of cloud.log. */
+const START_MARKER = '--- ';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -345,14 +396,24 @@ async function startUnlocked(
   paths: LocalCloudPaths,
   readyTimeoutMs: number,
 ): Promise<LocalCloudState> {
-  const existing = await readJson<LocalCloudState>(paths.stateFile);
+  let existing: LocalCloudState | undefined;
+  let corrupt = false;
+  try {
+    existing = await readStateFile(paths);
+  } catch (error) {
+    if (!(error instanceof LocalCloudStateError)) throw error;
+    corrupt = true;
+  }
   if (existing && isOurProcess(existing.pid, paths.dataDir)) {
     if (await edgeAnswers(existing.endpoint, existing.pid)) return existing;
     // Ours but deaf (hung or half stopped): replace it.
     await terminate(existing.pid, 5_000);
   }
   const starting = await readJson<{ pid: number }>(paths.pidFile);
-  if (starting && starting.pid !== existing?.pid && isOurProcess(starting.pid, paths.dataDir)) {
+  if (corrupt && starting && isOurProcess(starting.pid, paths.dataDir)) {
+    // Running, but its state.json cannot be read: no client can find it. Replace it.
+    await terminate(starting.pid, 5_000);
+  } else if (starting && starting.pid !== existing?.pid && isOurProcess(starting.pid, paths.dataDir)) {
     // Another start() is bringing it up: wait for that one rather than starting a second.
     return await waitUntilReady(starting.pid, paths, readyTimeoutMs, () => false);
   }
@@ -380,7 +441,10 @@ async function startUnlocked(
   if (options.edgePort !== undefined) args.push('--edge-port', String(options.edgePort));
 
   const logFd = openSync(paths.logFile, 'a');
-  writeSync(logFd, `\n--- ${new Date().toISOString()} starting: ${basename(node)} ${args.join(' ')}\n`);
+  writeSync(
+    logFd,
+    `\n${START_MARKER}${new Date().toISOString()} starting: ${basename(node)} ${args.join(' ')}\n`,
+  );
   let exited = false;
   let pid: number | undefined;
   try {
@@ -419,14 +483,11 @@ async function waitUntilReady(
 ): Promise<LocalCloudState> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const failure = await readJson<{ message?: string }>(paths.errorFile);
+    const failure = await readJson<{ name?: string; message?: string; code?: string }>(paths.errorFile);
     if (failure) {
       await terminate(pid, 5_000);
       await removeRunFiles(paths);
-      throw new LocalCloudStartError(
-        `The local cloud failed to start: ${failure.message ?? 'unknown error'}\n` +
-          `Last lines of ${paths.logFile}:\n${tailOf(paths.logFile)}`,
-      );
+      throw startFailure(failure, paths.logFile);
     }
     const state = await readJson<LocalCloudState>(paths.stateFile);
     if (state?.pid === pid && (await edgeAnswers(state.endpoint, pid))) return state;
@@ -443,6 +504,30 @@ async function waitUntilReady(
   throw new LocalCloudStartError(
     `The local cloud did not answer within ${Math.round(timeoutMs / 1000)} s; it was stopped. ` +
       `Last lines of ${paths.logFile}:\n${tailOf(paths.logFile)}`,
+  );
+}
+
+/** The error for a start that failed with `failure` (error.json): the causes of the machine get their own fix. */
+function startFailure(
+  failure: { name?: string; message?: string; code?: string },
+  logFile: string,
+): LocalCloudStartError {
+  if (failure.code === 'EADDRINUSE') {
+    const port = /:(\d+)\s*$/.exec(failure.message ?? '')?.[1] ?? '(unknown)';
+    return new LocalCloudStartError(
+      `The local cloud could not listen on port ${port}: another program uses it. Pass another --edge-port, ` +
+        `or leave it out to use a free port. (Details: ${logFile})`,
+      { reason: 'address-in-use' },
+    );
+  }
+  if (failure.name === 'JavaMissingError') {
+    return new LocalCloudStartError(`The local cloud could not start: ${failure.message}`, {
+      reason: 'java-missing',
+    });
+  }
+  return new LocalCloudStartError(
+    `The local cloud failed to start: ${failure.message ?? 'unknown error'}\n` +
+      `Last lines of ${logFile}:\n${tailOf(logFile)}`,
   );
 }
 

@@ -32,12 +32,12 @@ describe('parseFailSpec', () => {
     ['payment', { step: 'payment', mode: 'error' }],
     ['payment:error', { step: 'payment', mode: 'error' }],
     ['payment:transient:2', { step: 'payment', mode: 'transient', times: 2 }],
-    ['inventory:transient', { step: 'inventory', mode: 'transient', times: 1 }],
+    ['inventory:transient', { step: 'inventory', mode: 'transient' }],
     ['shipping:timeout', { step: 'shipping', mode: 'timeout' }],
     ['refund:crash-after-commit', { step: 'refund', mode: 'crash-after-commit', times: 1 }],
     ['payment:die-after-commit', { step: 'payment', mode: 'die-after-commit', times: 1 }],
     ['shipping:timeout-after-commit', { step: 'shipping', mode: 'timeout-after-commit', times: 1 }],
-    ['inventory:throttle', { step: 'inventory', mode: 'throttle', times: 1 }],
+    ['inventory:throttle', { step: 'inventory', mode: 'throttle' }],
     ['release:throttle:4', { step: 'release', mode: 'throttle', times: 4 }],
     ['release:latency:500', { step: 'release', mode: 'latency', latencyMs: 500 }],
     ['publisher:latency', { step: 'publisher', mode: 'latency', latencyMs: DEFAULT_LATENCY_MS }],
@@ -179,6 +179,50 @@ describe('injection', () => {
     expect(failed).toHaveLength(3);
     for (const outcome of failed) expect(outcome.reason).toMatchObject({ name: 'TransientError' });
     expect((await readFailureFlag(client, table, (flag?.pk ?? '').slice(6), 'payment'))?.remaining).toBe(0);
+  });
+
+  test('transient without a count and without a rate fails once, as documented', async () => {
+    const flag = await flagFor('payment:transient');
+    expect(flag).toMatchObject({ times: 1, remaining: 1 });
+    await expect(injectBefore(flag, context())).rejects.toMatchObject({ name: 'TransientError' });
+    await expect(injectBefore(flag, context())).resolves.toBeUndefined();
+  });
+
+  test('README: `flags set publisher:transient --global --rate 0.3` is an ongoing fault, not spent after one hit', async () => {
+    await writeFailureFlag(client, table, GLOBAL_SCOPE, {
+      ...parseFailSpec('publisher:transient'),
+      rate: 0.3,
+    });
+    const stored = (await listFailureFlags(client, table)).find(
+      (f) => f.pk === GLOBAL_SCOPE && f.sk === 'publisher',
+    );
+    expect(stored).toMatchObject({ mode: 'transient', rate: 0.3 });
+    expect(stored?.times).toBeUndefined();
+    expect(stored?.remaining).toBeUndefined();
+    expect(formatFailSpec({ step: 'publisher', mode: 'transient', times: stored?.times })).toBe(
+      'publisher:transient',
+    );
+    // Every invocation the rate selects fails, however many there are.
+    for (let i = 0; i < 5; i++) {
+      const hit = await readFailureFlag(client, table, ulid(), 'publisher', { random: () => 0.1 });
+      await expect(injectBefore(hit, context())).rejects.toMatchObject({ name: 'TransientError' });
+    }
+    expect(await readFailureFlag(client, table, ulid(), 'publisher', { random: () => 0.5 })).toBeUndefined();
+    const after = (await listFailureFlags(client, table)).find(
+      (f) => f.pk === GLOBAL_SCOPE && f.sk === 'publisher',
+    );
+    expect(after?.remaining).toBeUndefined();
+    await deleteFailureFlag(client, table, GLOBAL_SCOPE, 'publisher');
+  });
+
+  test('with a rate, an explicit count stays a count (throttle:2 --rate 1 hits twice)', async () => {
+    const orderId = ulid();
+    await writeFailureFlag(client, table, { orderId }, { ...parseFailSpec('inventory:throttle:2'), rate: 1 });
+    const flag = await readFailureFlag(client, table, orderId, 'inventory');
+    expect(flag).toMatchObject({ times: 2, remaining: 2, rate: 1 });
+    await expect(injectBefore(flag, context())).rejects.toMatchObject({ name: 'ThrottlingException' });
+    await expect(injectBefore(flag, context())).rejects.toMatchObject({ name: 'ThrottlingException' });
+    await expect(injectBefore(flag, context())).resolves.toBeUndefined();
   });
 
   test('timeout sleeps past the Lambda remaining time', async () => {

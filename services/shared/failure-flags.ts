@@ -4,7 +4,7 @@
  * on flags) and the CLI (which parses what users type and writes flags).
  *
  * Table layout: pk `ORDER#<orderId>` (one order) or `GLOBAL` (every order), sk = step; attributes `mode`,
- * `times`/`remaining`, `latencyMs`, `rate` (GLOBAL only), `ttl` (epoch seconds).
+ * `times`/`remaining` (absent on an unlimited flag), `latencyMs`, `rate`, `ttl` (epoch seconds).
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -50,7 +50,11 @@ export const GLOBAL_SCOPE = 'GLOBAL';
 /** Which orders a flag applies to: one order, or all of them. */
 export type FlagScope = typeof GLOBAL_SCOPE | { readonly orderId: string };
 
-/** `transient` or `throttle` without a count fails this many times. */
+/**
+ * `transient` or `throttle` without a count fails this many times — unless the flag has a rate: then it is an
+ * ongoing fault that hits that share of invocations for as long as it lives (`flags set publisher:transient
+ * --global --rate 0.3`).
+ */
 export const DEFAULT_TRANSIENT_TIMES = 1;
 
 /** Modes that commit the side effect first and then lose the answer, once. */
@@ -80,7 +84,10 @@ export interface FailSpec {
   readonly step: FailureStep;
   /** How it fails. */
   readonly mode: FailureMode;
-  /** `transient`/`throttle`: how many invocations fail before it succeeds; after-commit modes: always 1. */
+  /**
+   * `transient`/`throttle`: how many invocations fail before it succeeds, when given (`transient:N`); absent: once,
+   * or without end for a flag with a rate (see {@link DEFAULT_TRANSIENT_TIMES}). After-commit modes: always 1.
+   */
   readonly times?: number;
   /** `latency`: how long the step sleeps before its side effect. */
   readonly latencyMs?: number;
@@ -117,7 +124,7 @@ function parsePositiveInt(spec: string, what: string, raw: string, max: number):
 
 /**
  * Parses a failure spec as users type it: `payment` (= `payment:error`), `payment:error`,
- * `payment:transient[:N]` and `payment:throttle[:N]` (N defaults to 1), `payment:timeout`,
+ * `payment:transient[:N]` and `payment:throttle[:N]` (`times` only when N is given), `payment:timeout`,
  * `payment:crash-after-commit`, `payment:die-after-commit`, `payment:timeout-after-commit`,
  * `payment:latency[:MS]` (MS defaults to 1000). Case and surrounding spaces are ignored.
  *
@@ -133,12 +140,9 @@ export function parseFailSpec(spec: string): FailSpec {
   switch (mode) {
     case 'transient':
     case 'throttle':
-      return {
-        step,
-        mode,
-        times:
-          arg === undefined ? DEFAULT_TRANSIENT_TIMES : parsePositiveInt(spec, 'N', arg, MAX_TRANSIENT_TIMES),
-      };
+      return arg === undefined
+        ? { step, mode }
+        : { step, mode, times: parsePositiveInt(spec, 'N', arg, MAX_TRANSIENT_TIMES) };
     case 'latency':
       return {
         step,
@@ -156,10 +160,13 @@ export function parseFailSpec(spec: string): FailSpec {
   }
 }
 
-/** The canonical spec string of a parsed spec (`payment:transient:2`); `parseFailSpec` reads it back. */
+/**
+ * The canonical spec string of a parsed spec (`payment:transient:2`, `publisher:transient` without a count);
+ * `parseFailSpec` reads it back.
+ */
 export function formatFailSpec(spec: FailSpec): string {
   if (COUNTED_MODES.includes(spec.mode)) {
-    return `${spec.step}:${spec.mode}:${spec.times ?? DEFAULT_TRANSIENT_TIMES}`;
+    return spec.times === undefined ? `${spec.step}:${spec.mode}` : `${spec.step}:${spec.mode}:${spec.times}`;
   }
   if (spec.mode === 'latency') return `${spec.step}:latency:${spec.latencyMs ?? DEFAULT_LATENCY_MS}`;
   return `${spec.step}:${spec.mode}`;
@@ -180,9 +187,9 @@ export interface FailureFlag {
   /** The step (the table's sk). */
   readonly sk: FailureStep;
   readonly mode: FailureMode;
-  /** Invocations to fail, as set (transient, throttle, the after-commit modes). */
+  /** Invocations to fail, as set (transient, throttle, the after-commit modes); absent: no end (a rate flag). */
   readonly times?: number;
-  /** Invocations still to fail; decremented atomically by each one that fails. */
+  /** Invocations still to fail; decremented atomically by each one that fails. Absent with `times`. */
   readonly remaining?: number;
   readonly latencyMs?: number;
   /** The share of invocations hit (absent: every one). */
@@ -221,10 +228,11 @@ export async function writeFailureFlag(
   if (flag.rate !== undefined && !(flag.rate >= 0 && flag.rate <= 1)) {
     throw new FailSpecError(formatFailSpec(flag), `rate must be between 0 and 1, got ${flag.rate}`);
   }
+  // A counted mode without a count: once, or — with a rate — without end (an ongoing share of failures).
   const times = AFTER_COMMIT_MODES.includes(flag.mode)
     ? 1
     : COUNTED_MODES.includes(flag.mode)
-      ? (flag.times ?? DEFAULT_TRANSIENT_TIMES)
+      ? (flag.times ?? (flag.rate === undefined ? DEFAULT_TRANSIENT_TIMES : undefined))
       : undefined;
   const item: FailureFlag = {
     pk: flagScopeKey(scope),
@@ -335,6 +343,25 @@ export interface InjectionContext {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Ends the sandbox (`die-after-commit`). @default process.exit */
   readonly exit?: (code: number) => never;
+  /**
+   * Called when a flag acts on this invocation, before it does (before the throw, the sleep or the exit): the saga
+   * steps record the spec on the order (see {@link injectedSpec}). Not called for a flag that has run out.
+   */
+  readonly onInject?: (flag: FailureFlag) => Promise<void>;
+}
+
+/**
+ * How an injection is recorded on the order (the ORDER row's string set `injected`): the flag's spec
+ * (`shipping:error`, `payment:transient:2`), prefixed `GLOBAL ` for a GLOBAL flag (`GLOBAL publisher:transient`).
+ */
+export function injectedSpec(flag: Pick<FailureFlag, 'pk' | 'sk' | 'mode' | 'times' | 'latencyMs'>): string {
+  const spec = formatFailSpec({
+    step: flag.sk,
+    mode: flag.mode,
+    times: flag.times,
+    latencyMs: flag.latencyMs,
+  });
+  return flag.pk === GLOBAL_SCOPE ? `${GLOBAL_SCOPE} ${spec}` : spec;
 }
 
 const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -358,8 +385,12 @@ export function injectedError(step: FailureStep, flag: Pick<FailureFlag, 'pk'>):
   }
 }
 
-/** Takes one from the flag's `remaining` if any is left; true when this invocation should fail. */
+/**
+ * Takes one from the flag's `remaining` if any is left; true when this invocation should fail. A flag without a
+ * count (`times` absent: a rate flag without N) never runs out.
+ */
 async function takeOne(flag: FailureFlag, ctx: InjectionContext): Promise<boolean> {
+  if (flag.times === undefined && flag.remaining === undefined) return true;
   try {
     await documentClientFor(ctx.client).send(
       new UpdateCommand({
@@ -386,22 +417,28 @@ async function takeOne(flag: FailureFlag, ctx: InjectionContext): Promise<boolea
 export async function injectBefore(flag: FailureFlag | undefined, ctx: InjectionContext): Promise<void> {
   if (!flag) return;
   const sleep = ctx.sleep ?? realSleep;
+  const acting = async () => ctx.onInject?.(flag);
   switch (flag.mode) {
     case 'error':
+      await acting();
       throw injectedError(flag.sk, flag);
     case 'transient':
       if (await takeOne(flag, ctx)) {
+        await acting();
         throw new TransientError(`Transient failure injected by failure flag ${flag.pk}/${flag.sk}`);
       }
       return;
     case 'throttle':
       if (await takeOne(flag, ctx)) {
+        await acting();
         throw new ThrottlingException(`Rate exceeded (injected by failure flag ${flag.pk}/${flag.sk})`);
       }
       return;
     case 'timeout':
+      await acting();
       return outliveTimeout(flag, ctx);
     case 'latency':
+      await acting();
       await sleep(flag.latencyMs ?? DEFAULT_LATENCY_MS);
       return;
     default:
@@ -435,6 +472,7 @@ async function outliveTimeout(flag: FailureFlag, ctx: InjectionContext): Promise
 export async function injectAfterCommit(flag: FailureFlag | undefined, ctx: InjectionContext): Promise<void> {
   if (flag === undefined || !AFTER_COMMIT_MODES.includes(flag.mode)) return;
   if (!(await takeOne(flag, ctx))) return;
+  await ctx.onInject?.(flag);
   switch (flag.mode) {
     case 'crash-after-commit':
       throw new TransientError(`crashed after commit (failure flag ${flag.pk}/${flag.sk})`);

@@ -201,7 +201,10 @@ export class StepFunctionsService implements JsonService {
         const { status: _status, ...machine } = this.#describeMachine(
           this.#machineOf(record.stateMachineArn),
         );
-        return toWire({ ...machine, updateDate: this.#machineOf(record.stateMachineArn).updateDate ?? machine.creationDate });
+        return toWire({
+          ...machine,
+          updateDate: this.#machineOf(record.stateMachineArn).updateDate ?? machine.creationDate,
+        });
       }
       default:
         throw new AwsError(

@@ -1,0 +1,136 @@
+import { describe, expect, test } from 'vitest';
+import { type InvariantFacts, judgeInvariants, type OrderFacts } from '../target/invariants.ts';
+import { judgeRun, type OrderOutcome } from './judge.ts';
+import type { ChaosFlag } from './schedule.ts';
+
+const A = '01JD8Z6Q3M4N5P6R7S8T9V0W1A';
+const NOW = Date.parse('2026-12-03T10:00:00Z');
+
+/** A COMPLETED order with its one charge, reservation and shipment, run by one execution. */
+function completed(orderId = A): OrderFacts {
+  return {
+    orderId,
+    injected: [],
+    order: {
+      status: 'COMPLETED',
+      amount: 650,
+      items: [{ sku: 'paper-filters', qty: 1 }],
+      updatedAt: '2026-12-03T09:59:59Z',
+    },
+    payments: [{ sk: 'CHARGE', amount: 650 }],
+    inventory: [{ sk: 'RESERVATION#paper-filters', qty: 1 }],
+    shipments: [{ sk: 'SHIPMENT' }],
+    executions: [
+      {
+        name: orderId,
+        status: 'SUCCEEDED',
+        visits: [{ state: 'MarkOrderCompleted', status: 'succeeded', endMs: NOW - 1000, attempts: 1 }],
+      },
+    ],
+  };
+}
+
+function verdict(orders: readonly OrderFacts[], outcomes: readonly OrderOutcome[]) {
+  const facts: InvariantFacts = { orders, now: NOW };
+  return judgeRun(judgeInvariants(facts, { stuckAfterMs: 120_000 }), facts, outcomes);
+}
+
+const outcome = (extra: Partial<OrderOutcome> = {}): OrderOutcome => ({
+  orderId: A,
+  flags: [],
+  actions: [],
+  firstStatus: 'COMPLETED',
+  unended: [],
+  ...extra,
+});
+
+describe('judgeRun', () => {
+  test('a clean run has no violation', () => {
+    expect(verdict([completed()], [outcome()])).toEqual([]);
+  });
+
+  test('the status settled first must match the flags', () => {
+    const v = verdict([completed()], [outcome({ flags: [{ step: 'inventory', mode: 'error' }] })]);
+    expect(v.map((x) => x.id)).toEqual(['expected']);
+    expect(v[0]?.detail).toBe(`${A}: COMPLETED, expected CANCELLED`);
+    expect(v[0]?.orders).toEqual([A]);
+  });
+
+  test('no expectation when a second actor ran alongside, or a rate makes it chance', () => {
+    const flags: ChaosFlag[] = [{ step: 'inventory', mode: 'error' }];
+    expect(verdict([completed()], [outcome({ flags, actions: [{ kind: 'race' }] })])).toEqual([]);
+    expect(
+      verdict(
+        [completed()],
+        [outcome({ flags, actions: [{ kind: 'replay', via: 'sfn', when: 'running', k: 1 }] })],
+      ),
+    ).toEqual([]);
+    expect(
+      verdict([completed()], [outcome({ flags: [{ step: 'inventory', mode: 'error', rate: 0.5 }] })]),
+    ).toEqual([]);
+    // A duplicate delivery is no second actor: the expectation stands.
+    expect(
+      verdict(
+        [completed()],
+        [outcome({ flags, actions: [{ kind: 'replay', via: 'outbox', when: 'running', k: 1 }] })],
+      ).map((x) => x.id),
+    ).toEqual(['expected']);
+  });
+
+  test('a COMPLETED order refunded and cancelled by a replay breaks I4 (shipped yet CANCELLED) and I5', () => {
+    const broken: OrderFacts = {
+      ...completed(),
+      order: { ...(completed().order as NonNullable<OrderFacts['order']>), status: 'CANCELLED' },
+      payments: [
+        { sk: 'CHARGE', amount: 650 },
+        { sk: 'REFUND', amount: 650 },
+      ],
+      inventory: [
+        { sk: 'RESERVATION#paper-filters', qty: 1 },
+        { sk: 'RELEASE#paper-filters', qty: 1 },
+      ],
+      executions: [
+        ...completed().executions,
+        {
+          name: `${A}-chaos-x-1`,
+          status: 'FAILED',
+          visits: [{ state: 'MarkOrderCancelled', status: 'succeeded', endMs: NOW - 500, attempts: 1 }],
+        },
+      ],
+    };
+    const v = verdict(
+      [broken],
+      [outcome({ actions: [{ kind: 'replay', via: 'sfn', when: 'settled', k: 1 }] })],
+    );
+    expect(v.map((x) => x.id)).toEqual(['I4', 'I5']);
+    expect(v.find((x) => x.id === 'I5')?.detail).toContain(`${A}: settled COMPLETED, then CANCELLED`);
+    expect(v.find((x) => x.id === 'I5')?.detail).toContain(
+      'MarkOrderCancelled wrote CANCELLED over COMPLETED',
+    );
+  });
+
+  test('an execution that never ended breaks I7', () => {
+    const v = verdict([completed()], [outcome({ unended: [`${A}-chaos-x-1`] })]);
+    expect(v).toEqual([
+      {
+        id: 'I7',
+        name: 'I7 nothing stuck in PENDING or CANCELLING',
+        detail: `${A}: execution ${A}-chaos-x-1 still running`,
+        orders: [A],
+      },
+    ]);
+  });
+
+  test("the expectation follows the deployed saga's retry counts when given", () => {
+    const flags: ChaosFlag[] = [{ step: 'inventory', mode: 'transient', times: 6 }];
+    // The project's ASL retries ReserveInventory 4 times: 6 transient failures cancel the order.
+    expect(verdict([completed()], [outcome({ flags })]).map((x) => x.id)).toEqual(['expected']);
+    const patient = {
+      States: { ReserveInventory: { Retry: [{ ErrorEquals: ['States.ALL'], MaxAttempts: 9 }] } },
+    };
+    const facts: InvariantFacts = { orders: [completed()], now: NOW };
+    expect(
+      judgeRun(judgeInvariants(facts, { definition: patient }), facts, [outcome({ flags })], patient),
+    ).toEqual([]);
+  });
+});

@@ -1,0 +1,91 @@
+import { describe, expect, test } from 'vitest';
+import { JavaMissingError } from '../infra/local/dynamodb-local.ts';
+import { LocalCloudStartError, LocalCloudStateError } from '../infra/local/lifecycle.ts';
+import {
+  AbortError,
+  CheckFailedError,
+  EnvironmentError,
+  ExpectedError,
+  interruptNote,
+  isExpectedError,
+  noteForInterrupt,
+  toExpectedError,
+  UserError,
+} from './errors.ts';
+
+describe('the error tiers', () => {
+  test.each([
+    [new UserError('u'), 2, 'UserError'],
+    [new EnvironmentError('e'), 3, 'EnvironmentError'],
+    [new CheckFailedError('c'), 1, 'CheckFailedError'],
+    [new AbortError(), 130, 'AbortError'],
+  ])('%s: one ExpectedError base with its exit code', (error, exitCode, name) => {
+    expect(error).toBeInstanceOf(ExpectedError);
+    expect(error.exitCode).toBe(exitCode);
+    expect(error.name).toBe(name);
+    expect(isExpectedError(error)).toBe(true);
+    expect(toExpectedError(error)).toBe(error);
+  });
+});
+
+describe('toExpectedError: conditions of the environment become exit 3 at one boundary', () => {
+  test.each([
+    [
+      'a local cloud start failure',
+      new LocalCloudStartError('The local cloud could not listen on port 5556'),
+    ],
+    ['a corrupt state.json', new LocalCloudStateError('state.json is corrupt')],
+    ['Java missing', new JavaMissingError('`java` was not found')],
+  ])('%s → EnvironmentError with the same message', (_what, error) => {
+    const mapped = toExpectedError(error);
+    expect(mapped).toBeInstanceOf(EnvironmentError);
+    expect(mapped?.exitCode).toBe(3);
+    expect(mapped?.message).toBe(error.message);
+    expect(mapped?.cause).toBe(error);
+  });
+
+  test('EADDRINUSE → the port and what to do', () => {
+    const error = Object.assign(new Error('listen EADDRINUSE: address already in use 127.0.0.1:5556'), {
+      code: 'EADDRINUSE',
+    });
+    expect(toExpectedError(error)?.message).toBe(
+      'Port 5556 is already in use by another program. Pass another --edge-port, or leave it out to use a free port.',
+    );
+  });
+
+  test('AWS refusing the keys, or the toolkit not resolving the account → exit 3 saying how to check', () => {
+    const refused = Object.assign(new Error('The security token included in the request is invalid.'), {
+      name: 'InvalidClientTokenId',
+    });
+    expect(toExpectedError(refused)).toMatchObject({ exitCode: 3 });
+    expect(toExpectedError(refused)?.message).toContain('aws sts get-caller-identity');
+    const account = new Error(
+      'Unable to resolve AWS account to use. It must be either configured when you define…',
+    );
+    expect(toExpectedError(account)).toMatchObject({ exitCode: 3 });
+    expect(toExpectedError(account)?.message).toContain('could not be resolved');
+  });
+
+  test('a refused connection → exit 3 pointing at saga doctor', () => {
+    const error = new TypeError('fetch failed', {
+      cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }),
+    });
+    expect(toExpectedError(error)?.message).toContain('ECONNREFUSED');
+    expect(toExpectedError(error)?.message).toContain('saga doctor');
+  });
+
+  test('anything else is a bug: not mapped', () => {
+    expect(
+      toExpectedError(new TypeError("Cannot read properties of undefined (reading 'x')")),
+    ).toBeUndefined();
+    expect(toExpectedError('a string')).toBeUndefined();
+  });
+});
+
+test('noteForInterrupt: the last note set on a signal is what run() says on Ctrl-C', () => {
+  const { signal } = new AbortController();
+  expect(interruptNote(signal)).toBeUndefined();
+  noteForInterrupt(signal, 'first');
+  noteForInterrupt(signal, 'The execution goes on.');
+  expect(interruptNote(signal)).toBe('The execution goes on.');
+});
