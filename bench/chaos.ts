@@ -101,6 +101,7 @@ try {
       `  ${summary.runs} schedules, ${summary.orders} orders, ${summary.violations} violations in ${Math.round(Number(summary.durationMs) / 1000)} s: ` +
         `${summary.schedulesPerMinute} schedules/min, ${summary.ordersPerMinute} orders/min`,
     );
+    if (summary.counterexample) console.log(`  counterexample: ${JSON.stringify(summary.counterexample)}`);
   }
 
   const target = await resolveTarget(projectDir, { target: 'local' });

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeleteItemCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { ulid } from 'ulid';
 import { beforeAll, describe, expect, inject, onTestFinished, test } from 'vitest';
@@ -75,6 +75,22 @@ describe('saga ls and saga logs', () => {
     // Newest first.
     const created = rows.map((r) => String(r.createdAt));
     expect(created).toEqual([...created].sort().reverse());
+  });
+
+  test('the ORDER row records what was injected when it acted (`injected`), whatever the flags hold now', async () => {
+    const ddb = new DynamoDBClient(target.clientConfig());
+    const row = async (orderId: string) =>
+      (
+        await ddb.send(
+          new GetItemCommand({
+            TableName: target.outputs.OrdersTableName,
+            Key: { pk: { S: `ORDER#${orderId}` }, sk: { S: 'ORDER' } },
+            ConsistentRead: true,
+          }),
+        )
+      ).Item;
+    expect((await row(cancelledId))?.injected?.SS).toEqual(['inventory:error']);
+    expect((await row(happyId))?.injected).toBeUndefined();
   });
 
   test("logs <id> --json merges the order's lines from every function, each carrying the order id, by time", async () => {
@@ -361,7 +377,7 @@ describe('Ctrl-C (SIGINT to a real saga process): exit 130 at once, saying what 
     await saga.waitFor(/Placing 40 orders/);
     await new Promise((r) => setTimeout(r, 1_500));
     const sent = Date.now();
-    saga.child.kill('SIGINT');
+    saga.interrupt();
     const { code, at } = await saga.exited;
     expect(code, saga.stderr()).toBe(130);
     expect(at - sent).toBeLessThan(3_000);
@@ -380,7 +396,7 @@ describe('Ctrl-C (SIGINT to a real saga process): exit 130 at once, saying what 
       saga.child.kill('SIGKILL');
     });
     const [, orderId] = await saga.waitFor(/order ([0-9A-HJKMNP-TV-Z]{26})/);
-    saga.child.kill('SIGINT');
+    saga.interrupt();
     const { code } = await saga.exited;
     expect(code, saga.stderr()).toBe(130);
     expect(saga.stderr()).toContain(`\`saga watch ${orderId}\` follows it`);
@@ -388,26 +404,33 @@ describe('Ctrl-C (SIGINT to a real saga process): exit 130 at once, saying what 
     await settled();
   });
 
-  test('deploy: exit 130 while the local cloud starts, saying it goes on starting and how to stop it', async () => {
-    const project = await mkdtemp(join(tmpdir(), 'saga-deploy-int-'));
-    onTestFinished(async () => {
-      await stopLocalCloud({ projectDir: project, removeData: true });
-      await rm(project, { recursive: true, force: true });
-    });
-    const saga = spawnSaga(['deploy'], project);
-    onTestFinished(() => {
-      saga.child.kill('SIGKILL');
-    });
-    await saga.waitFor(/Starting the local cloud/);
-    const sent = Date.now();
-    saga.child.kill('SIGINT');
-    const { code, at } = await saga.exited;
-    expect(code, saga.stderr()).toBe(130);
-    expect(at - sent).toBeLessThan(3_000);
-    expect(saga.stderr()).toContain('The local cloud goes on starting in the background');
-    expect(saga.stderr()).toContain('`saga destroy` stops it');
-    expect(saga.stdout()).not.toContain('Local cloud up');
-  });
+  test.each([
+    ['SIGINT to the process', false],
+    ['Ctrl-C typed on a real terminal (pty), under its spinner', true],
+  ])(
+    'deploy, %s: exit 130 while the local cloud starts, saying it goes on starting and how to stop it',
+    async (_how, pty) => {
+      const project = await mkdtemp(join(tmpdir(), 'saga-deploy-int-'));
+      onTestFinished(async () => {
+        await stopLocalCloud({ projectDir: project, removeData: true });
+        await rm(project, { recursive: true, force: true });
+      });
+      const saga = spawnSaga(['deploy'], project, { pty });
+      onTestFinished(() => {
+        saga.child.kill('SIGKILL');
+      });
+      await saga.waitFor(/Starting the local cloud/);
+      const sent = Date.now();
+      saga.interrupt();
+      const { code, at } = await saga.exited;
+      const output = saga.stdout() + saga.stderr(); // one stream on a terminal
+      expect(code, output).toBe(130);
+      expect(at - sent).toBeLessThan(3_000);
+      expect(output).toContain('Interrupted (Ctrl-C). The local cloud goes on starting in the background');
+      expect(output).toContain('`saga destroy` stops it');
+      expect(output).not.toContain('Local cloud up');
+    },
+  );
 });
 
 describe('saga deploy on a running cloud, and a port in use (a separate project and cloud)', () => {

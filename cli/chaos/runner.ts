@@ -16,6 +16,7 @@ import { callApi } from '../target/http.ts';
 import { type InvariantFacts, judgeInvariants, readInvariantFacts, readStock } from '../target/invariants.ts';
 import {
   deleteIdempotencyRecords,
+  type ForwardStep,
   invokeForwardSteps,
   orderRow,
   redeliverOutbox,
@@ -172,15 +173,22 @@ async function runOrder(ctx: RunnerContext, order: ChaosOrder, index: number): P
   const run: OrderRun = { orderId, order, mainArn: executionArnFor(target, orderId), unended: [] };
   const flagsTable = target.outputs.FailureFlagsTableName;
   await Promise.all(order.flags.map((flag) => writeFailureFlag(ddb, flagsTable, { orderId }, flag)));
-  const placed = await callApi(target, 'POST', '/orders', {
-    body: {
-      orderId,
-      customerId: `chaos-${index}`,
-      items: ITEM_SETS[order.items] ?? ITEM_SETS[0],
-      currency: 'EUR',
-    },
-  });
-  if (placed.status !== 202) throw new Error(`POST /orders answered ${placed.status}: ${placed.text}`);
+  const body = {
+    orderId,
+    customerId: `chaos-${index}`,
+    items: ITEM_SETS[order.items] ?? ITEM_SETS[0],
+    currency: 'EUR',
+  };
+  // A client retries a 5xx (a cold start that outlived the scaled timeout) with the same order id: the API answers
+  // the order if the first try committed (design §4a rule 8).
+  for (let attempt = 1; ; attempt++) {
+    const placed = await callApi(target, 'POST', '/orders', { body });
+    if (placed.status === 202) break;
+    if (placed.status < 500 || attempt === 4) {
+      throw new Error(`POST /orders answered ${placed.status} (attempt ${attempt}): ${placed.text}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+  }
   const at = (moment: Moment) => order.actions.filter((a) => a.kind !== 'race' && a.when === moment);
 
   // While running: everything at once, alongside the saga the outbox starts.
@@ -261,9 +269,17 @@ async function act(ctx: RunnerContext, run: OrderRun, action: ChaosAction): Prom
       });
       return;
     }
-    case 'steps':
-      await invokeForwardSteps(target, lambda, orderId, row, { times: action.k, concurrency: action.k });
+    case 'steps': {
+      // A re-delivered task invocation repeats one the saga made: while the saga runs, only the steps it has
+      // entered (invoking ShipOrder before the charge would be a new request, not a replay).
+      const steps = action.when === 'running' ? await forwardProgress(ctx, run) : undefined;
+      await invokeForwardSteps(target, lambda, orderId, row, {
+        times: action.k,
+        concurrency: action.k,
+        ...(steps ? { steps } : {}),
+      });
       return;
+    }
     case 'outbox':
       await redeliverOutbox(target, ddb, orderId, action.k);
       // Give the stream and the publisher time to (not) start a second execution before the facts are read.
@@ -272,34 +288,49 @@ async function act(ctx: RunnerContext, run: OrderRun, action: ChaosAction): Prom
   }
 }
 
-/** The late-commit race: once ShipOrder runs (held by its latency flag), take the cancel decision. */
-async function race(ctx: RunnerContext, run: OrderRun): Promise<void> {
+/** The forward steps' Task states, in the saga's order. */
+const FORWARD_STATES: Readonly<Record<ForwardStep, string>> = {
+  charge: 'ChargePayment',
+  reserve: 'ReserveInventory',
+  ship: 'ShipOrder',
+};
+
+/**
+ * Watches the order's first execution until it enters `ShipOrder`, decides to compensate or ends; returns the
+ * forward steps it entered by then.
+ */
+async function forwardProgress(ctx: RunnerContext, run: OrderRun): Promise<ForwardStep[]> {
   const deadline = Date.now() + ctx.settleMs;
-  while (Date.now() < deadline) {
+  for (;;) {
     let events: Awaited<ReturnType<typeof readHistory>> = [];
     try {
       events = await readHistory(ctx.sfn, run.mainArn);
     } catch (error) {
       if ((error as Error).name !== 'ExecutionDoesNotExist') throw error;
     }
-    if (events.some((e) => e.stateEnteredEventDetails?.name === 'ShipOrder')) {
-      const decision = await takeCancelDecision(ctx.target, ctx.ddb, run.orderId);
-      if (decision === 'decided') run.decidedAt = Date.now();
-      return;
-    }
-    // The saga ended (or compensates) without reaching ShipOrder: no race to make.
-    if (
+    const entered = new Set(events.flatMap((e) => e.stateEnteredEventDetails?.name ?? []));
+    const stopped =
+      entered.has(FORWARD_STATES.ship) ||
+      entered.has('CancelOrder') ||
       events.some(
         (e) =>
-          e.type === 'ExecutionSucceeded' ||
-          e.type === 'ExecutionFailed' ||
-          e.stateEnteredEventDetails?.name === 'CancelOrder',
-      )
-    ) {
-      return;
+          e.type === 'ExecutionSucceeded' || e.type === 'ExecutionFailed' || e.type === 'ExecutionAborted',
+      );
+    if (stopped || Date.now() > deadline) {
+      return (Object.keys(FORWARD_STATES) as ForwardStep[]).filter((step) =>
+        entered.has(FORWARD_STATES[step]),
+      );
     }
     await sleep(50);
   }
+}
+
+/** The late-commit race: once ShipOrder runs (held by its latency flag), take the cancel decision. */
+async function race(ctx: RunnerContext, run: OrderRun): Promise<void> {
+  // A saga that never reaches ShipOrder (a payment or inventory failure) leaves no race to make.
+  if (!(await forwardProgress(ctx, run)).includes('ship')) return;
+  const decision = await takeCancelDecision(ctx.target, ctx.ddb, run.orderId);
+  if (decision === 'decided') run.decidedAt = Date.now();
 }
 
 /**

@@ -208,8 +208,8 @@ export async function invokeStep(
 }
 
 /**
- * `--via steps`: `times` rounds, `concurrency` at a time, each invoking charge, reserve and ship in the saga's order
- * with their original payloads and keys, as a re-run would reach them.
+ * `--via steps`: `times` rounds, `concurrency` at a time, each invoking charge, reserve and ship (or `steps` of
+ * them) in the saga's order with their original payloads and keys, as a re-run would reach them.
  */
 export async function invokeForwardSteps(
   target: ResolvedTarget,
@@ -220,6 +220,8 @@ export async function invokeForwardSteps(
     readonly times: number;
     readonly concurrency: number;
     readonly onRound?: (done: number) => void;
+    /** Only these steps (in the saga's order). @default all three */
+    readonly steps?: readonly ForwardStep[];
   },
 ): Promise<StepAnswer[]> {
   const functions = forwardStepFunctions(target.outputs.FunctionNames ?? '');
@@ -230,7 +232,9 @@ export async function invokeForwardSteps(
     Array.from({ length: options.times }, (_, i) => i),
     options.concurrency,
     async () => {
-      for (const step of ['charge', 'reserve', 'ship'] as const) {
+      for (const step of (['charge', 'reserve', 'ship'] as const).filter(
+        (s) => options.steps === undefined || options.steps.includes(s),
+      )) {
         steps.push(await invokeStep(lambda, functions[step], step, payloads[step]));
       }
       options.onRound?.(++done);

@@ -6,26 +6,35 @@ const BIN = fileURLToPath(new URL('../../bin/saga', import.meta.url));
 /** `saga` run as a real process (bin/saga on this Node), for what only a process has: signals, exit codes. */
 export interface SagaProcess {
   readonly child: ChildProcess;
-  /** stdout and stderr so far. */
+  /** stdout and stderr so far (on a pty, both are the terminal's output, in stdout). */
   readonly stdout: () => string;
   readonly stderr: () => string;
   /** Resolves when stdout or stderr matches `pattern` (rejects after `timeoutMs` or when the process ends first). */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-  /** The exit code (a signal's death is 128 + its number), and how long after `since` it came. */
+  /** The exit code (a signal's death is 128 + its number) and when it came. */
   readonly exited: Promise<{ code: number; at: number }>;
+  /** Ctrl-C: the byte 0x03 typed on the pty (the terminal turns it into SIGINT), else SIGINT sent to the process. */
+  interrupt(): void;
 }
 
-/** Starts `saga <args>` in `cwd`, not on a terminal (CI unset, no colour). Kill it if the test fails. */
+/**
+ * Starts `saga <args>` in `cwd`, not on a terminal (no colour); with `pty`, on a real pseudo-terminal (util-linux
+ * `script`, 120×40). Kill it if the test fails.
+ */
 export function spawnSaga(
   args: readonly string[],
   cwd: string,
-  env: NodeJS.ProcessEnv = process.env,
+  options: { env?: NodeJS.ProcessEnv; pty?: boolean } = {},
 ): SagaProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd,
-    env: { ...env, NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const env = { ...(options.env ?? process.env), NO_COLOR: '1' };
+  const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
+  const child = options.pty
+    ? spawn('script', ['-qfec', `stty cols 120 rows 40; exec ${quoted}`, '/dev/null'], {
+        cwd,
+        env,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      })
+    : spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const waiters = new Set<() => void>();
@@ -51,6 +60,10 @@ export function spawnSaga(
   });
   return {
     child,
+    interrupt: () => {
+      if (options.pty) child.stdin?.write('\x03');
+      else child.kill('SIGINT');
+    },
     stdout: () => out,
     stderr: () => err,
     exited,
