@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { CommandContext, GlobalOptions } from './command.ts';
 import { interruptNote, toExpectedError } from './errors.ts';
+import { TIMELINE_LEGEND } from './timeline/glyphs.ts';
 import { Output } from './ui/output.ts';
 import { type Prompter, terminalPrompter } from './ui/prompts.ts';
 
@@ -292,6 +293,7 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
     .option('--no-follow', 'print the timeline so far and stop')
     .option('--logs', "interleave the order's log lines", false)
     .option('--from-file <path>', 'render a saved `aws stepfunctions get-execution-history` JSON')
+    .addHelpText('after', `\n${TIMELINE_LEGEND}`)
     .addHelpText(
       'after',
       examples([

@@ -91,6 +91,11 @@ describe('saga ls and saga logs', () => {
       ).Item;
     expect((await row(cancelledId))?.injected?.SS).toEqual(['inventory:error']);
     expect((await row(happyId))?.injected).toBeUndefined();
+    // `saga ls` shows what was injected even after the flags are gone.
+    const cleared = await runCli(['flags', 'clear', '--order', cancelledId], { cwd });
+    expect(cleared.code, cleared.stderr).toBe(0);
+    const listed = jsonLines((await runCli(['ls', '--json', '--limit', '200'], { cwd })).stdout);
+    expect(listed.find((r) => r.orderId === cancelledId)).toMatchObject({ failures: ['inventory:error'] });
   });
 
   test("logs <id> --json merges the order's lines from every function, each carrying the order id, by time", async () => {

@@ -6,6 +6,7 @@ import { CheckFailedError, noteForInterrupt } from '../errors.ts';
 import { expectedOrderStatus } from '../target/expectations.ts';
 import { readLedger } from '../target/ledger.ts';
 import { type ResolvedTarget, resolveTarget } from '../target/target.ts';
+import { plural } from '../ui/format.ts';
 import { parseFailSpecs, placeOrder } from './order.ts';
 import { type AnsweredBy, type ReplayVia, replay } from './replay.ts';
 import { followExecution } from './watch.ts';
@@ -206,7 +207,7 @@ export async function demo(ctx: CommandContext): Promise<DemoResult> {
       ledger.refunds === chapter.expect.refunds &&
       ledger.shipments === chapter.expect.shipments;
     out.line(
-      `   ledger: ${ledger.charges} charge, ${ledger.refunds} refund, ${ledger.reservations} reserved, ` +
+      `   ledger: ${plural(ledger.charges, 'charge')}, ${plural(ledger.refunds, 'refund')}, ${ledger.reservations} reserved, ` +
         `${ledger.releases} released, ${ledger.shipments} shipped ${ok ? out.style.ok('✓') : out.style.fail('✗ unexpected')}`,
     );
     chapters.push({ title: chapter.title, orderId: placed.orderId, orderStatus: summary.orderStatus, ok });

@@ -27,7 +27,7 @@ export async function listOrders(ctx: CommandContext, options: LsOptions): Promi
   const target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
   const ddb = new DynamoDBClient(target.clientConfig());
   const sfn = new SFNClient(target.clientConfig());
-  const orders: Record<string, { S?: string; N?: string }>[] = [];
+  const orders: Record<string, { S?: string; N?: string; SS?: string[] }>[] = [];
   let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
   do {
     const page = await ddb.send(
@@ -38,7 +38,7 @@ export async function listOrders(ctx: CommandContext, options: LsOptions): Promi
         ExclusiveStartKey: start,
       }),
     );
-    orders.push(...((page.Items ?? []) as Record<string, { S?: string; N?: string }>[]));
+    orders.push(...((page.Items ?? []) as Record<string, { S?: string; N?: string; SS?: string[] }>[]));
     start = page.LastEvaluatedKey;
   } while (start);
   orders.sort((a, b) => (b.createdAt?.S ?? '').localeCompare(a.createdAt?.S ?? ''));
@@ -65,6 +65,9 @@ export async function listOrders(ctx: CommandContext, options: LsOptions): Promi
   const rows = await Promise.all(
     recent.map(async (item): Promise<OrderListing> => {
       const orderId = (item.pk?.S ?? '').replace(/^ORDER#/, '');
+      // What the saga's steps recorded on the order when a flag acted (GLOBAL hits included); until one acts, the
+      // order's own flags as they are set now.
+      const injected = [...(item.injected?.SS ?? [])].sort();
       const flags = await ddb.send(
         new QueryCommand({
           TableName: target.outputs.FailureFlagsTableName,
@@ -81,9 +84,10 @@ export async function listOrders(ctx: CommandContext, options: LsOptions): Promi
           execution?.startDate && execution.stopDate
             ? execution.stopDate.getTime() - execution.startDate.getTime()
             : null,
-        failures: (flags.Items ?? []).map((f) =>
-          describeFlag(f as Record<string, { S?: string; N?: string }>),
-        ),
+        failures:
+          injected.length > 0
+            ? injected
+            : (flags.Items ?? []).map((f) => describeFlag(f as Record<string, { S?: string; N?: string }>)),
         amount: Number(item.amount?.N ?? 0),
         currency: item.currency?.S ?? '',
         createdAt: item.createdAt?.S ?? '',

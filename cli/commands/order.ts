@@ -10,7 +10,7 @@ import {
   writeFailureFlag,
 } from '../../services/shared/failure-flags.ts';
 import type { CommandContext } from '../command.ts';
-import { CheckFailedError, UserError } from '../errors.ts';
+import { CheckFailedError, noteForInterrupt, UserError } from '../errors.ts';
 import { executionArnFor } from '../target/executions.ts';
 import { type Expectation, expectedOutcome, type InjectedFlag } from '../target/expectations.ts';
 import { callApi } from '../target/http.ts';
@@ -161,6 +161,10 @@ export default async function action(
   const target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
   const placed = await placeOrder(ctx, orderOptions, target);
   const { out } = ctx;
+  noteForInterrupt(
+    ctx.signal,
+    `The order ${placed.orderId} is placed and its saga goes on; \`saga watch ${placed.orderId}\` follows it.`,
+  );
   // The first `--json` line: `"type":"placed"` tells it from the step, log and summary lines that follow.
   out.data(placedLine(placed));
   out.success(

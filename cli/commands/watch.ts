@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import type { CommandContext } from '../command.ts';
-import { UserError } from '../errors.ts';
+import { noteForInterrupt, UserError } from '../errors.ts';
 import {
   checkExecutionArn,
   executionArnFor,
@@ -101,6 +101,11 @@ export async function followExecution(
   const { out } = ctx;
   const target = options.target ?? (await resolveTarget(ctx.projectDir, ctx.globals, ctx.env));
   const sfn = new SFNClient(target.clientConfig());
+  const name = executionArn.split(':').at(-1) ?? executionArn;
+  noteForInterrupt(
+    ctx.signal,
+    `The execution goes on without this watch; \`saga watch ${name}\` follows it again.`,
+  );
   if (options.waitForStart) {
     const waiting = await out.progress('Waiting for the outbox publisher to start the saga');
     try {

@@ -4,6 +4,7 @@
  * plain text first, so styling never breaks alignment.
  */
 import { displayWidth, formatDuration, formatLocalTime, plural, truncate } from '../ui/format.ts';
+import { GLYPHS } from './glyphs.ts';
 import type {
   EntryStatus,
   OrderStatus,
@@ -145,30 +146,6 @@ function fitSegments(
 function applyStyle(style: TimelineStyle, key: StyleKey | undefined, text: string): string {
   return key === undefined || text === '' ? text : style[key](text);
 }
-
-/**
- * One glyph per meaning; {@link TIMELINE_LEGEND} explains them. The outcome of the visit decides, except that a
- * compensation that succeeded is always ↩ (retries show in its detail).
- */
-export const GLYPHS = {
-  succeeded: '✓',
-  retried: '↻',
-  caught: '↷',
-  failed: '✗',
-  compensated: '↩',
-  running: '…',
-} as const;
-
-/** The legend of the timeline's glyphs (for `saga watch --help` and `saga order --help`). */
-export const TIMELINE_LEGEND = [
-  'Timeline glyphs:',
-  `  ${GLYPHS.succeeded}  succeeded at the first attempt`,
-  `  ${GLYPHS.retried}  succeeded after retries (the detail shows the attempts and the observed backoff)`,
-  `  ${GLYPHS.caught}  failed, and a Catch moved the saga on (the error and its cause follow)`,
-  `  ${GLYPHS.failed}  failed and ended the execution (or a Fail state)`,
-  `  ${GLYPHS.compensated}  compensation, indented: the decision to compensate, or the undoing of an earlier step`,
-  `  ${GLYPHS.running}  running (or waiting for a retry)`,
-].join('\n');
 
 /** The glyph of a visit and its style. */
 function glyphOf(entry: TimelineEntry): { glyph: string; style: StyleKey } {
@@ -616,3 +593,5 @@ export function toJsonLines(model: TimelineModel): TimelineJsonLine[] {
   };
   return [...steps, last];
 }
+
+export { GLYPHS, TIMELINE_LEGEND } from './glyphs.ts';

@@ -166,7 +166,9 @@ export class Output {
       };
     }
     const { default: ora } = await import('ora');
-    const spinner = ora({ text, stream: this.stdout as NodeJS.WritableStream }).start();
+    // discardStdin: false — ora's stdin discarder puts the terminal in raw mode without reading it, which
+    // swallows Ctrl-C while a spinner runs.
+    const spinner = ora({ text, stream: this.stdout as NodeJS.WritableStream, discardStdin: false }).start();
     return {
       update: (t) => {
         spinner.text = t;

@@ -74,10 +74,13 @@ export async function recordInjection(
         TableName: ordersTable,
         Key: { pk: { S: `ORDER#${orderId}` }, sk: { S: 'ORDER' } },
         UpdateExpression: 'ADD injected :spec',
+        // Never creates a bare ORDER row (a step invoked directly for an order that does not exist).
+        ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeValues: { ':spec': { SS: [injectedSpec(flag)] } },
       }),
     );
   } catch (error) {
+    if ((error as Error).name === 'ConditionalCheckFailedException') return;
     logger.warn('Could not record the injected failure on the order', { error, flag });
   }
 }
