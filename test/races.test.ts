@@ -14,7 +14,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   GetExecutionHistoryCommand,
   type HistoryEvent,
@@ -27,6 +27,7 @@ import { executionArnFor, waitForExecutionToEnd, waitForExecutionToExist } from 
 import { callApi } from '../cli/target/http.ts';
 import { readStock } from '../cli/target/invariants.ts';
 import { CDK_OUT } from '../cli/target/project.ts';
+import { takeCancelDecision } from '../cli/target/rerun.ts';
 import { type ResolvedTarget, resolveTarget } from '../cli/target/target.ts';
 import { startLocalCloudDetached, stopLocalCloud } from '../infra/local/lifecycle.ts';
 import { findCatalogItem } from '../services/shared/catalog.ts';
@@ -97,43 +98,8 @@ async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs 
   }
 }
 
-/** The saga's cancel decision (state CancelOrder): PENDING → CANCELLING, only if nothing was shipped. */
-async function decideToCancel(orderId: string): Promise<'decided' | 'refused'> {
-  const key = { pk: { S: `ORDER#${orderId}` } };
-  try {
-    await ddb.send(
-      new TransactWriteItemsCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: target.outputs.OrdersTableName,
-              Key: { ...key, sk: { S: 'ORDER' } },
-              UpdateExpression: 'SET #status = :cancelling, failureReason = :reason',
-              ConditionExpression: '#status = :pending',
-              ExpressionAttributeNames: { '#status': 'status' },
-              ExpressionAttributeValues: {
-                ':cancelling': { S: 'CANCELLING' },
-                ':pending': { S: 'PENDING' },
-                ':reason': { S: 'ShippingUnavailable' },
-              },
-            },
-          },
-          {
-            ConditionCheck: {
-              TableName: target.outputs.ShipmentsTableName,
-              Key: { ...key, sk: { S: 'SHIPMENT' } },
-              ConditionExpression: 'attribute_not_exists(pk)',
-            },
-          },
-        ],
-      }),
-    );
-    return 'decided';
-  } catch (error) {
-    if ((error as Error).name === 'TransactionCanceledException') return 'refused';
-    throw error;
-  }
-}
+/** The saga's cancel decision (state CancelOrder's transaction): PENDING → CANCELLING, only if nothing was shipped. */
+const decideToCancel = (orderId: string) => takeCancelDecision(target, ddb, orderId);
 
 /** Places an order whose ShipOrder sleeps HOLD_MS before its commit, and waits until it is in there. */
 async function placeHeldInShipOrder(orderId: string): Promise<string> {

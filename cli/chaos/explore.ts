@@ -63,6 +63,8 @@ export interface ExploreResult {
   readonly failedRuns: number;
   readonly durationMs: number;
   readonly counterexample?: Counterexample;
+  /** A run that could not be made (stock ran out, the cloud went away) ended the exploration early. */
+  readonly error?: unknown;
 }
 
 /** Thrown by a run to make fast-check stop the lane (budget out, another lane failed, Ctrl-C). */
@@ -128,8 +130,15 @@ export async function explore(options: ExploreOptions): Promise<ExploreResult> {
   };
 
   const lanes = await Promise.all(Array.from({ length: options.concurrency }, (_, i) => lane(i)));
-  const result = { runs, shrinkRuns, orders, failedRuns, durationMs: Date.now() - started };
-  if (crash !== undefined && !options.signal?.aborted) throw crash;
+  const result: ExploreResult = {
+    runs,
+    shrinkRuns,
+    orders,
+    failedRuns,
+    durationMs: Date.now() - started,
+    // A run that could not be made ends the exploration; what was explored until then still counts.
+    ...(crash !== undefined && !options.signal?.aborted ? { error: crash } : {}),
+  };
   const found = lanes.find((l) => l.index === winner);
   if (found === undefined) return result;
   const { details } = found;

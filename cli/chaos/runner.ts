@@ -242,7 +242,7 @@ async function act(ctx: RunnerContext, run: OrderRun, action: ChaosAction): Prom
   const { target, ddb, sfn, lambda } = ctx;
   const { orderId } = run;
   if (action.kind === 'expire') {
-    await deleteIdempotencyRecords(target, ddb, orderId);
+    await deleteIdempotencyRecords(ddb, target.outputs.IdempotencyTableName, orderId);
     return;
   }
   if (action.kind !== 'replay') return;

@@ -71,7 +71,7 @@ export const ITEM_SETS: readonly (readonly { readonly sku: string; readonly qty:
     { sku: 'espresso-beans', qty: 1 },
     { sku: 'paper-filters', qty: 2 },
   ],
-  [{ sku: 'ceramic-mug', qty: 1 }],
+  [{ sku: 'espresso-beans', qty: 1 }],
 ];
 
 /** How long the late-commit race holds ShipOrder before its commit (under a 1 s scaled function timeout). */

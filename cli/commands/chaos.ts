@@ -216,6 +216,7 @@ export default async function action(
   out.data(summary);
   await printSummary(ctx, summary, result, replaying);
   if (result.counterexample) return 1;
+  if (result.error !== undefined) throw result.error;
   // Ctrl-C: what was explored so far is printed above; the exploration itself did not run its course.
   if (ctx.signal.aborted) throw new AbortError('Aborted: the budget had not run out.');
   return 0;

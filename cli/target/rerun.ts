@@ -254,15 +254,23 @@ export async function redeliverOutbox(
   orderId: string,
   times: number,
 ): Promise<void> {
-  const rows = await ddb.send(
-    new QueryCommand({
-      TableName: target.outputs.OrdersTableName,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': { S: `OUTBOX#${orderId}` } },
-      ConsistentRead: true,
-    }),
-  );
-  const item = rows.Items?.[0];
+  const outboxRow = async () =>
+    (
+      await ddb.send(
+        new QueryCommand({
+          TableName: target.outputs.OrdersTableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': { S: `OUTBOX#${orderId}` } },
+          ConsistentRead: true,
+        }),
+      )
+    ).Items?.[0];
+  // A concurrent re-delivery of the same order deletes the row for a moment before it puts it back.
+  let item = await outboxRow();
+  for (let attempt = 1; !item && attempt <= 10; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    item = await outboxRow();
+  }
   if (!item) {
     throw new UserError(
       `Order ${orderId} has no outbox row left to re-deliver (outbox rows expire after their ttl). ` +
@@ -296,11 +304,10 @@ export function idempotencyKeyHash(key: string): string {
  * `<function>#<hash of the key>`). Returns the ids deleted.
  */
 export async function deleteIdempotencyRecords(
-  target: ResolvedTarget,
   ddb: DynamoDBClient,
+  table: string,
   orderId: string,
 ): Promise<string[]> {
-  const table = target.outputs.IdempotencyTableName;
   const suffixes = IDEMPOTENCY_ACTIONS.map((action) => `#${idempotencyKeyHash(`${orderId}#${action}`)}`);
   const ids: string[] = [];
   let ExclusiveStartKey: Record<string, AttributeValue> | undefined;

@@ -3,22 +3,19 @@
  * ORDER row, and the two things a re-run test clears — its failure flags and its Idempotency records (which
  * Powertools keys by a hash of the idempotency key, not by the order id).
  */
-import { createHash } from 'node:crypto';
 import {
   type AttributeValue,
-  DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
   QueryCommand,
-  ScanCommand,
 } from '@aws-sdk/client-dynamodb';
 import { deleteFailureFlag, STEPS } from '../../services/shared/failure-flags.ts';
 
+// The Idempotency records of an order: the same code `saga chaos` and the demo use.
+export { deleteIdempotencyRecords, IDEMPOTENCY_ACTIONS, idempotencyKeyHash } from '../../cli/target/rerun.ts';
+
 /** One DynamoDB item, as the low-level client returns it. */
 export type Row = Record<string, AttributeValue>;
-
-/** The `idempotency_key` suffixes the state machine derives per Task (`<orderId>#charge`, …). */
-export const IDEMPOTENCY_ACTIONS = ['charge', 'reserve', 'ship', 'release', 'refund'] as const;
 
 /** Every row of the order in a table (partition `ORDER#<orderId>`), strongly consistent, all pages. */
 export async function orderRows(ddb: DynamoDBClient, table: string, orderId: string): Promise<Row[]> {
@@ -54,49 +51,6 @@ export async function orderItem(
     }),
   );
   return Item;
-}
-
-/**
- * The hash part of a Powertools idempotency record id for a key: the record id is `<keyPrefix>#<hash>`, where the
- * hash is the base64 md5 digest of the JSON of what `eventKeyJmesPath` selected (here the key string, quotes
- * included) — `BasePersistenceLayer.getHashedIdempotencyKey` in @aws-lambda-powertools/idempotency.
- */
-export function idempotencyKeyHash(key: string): string {
-  return createHash('md5').update(JSON.stringify(key)).digest('base64');
-}
-
-/**
- * Deletes every Idempotency record of the order's saga tasks (any key prefix: the ids ending in the hash of one
- * of `<orderId>#charge`, `#reserve`, `#ship`, `#release`, `#refund`), as if their TTL had expired. Returns the
- * ids deleted.
- */
-export async function deleteIdempotencyRecords(
-  ddb: DynamoDBClient,
-  table: string,
-  orderId: string,
-): Promise<string[]> {
-  const suffixes = IDEMPOTENCY_ACTIONS.map((action) => `#${idempotencyKeyHash(`${orderId}#${action}`)}`);
-  const ids: string[] = [];
-  let ExclusiveStartKey: Row | undefined;
-  do {
-    const page = await ddb.send(
-      new ScanCommand({
-        TableName: table,
-        ProjectionExpression: 'id',
-        ConsistentRead: true,
-        ExclusiveStartKey,
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      const id = item.id?.S;
-      if (id !== undefined && suffixes.some((suffix) => id.endsWith(suffix))) ids.push(id);
-    }
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  await Promise.all(
-    ids.map((id) => ddb.send(new DeleteItemCommand({ TableName: table, Key: { id: { S: id } } }))),
-  );
-  return ids;
 }
 
 /** Deletes the order's failure flags (every step); returns how many there were. */
