@@ -17,6 +17,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { DescribeExecutionCommand, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { type SagaInput, sagaInputJson, sagaInputOf } from '../../services/shared/saga-input.ts';
 import { UserError } from '../errors.ts';
 import { executionArnFor, readHistory, waitForExecutionToEnd } from './executions.ts';
 import type { ResolvedTarget } from './target.ts';
@@ -31,14 +33,6 @@ export interface StepAnswer {
   /** The error name (`errorType`) of a failed invocation. */
   readonly error?: string;
   readonly message?: string;
-}
-
-/** The order as the saga's input carries it. */
-export interface SagaInput {
-  readonly orderId: string;
-  readonly amount: number;
-  readonly currency: string;
-  readonly items: readonly { readonly sku: string; readonly qty: number }[];
 }
 
 /** The forward steps' functions among the stack's function names (the `FunctionNames` output). */
@@ -65,7 +59,9 @@ export function forwardStepFunctions(functionNames: string): Record<ForwardStep,
 }
 
 /** The payloads the ASL builds for the forward steps, with their idempotency keys. */
-export function stepPayloads(order: SagaInput): Record<ForwardStep, Record<string, unknown>> {
+export function stepPayloads(
+  order: Pick<SagaInput, 'orderId' | 'amount' | 'currency' | 'items'>,
+): Record<ForwardStep, Record<string, unknown>> {
   const { orderId, amount, currency, items } = order;
   return {
     charge: { orderId, amount, currency, idempotency_key: `${orderId}#charge` },
@@ -74,14 +70,9 @@ export function stepPayloads(order: SagaInput): Record<ForwardStep, Record<strin
   };
 }
 
-/** The saga input carried by an ORDER row. */
-export function sagaInputOf(orderId: string, row: Record<string, AttributeValue>): SagaInput {
-  return {
-    orderId,
-    amount: Number(row.amount?.N ?? 0),
-    currency: row.currency?.S ?? '',
-    items: (row.items?.L ?? []).map((l) => ({ sku: l.M?.sku?.S ?? '', qty: Number(l.M?.qty?.N ?? 0) })),
-  };
+/** The saga input an ORDER row carries (the input the publisher and the sweeper send). */
+export function orderSagaInput(orderId: string, row: Record<string, AttributeValue>): SagaInput {
+  return sagaInputOf({ ...unmarshall(row), orderId }, `order row ORDER#${orderId}`);
 }
 
 /** The order's ORDER row (strongly consistent), or undefined. */
@@ -115,7 +106,7 @@ export async function originalInput(
   } catch (error) {
     if ((error as Error).name !== 'ExecutionDoesNotExist') throw error;
   }
-  return JSON.stringify({ ...sagaInputOf(orderId, row), customerId: row.customerId?.S ?? '' });
+  return sagaInputJson(orderSagaInput(orderId, row));
 }
 
 /** Runs `work` over `items`, `concurrency` at a time. */
@@ -225,7 +216,7 @@ export async function invokeForwardSteps(
   },
 ): Promise<StepAnswer[]> {
   const functions = forwardStepFunctions(target.outputs.FunctionNames ?? '');
-  const payloads = stepPayloads(sagaInputOf(orderId, row));
+  const payloads = stepPayloads(orderSagaInput(orderId, row));
   const steps: StepAnswer[] = [];
   let done = 0;
   await pool(
@@ -379,3 +370,5 @@ export async function takeCancelDecision(
     throw error;
   }
 }
+
+export type { SagaInput };
