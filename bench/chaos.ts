@@ -15,11 +15,11 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { startLocalCloudDetached, stopLocalCloud } from '@saga/local-cloud';
 import { type KnownBug, putBugBack } from '../cli/chaos/bugs.ts';
 import { run } from '../cli/run.ts';
 import { CDK_OUT, synthesisIsStale, synthesize } from '../cli/target/project.ts';
 import { resolveTarget } from '../cli/target/target.ts';
-import { startLocalCloudDetached, stopLocalCloud } from '../infra/local/lifecycle.ts';
 
 const { values } = parseArgs({
   options: {

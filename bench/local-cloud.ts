@@ -16,11 +16,15 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  findEatMyData,
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  startLocalCloudDetached,
+  stopLocalCloud,
+} from '@saga/local-cloud';
 import { run } from '../cli/run.ts';
 import { CDK_OUT, synthesisIsStale, synthesize } from '../cli/target/project.ts';
-import { findEatMyData } from '../infra/local/dynamodb-local.ts';
-import { startLocalCloudDetached, stopLocalCloud } from '../infra/local/lifecycle.ts';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../infra/local/types.ts';
 
 const { values } = parseArgs({
   options: {

@@ -1,6 +1,5 @@
+import { JavaMissingError, LocalCloudStartError, LocalCloudStateError } from '@saga/local-cloud';
 import { describe, expect, test } from 'vitest';
-import { JavaMissingError } from '../infra/local/dynamodb-local.ts';
-import { LocalCloudStartError, LocalCloudStateError } from '../infra/local/lifecycle.ts';
 import {
   AbortError,
   CheckFailedError,

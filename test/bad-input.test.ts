@@ -22,6 +22,7 @@ import {
   type ScanCommandOutput,
 } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { LOCAL_CREDENTIALS } from '@saga/local-cloud';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { ulid } from 'ulid';
 import { beforeAll, describe, expect, inject, test } from 'vitest';
@@ -29,7 +30,6 @@ import { executionArnFor, waitForExecutionToEnd, waitForExecutionToExist } from 
 import { type ApiResponse, callApi } from '../cli/target/http.ts';
 import { CDK_OUT } from '../cli/target/project.ts';
 import { type ResolvedTarget, resolveTarget } from '../cli/target/target.ts';
-import { LOCAL_CREDENTIALS } from '../infra/local/types.ts';
 import { type FailSpec, writeFailureFlag } from '../services/shared/failure-flags.ts';
 import { type CliResult, runCli, tempProject } from './support/cli.ts';
 

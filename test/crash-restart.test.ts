@@ -17,6 +17,12 @@ import {
   type HistoryEvent,
   SFNClient,
 } from '@aws-sdk/client-sfn';
+import {
+  type LocalCloudState,
+  localCloudPaths,
+  startLocalCloudDetached,
+  stopLocalCloud,
+} from '@saga/local-cloud';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
@@ -31,12 +37,6 @@ import { type Ledger, readLedger } from '../cli/target/ledger.ts';
 import { readOrderLogs } from '../cli/target/logs.ts';
 import { CDK_OUT } from '../cli/target/project.ts';
 import { type ResolvedTarget, resolveTarget } from '../cli/target/target.ts';
-import {
-  type LocalCloudState,
-  localCloudPaths,
-  startLocalCloudDetached,
-  stopLocalCloud,
-} from '../infra/local/lifecycle.ts';
 import { deleteFailureFlag, type FailSpec, writeFailureFlag } from '../services/shared/failure-flags.ts';
 import { runCli } from './support/cli.ts';
 

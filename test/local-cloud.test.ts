@@ -16,12 +16,12 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '@saga/local-cloud';
+import { type LocalCloud, startLocalCloud } from '@saga/local-cloud/in-process';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CDK_OUT, synthesisIsStale, synthesize } from '../cli/target/project.ts';
-import { type LocalCloud, startLocalCloud } from '../infra/local/cloud.ts';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../infra/local/types.ts';
 import { parseFailSpec, writeFailureFlag } from '../services/shared/failure-flags.ts';
 
 const PROJECT_DIR = join(import.meta.dirname, '..');

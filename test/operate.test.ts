@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { readLocalCloudState, stopLocalCloud } from '@saga/local-cloud';
 import { ulid } from 'ulid';
 import { beforeAll, describe, expect, inject, onTestFinished, test } from 'vitest';
 import { shortFunctionName } from '../cli/commands/logs.ts';
@@ -20,7 +21,6 @@ import {
 import { checkInvariants, type InvariantResult, readStock } from '../cli/target/invariants.ts';
 import { readLedger } from '../cli/target/ledger.ts';
 import { type ResolvedTarget, resolveTarget } from '../cli/target/target.ts';
-import { readLocalCloudState, stopLocalCloud } from '../infra/local/lifecycle.ts';
 import { runCli } from './support/cli.ts';
 import { spawnSaga } from './support/saga-process.ts';
 import { warmUp } from './support/warm-up.ts';

@@ -21,6 +21,7 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
+import { startLocalCloudDetached, stopLocalCloud } from '@saga/local-cloud';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { executionArnFor, waitForExecutionToEnd, waitForExecutionToExist } from '../cli/target/executions.ts';
@@ -29,7 +30,6 @@ import { readStock } from '../cli/target/invariants.ts';
 import { CDK_OUT } from '../cli/target/project.ts';
 import { takeCancelDecision } from '../cli/target/rerun.ts';
 import { type ResolvedTarget, resolveTarget } from '../cli/target/target.ts';
-import { startLocalCloudDetached, stopLocalCloud } from '../infra/local/lifecycle.ts';
 import { findCatalogItem } from '../services/shared/catalog.ts';
 import { parseFailSpec, writeFailureFlag } from '../services/shared/failure-flags.ts';
 import { orderRows, type Row } from './support/saga-rows.ts';

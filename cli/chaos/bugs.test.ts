@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { compileDefinition } from '@saga/local-cloud/asl';
 import { describe, expect, test } from 'vitest';
-import { compileDefinition } from '../../infra/local/stepfunctions/runner.ts';
 import { PACKAGE_ROOT } from '../target/project.ts';
 import { KNOWN_BUGS } from './bugs.ts';
 

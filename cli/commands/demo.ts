@@ -163,7 +163,7 @@ export interface DemoResult {
 /** `saga demo`: the guided tour on the local target (deploys first when needed). */
 export async function demo(ctx: CommandContext): Promise<DemoResult> {
   const { out } = ctx;
-  const { readLocalCloudState } = await import('../../infra/local/lifecycle.ts');
+  const { readLocalCloudState } = await import('@saga/local-cloud');
   if (ctx.globals.target !== 'aws' && !(await readLocalCloudState(ctx.projectDir))) {
     const { deploy } = await import('./deploy.ts');
     await deploy(ctx, { timeScale: 0.1 });

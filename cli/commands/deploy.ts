@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LocalCloudState } from '../../infra/local/lifecycle.ts';
+import type { LocalCloudState } from '@saga/local-cloud';
 import type { CommandContext } from '../command.ts';
 import { noteForInterrupt } from '../errors.ts';
 import { writeContext } from '../target/context.ts';
@@ -50,7 +50,7 @@ export async function deploy(ctx: CommandContext, options: DeployOptions): Promi
       throw error;
     }
   }
-  const lifecycle = await import('../../infra/local/lifecycle.ts');
+  const lifecycle = await import('@saga/local-cloud');
   const running = await runningCloud(ctx, lifecycle);
   if (running) {
     const changes = settingChanges(running, options, synthesized);
@@ -93,7 +93,7 @@ export async function deploy(ctx: CommandContext, options: DeployOptions): Promi
 /** The running cloud, or undefined; a corrupt state.json is said and then replaced by a fresh start. */
 async function runningCloud(
   ctx: CommandContext,
-  lifecycle: typeof import('../../infra/local/lifecycle.ts'),
+  lifecycle: typeof import('@saga/local-cloud'),
 ): Promise<LocalCloudState | undefined> {
   try {
     return await lifecycle.readLocalCloudState(ctx.projectDir);

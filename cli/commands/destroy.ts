@@ -22,7 +22,7 @@ export async function destroy(ctx: CommandContext): Promise<{ target: 'local' | 
     const { destroyOnAws } = await import('../target/aws-deploy.ts');
     await destroyOnAws(ctx);
   } else {
-    const { stopLocalCloud } = await import('../../infra/local/lifecycle.ts');
+    const { stopLocalCloud } = await import('@saga/local-cloud');
     const wasRunning = await stopLocalCloud({ projectDir: ctx.projectDir, removeData: true });
     ctx.out.success(
       wasRunning

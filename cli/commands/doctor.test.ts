@@ -42,7 +42,7 @@ describe('saga doctor', () => {
     // On Linux: whether DynamoDB Local's fsync calls are skipped, matching what the local cloud would do.
     const writes = found.get('DynamoDB Local writes');
     if (process.platform === 'linux') {
-      const { findEatMyData } = await import('../../infra/local/dynamodb-local.ts');
+      const { findEatMyData } = await import('@saga/local-cloud');
       const lib = findEatMyData();
       expect(writes).toMatchObject(
         lib ? { status: 'ok', detail: `fsync skipped (${lib})` } : { status: 'warn' },

@@ -30,7 +30,7 @@ export async function doctor(ctx: CommandContext, options: DoctorOptions): Promi
           fix: 'run saga through npm (`npx saga`), which uses the project-pinned Node 24',
         },
   );
-  const { checkJava, findEatMyData } = await import('../../infra/local/dynamodb-local.ts');
+  const { checkJava, findEatMyData } = await import('@saga/local-cloud');
   try {
     checks.push({ name: 'Java (DynamoDB Local)', status: 'ok', detail: `Java ${checkJava()}` });
   } catch (error) {
@@ -71,7 +71,7 @@ export async function doctor(ctx: CommandContext, options: DoctorOptions): Promi
         }
       : { name: 'Synthesized app', status: 'ok', detail: CDK_OUT },
   );
-  const { readLocalCloudState, LocalCloudStateError } = await import('../../infra/local/lifecycle.ts');
+  const { readLocalCloudState, LocalCloudStateError } = await import('@saga/local-cloud');
   const state = await readLocalCloudState(ctx.projectDir).catch((error: unknown) => {
     if (error instanceof LocalCloudStateError) return error;
     throw error;

@@ -82,7 +82,7 @@ function orderIdOfExecution(executionArn: string): string {
 /** The local cloud's time scale, when the target is the local cloud (undefined on aws or when unknown). */
 async function localTimeScale(ctx: CommandContext, target: ResolvedTarget): Promise<number | undefined> {
   if (target.kind !== 'local') return undefined;
-  const { readLocalCloudState } = await import('../../infra/local/lifecycle.ts');
+  const { readLocalCloudState } = await import('@saga/local-cloud');
   return (await readLocalCloudState(ctx.projectDir))?.timeScale;
 }
 

@@ -44,8 +44,8 @@ export async function resolveTarget(
 ): Promise<ResolvedTarget> {
   const kind = await chooseTarget(projectDir, options);
   if (kind === 'local') {
-    const { readLocalCloudState } = await import('../../infra/local/lifecycle.ts');
-    const { LOCAL_CREDENTIALS } = await import('../../infra/local/types.ts');
+    const { readLocalCloudState } = await import('@saga/local-cloud');
+    const { LOCAL_CREDENTIALS } = await import('@saga/local-cloud');
     const state = await readLocalCloudState(projectDir);
     if (!state) {
       throw new EnvironmentError(

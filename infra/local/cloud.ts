@@ -6,16 +6,16 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { createTargetDispatcher, type DeployResult, deployTemplate } from './deploy.ts';
-import { type DynamoDbLocal, freePort, startDynamoDbLocal } from './dynamodb-local.ts';
-import { type Edge, startEdge } from './edge.ts';
-import { EventBridgeService } from './events.ts';
+import { createTargetDispatcher, type DeployResult, deployTemplate } from './cloudformation/deploy.ts';
+import { loadCloudAssembly } from './cloudformation/template.ts';
+import { type DynamoDbLocal, freePort, startDynamoDbLocal } from './dynamodb/dynamodb-local.ts';
+import { type Edge, startEdge } from './edge/edge.ts';
+import { EventBridgeService } from './events/service.ts';
 import { LambdaRuntime } from './lambda/runtime.ts';
-import { LogsService } from './logs.ts';
-import { SqsService } from './sqs.ts';
+import { DynamoDbStreamMapping } from './lambda/stream-poller.ts';
+import { LogsService } from './logs/service.ts';
+import { SqsService } from './sqs/service.ts';
 import { StepFunctionsService } from './stepfunctions/service.ts';
-import { DynamoDbStreamMapping } from './stream-poller.ts';
-import { loadCloudAssembly } from './template.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from './types.ts';
 
 /** Options for {@link startLocalCloud}. */

@@ -22,7 +22,7 @@ const standIn = join(work, 'stand-in.mjs');
 writeFileSync(
   standIn,
   `import { parseMainArgs, runLocalCloudProcess } from ${JSON.stringify(join(here, 'main.ts'))};
-import { startEdge } from ${JSON.stringify(join(here, 'edge.ts'))};
+import { startEdge } from ${JSON.stringify(join(here, 'edge', 'edge.ts'))};
 const none = { async handle() { return {}; } };
 await runLocalCloudProcess(parseMainArgs(process.argv.slice(2)), async (options) => {
   const edge = await startEdge({
@@ -44,7 +44,7 @@ const failingStandIn = join(work, 'failing-stand-in.mjs');
 writeFileSync(
   failingStandIn,
   `import { parseMainArgs, runLocalCloudProcess } from ${JSON.stringify(join(here, 'main.ts'))};
-import { JavaMissingError } from ${JSON.stringify(join(here, 'dynamodb-local.ts'))};
+import { JavaMissingError } from ${JSON.stringify(join(here, 'dynamodb', 'dynamodb-local.ts'))};
 await runLocalCloudProcess(parseMainArgs(process.argv.slice(2)), async () => {
   throw new JavaMissingError('\`java\` was not found');
 });
@@ -57,7 +57,7 @@ writeFileSync(
   hangingStandIn,
   `import { spawn } from 'node:child_process';
 import { parseMainArgs, runLocalCloudProcess } from ${JSON.stringify(join(here, 'main.ts'))};
-import { startEdge } from ${JSON.stringify(join(here, 'edge.ts'))};
+import { startEdge } from ${JSON.stringify(join(here, 'edge', 'edge.ts'))};
 const none = { async handle() { return {}; } };
 await runLocalCloudProcess(parseMainArgs(process.argv.slice(2)), async () => {
   const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });

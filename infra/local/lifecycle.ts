@@ -13,7 +13,7 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeS
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EDGE_HEALTH_PATH } from './edge.ts';
+import { EDGE_HEALTH_PATH } from './edge/edge.ts';
 
 /** What a running local cloud tells its clients (`.saga/local/state.json`). */
 export interface LocalCloudState {

@@ -10,7 +10,7 @@ import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LocalCloud } from './cloud.ts';
-import { checkJava } from './dynamodb-local.ts';
+import { checkJava } from './dynamodb/dynamodb-local.ts';
 import {
   type LocalCloudState,
   localCloudPaths,

@@ -1,5 +1,5 @@
+import { type DynamoDbLocal, startDynamoDbLocal } from '@saga/local-cloud';
 import type { TestProject } from 'vitest/node';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../infra/local/dynamodb-local.ts';
 
 let ddb: DynamoDbLocal | undefined;
 

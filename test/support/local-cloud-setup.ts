@@ -1,9 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startLocalCloudDetached, stopLocalCloud } from '@saga/local-cloud';
 import type { TestProject } from 'vitest/node';
 import { CDK_OUT, synthesisIsStale, synthesize } from '../../cli/target/project.ts';
-import { startLocalCloudDetached, stopLocalCloud } from '../../infra/local/lifecycle.ts';
 
 /** Time scale of the shared local cloud: Retry/Wait delays and Lambda timeouts ×0.1. */
 export const E2E_TIME_SCALE = 0.1;

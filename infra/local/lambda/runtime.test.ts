@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseFailSpec, writeFailureFlag } from '../../../services/shared/failure-flags.ts';
 import { placeTestOrder } from '../../../services/shared/testing.ts';
 import { createTestTable, TEST_AWS, testDynamoDbClient } from '../../../test/support/dynamodb.ts';
-import { AwsError } from '../aws-error.ts';
-import { LogsService } from '../logs.ts';
+import { LogsService } from '../logs/service.ts';
 import type { InvokeResult } from '../types.ts';
+import { AwsError } from '../wire/aws-error.ts';
 import { LambdaRuntime, type LocalFunctionSpec } from './runtime.ts';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -5,7 +5,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { isAbsolute } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { AwsError } from '../aws-error.ts';
 import {
   type InvokeResult,
   type LambdaInvoker,
@@ -13,6 +12,7 @@ import {
   LOCAL_REGION,
   type LogSink,
 } from '../types.ts';
+import { AwsError } from '../wire/aws-error.ts';
 import type { InvokeMessage, LambdaErrorPayload, SandboxInit, WorkerMessage } from './protocol.ts';
 
 /** A function as the template describes it, ready to run locally. */

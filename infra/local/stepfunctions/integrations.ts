@@ -14,8 +14,8 @@ import {
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { AwsError } from '../aws-error.ts';
 import type { InvokeResult, LambdaInvoker } from '../types.ts';
+import { AwsError } from '../wire/aws-error.ts';
 
 /** The DynamoDB actions of the optimized integration the local cloud runs. */
 export type DynamoDbAction = 'getItem' | 'putItem' | 'updateItem' | 'deleteItem';

@@ -12,8 +12,8 @@ import {
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { TEST_AWS, testDynamoDbClient } from '../../../test/support/dynamodb.ts';
-import { AwsError } from '../aws-error.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../types.ts';
+import { AwsError } from '../wire/aws-error.ts';
 import type { LocalHistoryEvent } from './history.ts';
 import { RESTART_CAUSE, StepFunctionsService, type StepFunctionsServiceOptions } from './service.ts';
 import { eventTypes, TestFunctions } from './testing.ts';

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DescribeExecutionOutput } from '@aws-sdk/client-sfn';
-import { AwsError, type JsonService } from '../aws-error.ts';
 import type { LambdaInvoker } from '../types.ts';
+import { AwsError, type JsonService } from '../wire/aws-error.ts';
 import {
   appendEvent,
   dataDetails,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { AwsError } from '../aws-error.ts';
 import type { InvokeResult, LambdaInvoker } from '../types.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../types.ts';
+import { AwsError } from '../wire/aws-error.ts';
 import type { LocalHistoryEvent } from './history.ts';
 
 /** A function the test runs as a local Lambda: its return value is the payload, a throw a function error. */

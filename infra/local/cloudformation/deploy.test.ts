@@ -11,7 +11,9 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
-import { TEST_AWS, testDynamoDbClient } from '../../test/support/dynamodb.ts';
+import { TEST_AWS, testDynamoDbClient } from '../../../test/support/dynamodb.ts';
+import type { EventRuleSpec } from '../events/service.ts';
+import { type InvokeResult, LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../types.ts';
 import {
   type ApiSpec,
   applySubstitutions,
@@ -25,7 +27,6 @@ import {
   lambdaArnOfIntegrationUri,
   type StreamMappingOptions,
 } from './deploy.ts';
-import type { EventRuleSpec } from './events.ts';
 import {
   assetDirectory,
   type CloudAssembly,
@@ -33,11 +34,10 @@ import {
   loadCloudAssembly,
   TemplateResolver,
 } from './template.ts';
-import { type InvokeResult, LOCAL_ACCOUNT_ID, LOCAL_REGION } from './types.ts';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'assembly');
 const SERVED_URL = 'http://127.0.0.1:45678/';
-const REAL_CDK_OUT = join(import.meta.dirname, '..', '..', 'cdk.out');
+const REAL_CDK_OUT = join(import.meta.dirname, '..', '..', '..', 'cdk.out');
 
 /** What deploy asked of each part; the parts under test elsewhere, DynamoDB Local real. */
 interface Recorded {

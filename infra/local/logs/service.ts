@@ -5,8 +5,8 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { appendFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AwsError, type JsonService } from './aws-error.ts';
-import { LOCAL_ACCOUNT_ID, LOCAL_REGION, type LogSink } from './types.ts';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION, type LogSink } from '../types.ts';
+import { AwsError, type JsonService } from '../wire/aws-error.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Filter patterns

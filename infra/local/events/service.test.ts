@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AwsError, type JsonService } from './aws-error.ts';
-import { type DeadLetterDispatcher, EventBridgeService, type EventEnvelope } from './events.ts';
-import { SqsService } from './sqs.ts';
+import { SqsService } from '../sqs/service.ts';
+import { AwsError, type JsonService } from '../wire/aws-error.ts';
+import { type DeadLetterDispatcher, EventBridgeService, type EventEnvelope } from './service.ts';
 
 const ARN = 'arn:aws:events:us-east-1:000000000000';
 const BUS_ARN = `${ARN}:event-bus/OrderEvents`;
@@ -360,7 +360,7 @@ describe('scheduled rules', () => {
   });
 
   it('parses rate() as EventBridge does and refuses cron() and malformed expressions, saying why', async () => {
-    const { parseScheduleExpression } = await import('./events.ts');
+    const { parseScheduleExpression } = await import('./service.ts');
     expect(parseScheduleExpression('rate(1 minute)')).toEqual({ periodMs: 60_000 });
     expect(parseScheduleExpression('rate(5 minutes)')).toEqual({ periodMs: 300_000 });
     expect(parseScheduleExpression('rate(1 hour)')).toEqual({ periodMs: 3_600_000 });

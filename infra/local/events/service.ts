@@ -9,9 +9,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AwsError, type JsonService } from './aws-error.ts';
-import { matchesEventPattern, validateEventPattern } from './event-pattern.ts';
-import { LOCAL_ACCOUNT_ID, LOCAL_REGION, type TargetDispatcher } from './types.ts';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION, type TargetDispatcher } from '../types.ts';
+import { AwsError, type JsonService } from '../wire/aws-error.ts';
+import { matchesEventPattern, validateEventPattern } from './pattern.ts';
 
 /** A rule target as the template declares it. */
 export interface EventTargetSpec {

@@ -18,9 +18,9 @@ import {
   type Shard,
   type _Record as StreamRecord,
 } from '@aws-sdk/client-dynamodb-streams';
-import { AwsError } from './aws-error.ts';
-import { matchesEventPattern, validateEventPattern } from './event-pattern.ts';
-import type { InvokeResult, LambdaInvoker, TargetDispatcher } from './types.ts';
+import { matchesEventPattern, validateEventPattern } from '../events/pattern.ts';
+import type { InvokeResult, LambdaInvoker, TargetDispatcher } from '../types.ts';
+import { AwsError } from '../wire/aws-error.ts';
 
 /** Options of {@link DynamoDbStreamMapping}; the names follow CreateEventSourceMapping. */
 export interface DynamoDbStreamMappingOptions {

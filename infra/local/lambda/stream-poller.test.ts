@@ -11,13 +11,13 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTestTable, TEST_AWS, testDynamoDbClient } from '../../test/support/dynamodb.ts';
+import { createTestTable, TEST_AWS, testDynamoDbClient } from '../../../test/support/dynamodb.ts';
+import type { InvokeResult, LambdaInvoker, TargetDispatcher } from '../types.ts';
 import {
   DynamoDbStreamMapping,
   type DynamoDbStreamMappingOptions,
   type LambdaDynamoDbRecord,
 } from './stream-poller.ts';
-import type { InvokeResult, LambdaInvoker, TargetDispatcher } from './types.ts';
 
 const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:OutboxPublisher';
 const ON_FAILURE = 'arn:aws:sqs:us-east-1:000000000000:outbox-failures';

@@ -6,9 +6,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { HttpApiRoute, HttpApiSpec } from './edge.ts';
-import { verifySigV4 } from './sigv4.ts';
-import type { InvokeResult, LambdaInvoker } from './types.ts';
+import type { HttpApiRoute, HttpApiSpec } from '../edge/edge.ts';
+import type { InvokeResult, LambdaInvoker } from '../types.ts';
+import { verifySigV4 } from '../wire/sigv4.ts';
 
 /** API Gateway's payload limit for HTTP APIs. */
 export const HTTP_API_MAX_BODY_BYTES = 10 * 1024 * 1024;

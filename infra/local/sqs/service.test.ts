@@ -18,8 +18,8 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AwsError, type JsonService } from './aws-error.ts';
-import { SqsService, sqsQueryErrorHeader } from './sqs.ts';
+import { AwsError, type JsonService } from '../wire/aws-error.ts';
+import { SqsService, sqsQueryErrorHeader } from './service.ts';
 
 /** A minimal awsJson1_0 front door (what the edge does) so the real SQS client talks to the service. */
 async function serveJson(service: JsonService): Promise<{ server: Server; endpoint: string }> {

@@ -15,11 +15,12 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { AwsError, type JsonService } from './aws-error.ts';
-import type { EventArchiveSpec, EventRuleSpec } from './events.ts';
-import type { LocalFunctionSpec } from './lambda/runtime.ts';
-import type { StateMachineSpec } from './stepfunctions/service.ts';
-import type { DynamoDbStreamMappingOptions } from './stream-poller.ts';
+import type { EventArchiveSpec, EventRuleSpec } from '../events/service.ts';
+import type { LocalFunctionSpec } from '../lambda/runtime.ts';
+import type { DynamoDbStreamMappingOptions } from '../lambda/stream-poller.ts';
+import type { StateMachineSpec } from '../stepfunctions/service.ts';
+import type { InvokeResult, LambdaInvoker, LogSink, TargetDispatcher } from '../types.ts';
+import { AwsError, type JsonService } from '../wire/aws-error.ts';
 import {
   assetDirectory,
   type CfnResource,
@@ -28,7 +29,6 @@ import {
   resourceDependencies,
   TemplateResolver,
 } from './template.ts';
-import type { InvokeResult, LambdaInvoker, LogSink, TargetDispatcher } from './types.ts';
 
 /** What deploy registers with the Lambda runtime. */
 export type FunctionSpec = LocalFunctionSpec;

@@ -7,7 +7,7 @@
  * A missing field matches only `{"exists": false}`; `anything-but` needs the field to be present.
  */
 import { BlockList, isIP } from 'node:net';
-import { AwsError } from './aws-error.ts';
+import { AwsError } from '../wire/aws-error.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type PatternObject = Record<string, unknown>;

@@ -18,7 +18,6 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from 'node:http';
-import { AwsError, type JsonService } from './aws-error.ts';
 import {
   closeServer,
   type HttpApiServer,
@@ -26,8 +25,9 @@ import {
   RequestTooLargeError,
   readRequestBody,
   startHttpApiServer,
-} from './http-api.ts';
-import { type LambdaInvoker, LOCAL_ACCOUNT_ID } from './types.ts';
+} from '../apigateway/http-api.ts';
+import { type LambdaInvoker, LOCAL_ACCOUNT_ID } from '../types.ts';
+import { AwsError, type JsonService } from '../wire/aws-error.ts';
 
 /** The services the edge routes to. */
 export interface EdgeServices {

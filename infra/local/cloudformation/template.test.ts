@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../types.ts';
 import {
   assetDirectory,
   type CfnTemplate,
@@ -15,7 +16,6 @@ import {
   TemplateResolutionError,
   TemplateResolver,
 } from './template.ts';
-import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './types.ts';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'assembly');
 const FUNCTION_ASSET = '044e1cac5c8e318888f49df73950340814075293220fa349a9be25f737fdbabb';

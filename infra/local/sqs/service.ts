@@ -7,8 +7,8 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AwsError, type JsonService } from './aws-error.ts';
-import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './types.ts';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../types.ts';
+import { AwsError, type JsonService } from '../wire/aws-error.ts';
 
 /** A message attribute as SQS takes it (`DataType` String, Number or Binary, optionally with a custom suffix). */
 export interface SqsMessageAttribute {

@@ -17,10 +17,10 @@ import {
 } from '@aws-sdk/client-sfn';
 import { GetQueueUrlCommand, QueueDoesNotExist, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
-import { createTestTable, TEST_AWS } from '../../test/support/dynamodb.ts';
-import { AwsError, type JsonService } from './aws-error.ts';
+import { createTestTable, TEST_AWS } from '../../../test/support/dynamodb.ts';
+import type { InvokeResult, LambdaInvoker } from '../types.ts';
+import { AwsError, type JsonService } from '../wire/aws-error.ts';
 import { type Edge, startEdge } from './edge.ts';
-import type { InvokeResult, LambdaInvoker } from './types.ts';
 
 const run = promisify(execFile);
 

@@ -10,8 +10,8 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AwsError } from './aws-error.ts';
-import { compileFilterPattern, FilterPatternError, LogsService } from './logs.ts';
+import { AwsError } from '../wire/aws-error.ts';
+import { compileFilterPattern, FilterPatternError, LogsService } from './service.ts';
 
 const powertoolsLine = JSON.stringify({
   level: 'INFO',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AwsError } from './aws-error.ts';
-import { matchesEventPattern, validateEventPattern } from './event-pattern.ts';
+import { AwsError } from '../wire/aws-error.ts';
+import { matchesEventPattern, validateEventPattern } from './pattern.ts';
 
 const event = {
   version: '0',
