@@ -1,177 +1,37 @@
 /**
- * Reads a synthesized CDK cloud assembly (`cdk.out/`) and resolves the CloudFormation intrinsics of its
- * template the way CloudFormation would for the local cloud: physical names, ARNs, pseudo parameters,
- * conditions and the order resources must come up in.
+ * Resolves the CloudFormation intrinsics of a synthesized template the way CloudFormation would for the local
+ * cloud: pseudo parameters, parameters, conditions, Ref / Fn::GetAtt / Fn::Sub… and the order resources must come
+ * up in. What a type's physical name, Ref and GetAtt are is each type's provider's (resources/); reading the cloud
+ * assembly is assembly.ts (re-exported here).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { providerFor, providerForType } from '../resources/index.ts';
+import type { NameContext, ResolveContext, ResourceProvider, StackResolver } from '../resources/provider.ts';
+import {
+  type CfnResource,
+  type CfnTemplate,
+  isCustomResourceType,
+  stackGeneratedName,
+  TemplateResolutionError,
+} from './model.ts';
 
-/** A CloudFormation resource as it appears in a template. */
-export interface CfnResource {
-  readonly Type: string;
-  readonly Properties?: Readonly<Record<string, unknown>>;
-  readonly DependsOn?: string | readonly string[];
-  readonly Condition?: string;
-  readonly Metadata?: unknown;
-}
+export { assetDirectory, loadCloudAssembly } from './assembly.ts';
+export {
+  type CfnOutput,
+  type CfnParameter,
+  type CfnResource,
+  type CfnTemplate,
+  type CloudAssembly,
+  CloudAssemblyError,
+  pseudoRandom,
+  TemplateResolutionError,
+} from './model.ts';
 
-/** A CloudFormation output. */
-export interface CfnOutput {
-  readonly Value: unknown;
-  readonly Description?: string;
-  readonly Condition?: string;
-  readonly Export?: unknown;
-}
-
-/** A CloudFormation parameter. */
-export interface CfnParameter {
-  readonly Type: string;
-  readonly Default?: unknown;
-  readonly Description?: string;
-}
-
-/** The parts of a CloudFormation template the local cloud reads. */
-export interface CfnTemplate {
-  readonly Resources: Readonly<Record<string, CfnResource>>;
-  readonly Outputs?: Readonly<Record<string, CfnOutput>>;
-  readonly Parameters?: Readonly<Record<string, CfnParameter>>;
-  readonly Conditions?: Readonly<Record<string, unknown>>;
-  readonly Mappings?: Readonly<Record<string, Readonly<Record<string, Readonly<Record<string, unknown>>>>>>;
-}
-
-/** A stack's synthesized template and its file assets. */
-export interface CloudAssembly {
-  /** Absolute path of the `cdk.out` folder. */
-  readonly cdkOut: string;
-  readonly stackName: string;
-  /** Absolute path of `<stack>.template.json`. */
-  readonly templateFile: string;
-  readonly template: CfnTemplate;
-  /** Asset hash → absolute path of its source (`cdk.out/asset.<hash>` for a function bundle). */
-  readonly assets: ReadonlyMap<string, string>;
-}
-
-/** Raised when `cdk.out` is missing, stale or unreadable. */
-export class CloudAssemblyError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'CloudAssemblyError';
-  }
-}
-
-/** Raised when an intrinsic function cannot be resolved locally (bad shape, unknown reference, import). */
-export class TemplateResolutionError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'TemplateResolutionError';
-  }
-}
-
-const SYNTH_HINT = 'run `npm run synth` or `saga deploy`';
-
-/**
- * Loads `<stackName>.template.json` and `<stackName>.assets.json` from a cloud assembly folder.
- * Throws {@link CloudAssemblyError} with what to run when the folder or a file is missing.
- */
-export function loadCloudAssembly(cdkOut: string, stackName = 'Saga'): CloudAssembly {
-  const dir = resolve(cdkOut);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new CloudAssemblyError(
-      `No cloud assembly at ${dir}: ${SYNTH_HINT} to synthesize the CDK app first.`,
-    );
-  }
-  const templateFile = join(dir, `${stackName}.template.json`);
-  if (!existsSync(templateFile)) {
-    throw new CloudAssemblyError(
-      `The cloud assembly ${dir} has no template for stack "${stackName}" (${stackName}.template.json): ${SYNTH_HINT}.`,
-    );
-  }
-  const template = readJson(templateFile) as CfnTemplate;
-  if (typeof template !== 'object' || template === null || typeof template.Resources !== 'object') {
-    throw new CloudAssemblyError(
-      `${templateFile} is not a CloudFormation template (no "Resources"): ${SYNTH_HINT}.`,
-    );
-  }
-  const assets = new Map<string, string>();
-  const assetsFile = join(dir, `${stackName}.assets.json`);
-  if (existsSync(assetsFile)) {
-    const manifest = readJson(assetsFile) as { files?: Record<string, { source?: { path?: string } }> };
-    for (const [hash, entry] of Object.entries(manifest.files ?? {})) {
-      if (entry.source?.path) assets.set(hash, resolve(dir, entry.source.path));
-    }
-  }
-  return { cdkOut: dir, stackName, templateFile, template, assets };
-}
-
-function readJson(file: string): unknown {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new CloudAssemblyError(`Could not read ${file} as JSON: ${SYNTH_HINT} again.`, { cause: error });
-  }
-}
-
-/**
- * The folder holding a function's bundle: its `Code.S3Key` is `<asset hash>.zip`, which names the asset.
- * Throws {@link CloudAssemblyError} when the asset is not in the assembly.
- */
-export function assetDirectory(assembly: CloudAssembly, code: unknown, logicalId: string): string {
-  const key = typeof code === 'object' && code !== null ? (code as { S3Key?: unknown }).S3Key : undefined;
-  if (typeof key !== 'string') {
-    throw new CloudAssemblyError(
-      `Function ${logicalId} has no asset Code.S3Key (received ${JSON.stringify(code)}); ` +
-        'the local cloud runs only bundled assets (NodejsFunction / Code.fromAsset).',
-    );
-  }
-  const hash = key.replace(/\.zip$/, '');
-  const dir = assembly.assets.get(hash) ?? join(assembly.cdkOut, `asset.${hash}`);
-  if (!existsSync(dir)) {
-    throw new CloudAssemblyError(
-      `Function ${logicalId}: asset ${hash} is missing from ${assembly.cdkOut}: ${SYNTH_HINT}.`,
-    );
-  }
-  return dir;
-}
-
-/** The longest name each service accepts; CloudFormation truncates generated names to fit. */
-const NAME_LIMITS: Readonly<Record<string, number>> = {
-  'AWS::Lambda::Function': 64,
-  'AWS::SQS::Queue': 80,
-  'AWS::DynamoDB::Table': 255,
-  'AWS::Logs::LogGroup': 512,
-  'AWS::Events::Rule': 64,
-  'AWS::Events::Archive': 48,
-  'AWS::StepFunctions::StateMachine': 80,
-  'AWS::IAM::Role': 64,
-  'AWS::IAM::Policy': 128,
-};
-
-/** Property that carries an explicit physical name, per type. */
-const NAME_PROPERTIES: Readonly<Record<string, string>> = {
-  'AWS::DynamoDB::Table': 'TableName',
-  'AWS::Lambda::Function': 'FunctionName',
-  'AWS::SQS::Queue': 'QueueName',
-  'AWS::Events::EventBus': 'Name',
-  'AWS::Events::Rule': 'Name',
-  'AWS::Events::Archive': 'ArchiveName',
-  'AWS::Logs::LogGroup': 'LogGroupName',
-  'AWS::StepFunctions::StateMachine': 'StateMachineName',
-  'AWS::IAM::Role': 'RoleName',
-  'AWS::IAM::Policy': 'PolicyName',
-  'AWS::ApiGatewayV2::Stage': 'StageName',
-};
-
-const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
-const LOWER = 'abcdefghijklmnopqrstuvwxyz0123456789';
-const MIXED = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-
-/** A deterministic stand-in for CloudFormation's random suffix: the same logical id gives the same name. */
-export function pseudoRandom(seed: string, length: number, alphabet = UPPER): string {
-  const bytes = createHash('sha256').update(seed).digest();
-  let out = '';
-  for (let i = 0; i < length; i++) out += alphabet[(bytes[i % bytes.length] ?? 0) % alphabet.length];
-  return out;
+/** The name a provider generates, or `<Stack>-<LogicalId>-<RANDOM13>` within its limit (255 by default). */
+function generateName(provider: ResourceProvider | undefined, ctx: NameContext): string {
+  const naming = provider?.name;
+  if (naming?.generate) return naming.generate(ctx);
+  return stackGeneratedName(ctx.stackName, ctx.logicalId, naming?.limit ?? 255);
 }
 
 /**
@@ -180,14 +40,7 @@ export function pseudoRandom(seed: string, length: number, alphabet = UPPER): st
  * service's limit. Deterministic from stack and logical id, so a restart finds the same tables.
  */
 export function generatedName(stackName: string, logicalId: string, type: string): string {
-  const seed = `${stackName}/${logicalId}`;
-  if (type === 'AWS::StepFunctions::StateMachine') {
-    return `${logicalId.slice(0, 80 - 13)}-${pseudoRandom(seed, 12, MIXED)}`;
-  }
-  const suffix = type === 'AWS::Lambda::Function' ? pseudoRandom(seed, 12, MIXED) : pseudoRandom(seed, 13);
-  const limit = NAME_LIMITS[type] ?? 255;
-  const prefix = `${stackName}-${logicalId}`.slice(0, limit - suffix.length - 1);
-  return `${prefix}-${suffix}`;
+  return generateName(providerForType(type), { stackName, logicalId, property: () => undefined });
 }
 
 /** The pseudo parameters and account the template resolves against. */
@@ -227,7 +80,7 @@ const INTRINSICS = new Set([
  * attributes start from what CloudFormation would generate; `deploy.ts` overrides the ones only the
  * running parts know (a queue's URL, a stream's ARN, the served HTTP API URL).
  */
-export class TemplateResolver {
+export class TemplateResolver implements StackResolver {
   readonly template: CfnTemplate;
   readonly stackName: string;
   readonly accountId: string;
@@ -271,118 +124,61 @@ export class TemplateResolver {
   /** The resource's physical name: its explicit name property when set, else a generated one. */
   physicalName(logicalId: string): string {
     const resource = this.resource(logicalId);
-    const prop = NAME_PROPERTIES[resource.Type];
+    const provider = providerFor(resource);
+    const prop = provider?.name?.property;
     const explicit = prop ? resource.Properties?.[prop] : undefined;
     if (explicit !== undefined) {
       const value = this.resolve(explicit);
       if (typeof value === 'string' && value !== '') return value;
     }
-    if (resource.Type === 'AWS::SQS::Queue' && this.resolve(resource.Properties?.FifoQueue) === true) {
-      return `${generatedName(this.stackName, logicalId, resource.Type).slice(0, 75)}.fifo`;
-    }
-    return generatedName(this.stackName, logicalId, resource.Type);
+    return generateName(provider, this.#context(logicalId, resource));
   }
 
-  /** What `Ref` returns for a resource, per type, as CloudFormation documents it. */
+  /** What `Ref` returns for a resource: an override by a running part, else what its provider says. */
   ref(logicalId: string): string {
     const override = this.#physicalIds.get(logicalId);
     if (override !== undefined) return override;
     const resource = this.resource(logicalId);
-    const { accountId: a, region: r } = this;
-    const seed = `${this.stackName}/${logicalId}`;
-    switch (resource.Type) {
-      case 'AWS::StepFunctions::StateMachine':
-        return `arn:aws:states:${r}:${a}:stateMachine:${this.physicalName(logicalId)}`;
-      case 'AWS::SQS::Queue':
-        return `https://sqs.${r}.amazonaws.com/${a}/${this.physicalName(logicalId)}`;
-      case 'AWS::Events::Rule': {
-        const bus = this.#busName(resource);
-        const name = this.physicalName(logicalId);
-        return bus === 'default' ? name : `${bus}|${name}`;
-      }
-      case 'AWS::ApiGatewayV2::Api':
-        return pseudoRandom(seed, 10, LOWER);
-      case 'AWS::ApiGatewayV2::Integration':
-      case 'AWS::ApiGatewayV2::Route':
-        return pseudoRandom(seed, 7, LOWER);
-      case 'AWS::Lambda::EventSourceMapping':
-        return deterministicUuid(seed);
-      case 'AWS::Lambda::Permission':
-      case 'AWS::IAM::Policy':
-      case 'AWS::SQS::QueuePolicy':
-      case 'AWS::CDK::Metadata':
-        return `${this.stackName}-${logicalId.slice(0, 20)}-${pseudoRandom(seed, 12)}`;
-      default:
-        return this.physicalName(logicalId);
-    }
+    const ref = providerFor(resource)?.ref;
+    return ref ? ref(this.#context(logicalId, resource)) : this.physicalName(logicalId);
   }
 
-  /** What `Fn::GetAtt` returns, per type; an unknown attribute is a clear error. */
+  /** What `Fn::GetAtt` returns, per the type's provider; an unknown attribute is a clear error. */
   getAtt(logicalId: string, attribute: string): unknown {
     const key = `${logicalId}.${attribute}`;
     if (this.#attributes.has(key)) return this.#attributes.get(key);
     const resource = this.resource(logicalId);
-    const { accountId: a, region: r } = this;
     const type = resource.Type;
-    const name = (): string => this.physicalName(logicalId);
-    const pick = (table: Record<string, () => unknown>): unknown => {
+    const table = providerFor(resource)?.attributes;
+    if (table) {
       const get = table[attribute];
       if (!get) throw this.#unknownAttribute(logicalId, type, attribute, Object.keys(table));
-      return get();
-    };
-    switch (type) {
-      case 'AWS::DynamoDB::Table':
-        return pick({
-          Arn: () => `arn:aws:dynamodb:${r}:${a}:table/${name()}`,
-          StreamArn: () => {
-            throw new TemplateResolutionError(
-              `${logicalId}.StreamArn is only known once the table exists in DynamoDB Local ` +
-                '(is StreamSpecification set, and does the reference come after the table?).',
-            );
-          },
-        });
-      case 'AWS::Lambda::Function':
-        return pick({ Arn: () => `arn:aws:lambda:${r}:${a}:function:${name()}` });
-      case 'AWS::SQS::Queue':
-        return pick({
-          Arn: () => `arn:aws:sqs:${r}:${a}:${name()}`,
-          QueueName: name,
-          QueueUrl: () => this.ref(logicalId),
-        });
-      case 'AWS::Events::EventBus':
-        return pick({ Arn: () => `arn:aws:events:${r}:${a}:event-bus/${name()}`, Name: name });
-      case 'AWS::Events::Rule': {
-        const bus = this.#busName(resource);
-        const path = bus === 'default' ? name() : `${bus}/${name()}`;
-        return pick({ Arn: () => `arn:aws:events:${r}:${a}:rule/${path}` });
-      }
-      case 'AWS::Events::Archive':
-        return pick({ Arn: () => `arn:aws:events:${r}:${a}:archive/${name()}`, ArchiveName: name });
-      case 'AWS::Logs::LogGroup':
-        return pick({ Arn: () => `arn:aws:logs:${r}:${a}:log-group:${name()}:*` });
-      case 'AWS::StepFunctions::StateMachine':
-        return pick({ Arn: () => this.ref(logicalId), Name: name });
-      case 'AWS::ApiGatewayV2::Api':
-        return pick({
-          ApiId: () => this.ref(logicalId),
-          ApiEndpoint: () => `https://${this.ref(logicalId)}.execute-api.${r}.amazonaws.com`,
-        });
-      case 'AWS::IAM::Role':
-        return pick({
-          Arn: () => `arn:aws:iam::${a}:role/${name()}`,
-          RoleId: () => `AROA${pseudoRandom(`${this.stackName}/${logicalId}`, 17)}`,
-        });
-      case 'AWS::Lambda::EventSourceMapping':
-        return pick({ Id: () => this.ref(logicalId) });
-      default:
-        if (type.startsWith('Custom::') || type === 'AWS::CloudFormation::CustomResource') {
-          throw new TemplateResolutionError(
-            `Fn::GetAtt ${logicalId}.${attribute}: custom resource ${logicalId} (${type}) returned no attribute ` +
-              `"${attribute}" in the local cloud.`,
-          );
-        }
-        throw this.#unknownAttribute(logicalId, type, attribute, []);
+      return get(this.#context(logicalId, resource));
     }
+    if (isCustomResourceType(type)) {
+      throw new TemplateResolutionError(
+        `Fn::GetAtt ${logicalId}.${attribute}: custom resource ${logicalId} (${type}) returned no attribute ` +
+          `"${attribute}" in the local cloud.`,
+      );
+    }
+    throw this.#unknownAttribute(logicalId, type, attribute, []);
+  }
+
+  /** What a provider computes names, Ref and GetAtt from. */
+  #context(logicalId: string, resource: CfnResource): ResolveContext {
+    return {
+      logicalId,
+      type: resource.Type,
+      stackName: this.stackName,
+      accountId: this.accountId,
+      region: this.region,
+      property: (name) => {
+        const value = this.resolve(resource.Properties?.[name]);
+        return value === NO_VALUE ? undefined : value;
+      },
+      physicalName: () => this.physicalName(logicalId),
+      ref: () => this.ref(logicalId),
+    };
   }
 
   #unknownAttribute(
@@ -395,13 +191,6 @@ export class TemplateResolver {
     return new TemplateResolutionError(
       `Fn::GetAtt ${logicalId}.${attribute}: the local cloud does not know attribute "${attribute}" of ${type}.${list}`,
     );
-  }
-
-  #busName(resource: CfnResource): string {
-    const bus = this.resolve(resource.Properties?.EventBusName ?? 'default');
-    if (typeof bus !== 'string') return 'default';
-    // EventBusName may be given as the bus ARN.
-    return bus.startsWith('arn:') ? (bus.split('event-bus/')[1] ?? bus) : bus;
   }
 
   /** Whether a named condition of the template holds. */
@@ -638,11 +427,6 @@ export class TemplateResolver {
   #shape(fn: string, arg: unknown, expected: string): TemplateResolutionError {
     return new TemplateResolutionError(`${fn} expects ${expected}, got ${JSON.stringify(arg)}.`);
   }
-}
-
-function deterministicUuid(seed: string): string {
-  const h = createHash('sha256').update(seed).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 /** Logical ids a value refers to through Ref, Fn::GetAtt and Fn::Sub (resources only, not parameters). */
