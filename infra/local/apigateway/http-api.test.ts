@@ -1,9 +1,14 @@
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import type { HttpApiRoute } from '../edge/edge.ts';
 import type { InvokeResult, LambdaInvoker } from '../types.ts';
-import { formatRequestTime, type HttpApiServer, matchRoute, startHttpApiServer } from './http-api.ts';
+import {
+  formatRequestTime,
+  type HttpApiRoute,
+  type HttpApiServer,
+  matchRoute,
+  startHttpApiServer,
+} from './http-api.ts';
 
 const credentials = { accessKeyId: 'AKIDLOCALTEST', secretAccessKey: 'local-secret' };
 const ORDER_FN = 'arn:aws:lambda:us-east-1:000000000000:function:OrderFunction';

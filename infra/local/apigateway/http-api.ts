@@ -5,10 +5,27 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { HttpApiRoute, HttpApiSpec } from '../edge/edge.ts';
 import type { InvokeResult, LambdaInvoker } from '../types.ts';
+import { closeServer, listen, RequestTooLargeError, readRequestBody } from '../wire/http.ts';
 import { verifySigV4 } from '../wire/sigv4.ts';
+
+/** One route of an HTTP API (`AWS::ApiGatewayV2::Route` + its integration). */
+export interface HttpApiRoute {
+  /** `GET`, `POST`, … or `ANY`. */
+  readonly method: string;
+  /** `'/orders/{id}'`, `'/{proxy+}'`, or `'$default'` for the default route. */
+  readonly path: string;
+  readonly authorizationType: 'AWS_IAM' | 'NONE';
+  readonly functionArn: string;
+  readonly payloadFormatVersion: '2.0' | '1.0';
+}
+
+/** An HTTP API (`AWS::ApiGatewayV2::Api`) with its routes. */
+export interface HttpApiSpec {
+  readonly apiId: string;
+  readonly name: string;
+  readonly routes: readonly HttpApiRoute[];
+}
 
 /** API Gateway's payload limit for HTTP APIs. */
 export const HTTP_API_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -432,34 +449,6 @@ export function mapResultV1(result: InvokeResult): HttpApiResponse {
   };
 }
 
-/** A request body over the limit (answered with 413). */
-export class RequestTooLargeError extends Error {
-  constructor(limit: number, received: number) {
-    super(`The request body has ${received} bytes or more; the limit is ${limit} bytes.`);
-    this.name = 'RequestTooLargeError';
-  }
-}
-
-/**
- * Reads a request body up to `limit` bytes. Past the limit it keeps draining (so the client, still
- * uploading, gets to read the answer) and then rejects with a {@link RequestTooLargeError}.
- */
-export async function readRequestBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return await new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
-      else chunks.length = 0;
-    });
-    req.on('end', () =>
-      size > limit ? reject(new RequestTooLargeError(limit, size)) : resolve(Buffer.concat(chunks)),
-    );
-    req.on('error', reject);
-  });
-}
-
 /** API Gateway's request ids look like `JKJaXmPLvHcESHA=`. */
 function newRequestId(): string {
   return randomBytes(11).toString('base64');
@@ -608,27 +597,4 @@ export async function startHttpApiServer(options: HttpApiServerOptions): Promise
 
 function describe(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
-}
-
-/** Listens on 127.0.0.1 and resolves with the port. */
-export async function listen(server: Server, port: number): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return (server.address() as AddressInfo).port;
-}
-
-/** Stops accepting, drops idle keep-alive sockets and resolves when the server is closed. */
-export async function closeServer(server: Server): Promise<void> {
-  if (!server.listening) return;
-  await new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeIdleConnections();
-    // In-flight requests get a moment to finish before their sockets are cut.
-    setTimeout(() => server.closeAllConnections(), 2_000).unref();
-  });
 }

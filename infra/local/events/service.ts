@@ -7,10 +7,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { appendFile, writeFile } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type {
+  DescribeEventBusRequest,
+  ListEventBusesRequest,
+  ListRulesRequest,
+  ListTargetsByRuleRequest,
+  PutEventsRequest,
+} from '@aws-sdk/client-eventbridge';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION, type TargetDispatcher } from '../types.ts';
 import { AwsError, type JsonService } from '../wire/aws-error.ts';
+import { defineInput } from '../wire/input.ts';
+import { writeFileAtomic } from '../wire/persist.ts';
 import { matchesEventPattern, validateEventPattern } from './pattern.ts';
 
 /** A rule target as the template declares it. */
@@ -25,6 +34,8 @@ export interface EventTargetSpec {
   readonly inputPath?: string;
   /** `RetryPolicy.MaximumRetryAttempts`. @default 185 (EventBridge's default) */
   readonly maximumRetryAttempts?: number;
+  /** `RoleArn`: the role EventBridge assumes to deliver (Step Functions targets). @default none */
+  readonly roleArn?: string;
 }
 
 /** A rule as the template declares it. */
@@ -126,6 +137,15 @@ const LAMBDA_ASYNC_RETRY_DELAYS_MS = [60_000, 120_000];
 /** The shortest scaled schedule period: a tiny time scale must not turn a schedule into a busy loop. */
 const MIN_SCHEDULE_PERIOD_MS = 100;
 const RATE_UNITS_MS: Readonly<Record<string, number>> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+
+/** The input of each operation, as the SDK types it. */
+const INPUT = {
+  PutEvents: defineInput<PutEventsRequest>()({ Entries: { type: 'list', min: 1, max: 10 } }),
+  DescribeEventBus: defineInput<DescribeEventBusRequest>()({ Name: 'string?' }),
+  ListEventBuses: defineInput<ListEventBusesRequest>()({ NamePrefix: 'string?' }),
+  ListRules: defineInput<ListRulesRequest>()({ EventBusName: 'string?', NamePrefix: 'string?' }),
+  ListTargetsByRule: defineInput<ListTargetsByRuleRequest>()({ Rule: 'string', EventBusName: 'string?' }),
+};
 
 /**
  * Parses `rate(value unit)` as EventBridge does: a positive whole value; `minute`/`hour`/`day` for 1, the
@@ -233,7 +253,7 @@ export class EventBridgeService implements JsonService {
     if (file && spec.retentionDays) {
       // Rewrite without the expired events so the file does not grow forever.
       const text = events.map((e) => `${JSON.stringify(e)}\n`).join('');
-      this.#archiveWrites = this.#archiveWrites.then(() => writeFile(file, text));
+      this.#archiveWrites = this.#archiveWrites.then(() => writeFileAtomic(file, text));
     }
   }
 
@@ -249,7 +269,7 @@ export class EventBridgeService implements JsonService {
       case 'PutEvents':
         return this.#putEvents(input);
       case 'DescribeEventBus': {
-        const bus = this.#bus(typeof input.Name === 'string' ? input.Name : 'default');
+        const bus = this.#bus(INPUT.DescribeEventBus.parse(input).Name ?? 'default');
         return {
           Name: bus.name,
           Arn: bus.arn,
@@ -258,7 +278,7 @@ export class EventBridgeService implements JsonService {
         };
       }
       case 'ListEventBuses': {
-        const prefix = typeof input.NamePrefix === 'string' ? input.NamePrefix : '';
+        const prefix = INPUT.ListEventBuses.parse(input).NamePrefix ?? '';
         const buses = [...this.#buses.values()].filter((b) => b.name.startsWith(prefix));
         return {
           EventBuses: buses.map((b) => ({
@@ -270,8 +290,9 @@ export class EventBridgeService implements JsonService {
         };
       }
       case 'ListRules': {
-        const bus = this.#bus(typeof input.EventBusName === 'string' ? input.EventBusName : 'default');
-        const prefix = typeof input.NamePrefix === 'string' ? input.NamePrefix : '';
+        const request = INPUT.ListRules.parse(input);
+        const bus = this.#bus(request.EventBusName ?? 'default');
+        const prefix = request.NamePrefix ?? '';
         const rules = [...(this.#rules.get(bus.name)?.values() ?? [])].filter((r) =>
           r.name.startsWith(prefix),
         );
@@ -287,8 +308,9 @@ export class EventBridgeService implements JsonService {
         };
       }
       case 'ListTargetsByRule': {
-        const bus = this.#bus(typeof input.EventBusName === 'string' ? input.EventBusName : 'default');
-        const name = typeof input.Rule === 'string' ? input.Rule : '';
+        const request = INPUT.ListTargetsByRule.parse(input);
+        const bus = this.#bus(request.EventBusName ?? 'default');
+        const name = request.Rule;
         const rule = this.#rules.get(bus.name)?.get(name);
         if (!rule)
           throw new AwsError(
@@ -353,14 +375,7 @@ export class EventBridgeService implements JsonService {
     FailedEntryCount: number;
     Entries: Record<string, string>[];
   } {
-    const entries = input.Entries;
-    if (!Array.isArray(entries) || entries.length < 1 || entries.length > 10) {
-      throw new AwsError(
-        'ValidationException',
-        `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and 10 (received ${Array.isArray(entries) ? entries.length : 'no'} entries).`,
-      );
-    }
-    const typed = entries as Record<string, unknown>[];
+    const typed = INPUT.PutEvents.parse(input).Entries as Record<string, unknown>[];
     const required = ['Source', 'DetailType', 'Detail'] as const;
     if (typed.every((e) => required.some((k) => typeof e?.[k] !== 'string' || e[k] === ''))) {
       // EventBridge fails the whole request when no entry has all of Source, DetailType and Detail.

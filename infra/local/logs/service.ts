@@ -5,422 +5,24 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { appendFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type {
+  CreateLogGroupRequest,
+  CreateLogStreamRequest,
+  DeleteLogGroupRequest,
+  DeleteLogStreamRequest,
+  DeleteRetentionPolicyRequest,
+  DescribeLogGroupsRequest,
+  DescribeLogStreamsRequest,
+  FilterLogEventsRequest,
+  GetLogEventsRequest,
+  PutLogEventsRequest,
+  PutRetentionPolicyRequest,
+} from '@aws-sdk/client-cloudwatch-logs';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION, type LogSink } from '../types.ts';
 import { AwsError, type JsonService } from '../wire/aws-error.ts';
-
-// ---------------------------------------------------------------------------------------------------------------
-// Filter patterns
-// ---------------------------------------------------------------------------------------------------------------
-
-/** A filter pattern that does not parse; `position` is the 0-based offset of the offending character. */
-export class FilterPatternError extends Error {
-  readonly position: number;
-
-  constructor(pattern: string, position: number, reason: string) {
-    super(`Invalid filter pattern at position ${position + 1}: ${reason}. Pattern: ${pattern}`);
-    this.name = 'FilterPatternError';
-    this.position = position;
-  }
-}
-
-/** Tests one log event message. */
-export type LogEventMatcher = (message: string) => boolean;
-
-/**
- * Compiles a CloudWatch Logs filter pattern: empty (everything); terms (`ERROR Exception` all of them,
- * `?ERROR ?WARN` any of them, `-term` none of them, `"exact phrase"`, `%regex%`); or a JSON pattern
- * (`{ $.orderId = "01J…" }`, `!=`, `< > <= >=` on numbers, `*` wildcards in values, `&&`, `||`, parentheses,
- * `IS NULL`, `NOT EXISTS`, `IS TRUE|FALSE`, selectors `$.a.b`, `$.a[0]`, `$.a[*]`). A JSON pattern applies to the
- * message's JSON, or to the JSON that follows a text prefix (Lambda's `<time>\t<requestId>\tINFO\t{…}`).
- * Space-delimited patterns (`[a, b]`) are not supported. Throws {@link FilterPatternError}.
- */
-export function compileFilterPattern(pattern: string): LogEventMatcher {
-  const trimmed = pattern.trim();
-  if (trimmed === '') return () => true;
-  if (trimmed.startsWith('{')) return compileJsonPattern(pattern);
-  if (trimmed.startsWith('[')) {
-    throw new FilterPatternError(
-      pattern,
-      pattern.indexOf('['),
-      'space-delimited patterns ([field, …]) are not supported by the local cloud; use terms or a JSON pattern',
-    );
-  }
-  return compileTermPattern(pattern);
-}
-
-interface Term {
-  readonly mode: 'all' | 'any' | 'none';
-  readonly test: (message: string) => boolean;
-}
-
-function compileTermPattern(pattern: string): LogEventMatcher {
-  const terms: Term[] = [];
-  let i = 0;
-  while (i < pattern.length) {
-    if (/\s/.test(pattern.charAt(i))) {
-      i++;
-      continue;
-    }
-    let mode: Term['mode'] = 'all';
-    if (pattern[i] === '?' || pattern[i] === '-') {
-      mode = pattern[i] === '?' ? 'any' : 'none';
-      i++;
-      if (i >= pattern.length || /\s/.test(pattern.charAt(i))) {
-        throw new FilterPatternError(pattern, i - 1, `expected a term right after "${pattern[i - 1]}"`);
-      }
-    }
-    const start = i;
-    if (pattern[i] === '"') {
-      const { value, end } = readQuoted(pattern, i);
-      i = end;
-      terms.push({ mode, test: (message) => message.includes(value) });
-    } else if (pattern[i] === '%') {
-      const { regex, end } = readRegex(pattern, i);
-      i = end;
-      terms.push({ mode, test: (message) => regex.test(message) });
-    } else {
-      while (i < pattern.length && !/\s/.test(pattern.charAt(i))) i++;
-      const word = pattern.slice(start, i);
-      if (word.includes('"')) {
-        throw new FilterPatternError(
-          pattern,
-          start + word.indexOf('"'),
-          'a term with quotes must be quoted as a whole',
-        );
-      }
-      terms.push({ mode, test: (message) => containsWord(message, word) });
-    }
-  }
-  const all = terms.filter((t) => t.mode === 'all');
-  const any = terms.filter((t) => t.mode === 'any');
-  const none = terms.filter((t) => t.mode === 'none');
-  return (message) =>
-    all.every((t) => t.test(message)) &&
-    (any.length === 0 || any.some((t) => t.test(message))) &&
-    !none.some((t) => t.test(message));
-}
-
-const ALNUM = /[A-Za-z0-9]/;
-
-/** An unquoted term matches a whole word: not inside a longer run of letters and digits (AUTHORIZED ≠ UNAUTHORIZED). */
-function containsWord(message: string, word: string): boolean {
-  const boundedStart = ALNUM.test(word.charAt(0));
-  const boundedEnd = ALNUM.test(word.charAt(word.length - 1));
-  for (let at = message.indexOf(word); at !== -1; at = message.indexOf(word, at + 1)) {
-    const before = message.charAt(at - 1);
-    const after = message.charAt(at + word.length);
-    if ((!boundedStart || !ALNUM.test(before)) && (!boundedEnd || !ALNUM.test(after))) return true;
-  }
-  return false;
-}
-
-function readQuoted(pattern: string, start: number): { value: string; end: number } {
-  let value = '';
-  for (let i = start + 1; i < pattern.length; i++) {
-    const c = pattern.charAt(i);
-    if (c === '\\' && i + 1 < pattern.length) {
-      value += pattern.charAt(++i);
-    } else if (c === '"') {
-      return { value, end: i + 1 };
-    } else {
-      value += c;
-    }
-  }
-  throw new FilterPatternError(pattern, start, 'this quoted string is never closed (missing ")');
-}
-
-function readRegex(pattern: string, start: number): { regex: RegExp; end: number } {
-  const close = pattern.indexOf('%', start + 1);
-  if (close === -1)
-    throw new FilterPatternError(pattern, start, 'this regular expression is never closed (missing %)');
-  const source = pattern.slice(start + 1, close);
-  if (source === '') throw new FilterPatternError(pattern, start, 'empty regular expression %%');
-  try {
-    return { regex: new RegExp(source), end: close + 1 };
-  } catch (cause) {
-    throw new FilterPatternError(
-      pattern,
-      start + 1,
-      `invalid regular expression: ${(cause as Error).message}`,
-    );
-  }
-}
-
-type JsonToken =
-  | { readonly kind: 'punct'; readonly value: '(' | ')' | '&&' | '||' | '}'; readonly pos: number }
-  | { readonly kind: 'op'; readonly value: '=' | '!=' | '<' | '>' | '<=' | '>='; readonly pos: number }
-  | { readonly kind: 'selector'; readonly path: readonly PathStep[]; readonly pos: number }
-  | { readonly kind: 'string'; readonly value: string; readonly pos: number }
-  | { readonly kind: 'regex'; readonly regex: RegExp; readonly pos: number }
-  | { readonly kind: 'word'; readonly value: string; readonly pos: number };
-
-type PathStep = { readonly key: string } | { readonly index: number } | { readonly any: true };
-
-type JsonPredicate = (root: unknown) => boolean;
-
-const WORD_CHAR = /[^\s()=!<>&|"{}]/;
-const KEY_CHAR = /[^\s.[\]()=!<>&|"{}]/;
-const NUMBER = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-
-function tokenizeJsonPattern(pattern: string, open: number): JsonToken[] {
-  const tokens: JsonToken[] = [];
-  let i = open + 1;
-  const fail = (pos: number, reason: string): never => {
-    throw new FilterPatternError(pattern, pos, reason);
-  };
-  while (i < pattern.length) {
-    const c = pattern.charAt(i);
-    const two = pattern.slice(i, i + 2);
-    if (/\s/.test(c)) {
-      i++;
-    } else if (c === '(' || c === ')' || c === '}') {
-      tokens.push({ kind: 'punct', value: c, pos: i });
-      i++;
-      if (c === '}') {
-        const rest = pattern.slice(i);
-        if (rest.trim() !== '') fail(i + rest.search(/\S/), 'unexpected text after the closing "}"');
-        return tokens;
-      }
-    } else if (two === '&&' || two === '||') {
-      tokens.push({ kind: 'punct', value: two, pos: i });
-      i += 2;
-    } else if (two === '!=' || two === '<=' || two === '>=') {
-      tokens.push({ kind: 'op', value: two, pos: i });
-      i += 2;
-    } else if (c === '=' || c === '<' || c === '>') {
-      tokens.push({ kind: 'op', value: c, pos: i });
-      i++;
-    } else if (c === '$') {
-      const pos = i;
-      const path: PathStep[] = [];
-      i++;
-      while (pattern[i] === '.' || pattern[i] === '[') {
-        if (pattern[i] === '.') {
-          const start = ++i;
-          while (i < pattern.length && KEY_CHAR.test(pattern.charAt(i))) i++;
-          if (i === start) fail(start, 'expected a field name after "."');
-          path.push({ key: pattern.slice(start, i) });
-        } else {
-          const close = pattern.indexOf(']', i);
-          if (close === -1) fail(i, 'this "[" is never closed');
-          const inside = pattern.slice(i + 1, close).trim();
-          if (inside === '*') path.push({ any: true });
-          else if (/^\d+$/.test(inside)) path.push({ index: Number(inside) });
-          else fail(i + 1, `expected an array index or * inside [], found "${inside}"`);
-          i = close + 1;
-        }
-      }
-      if (path.length === 0) fail(pos, 'a selector needs at least one field, such as $.orderId');
-      tokens.push({ kind: 'selector', path, pos });
-    } else if (c === '"') {
-      const { value, end } = readQuoted(pattern, i);
-      tokens.push({ kind: 'string', value, pos: i });
-      i = end;
-    } else if (c === '%') {
-      const { regex, end } = readRegex(pattern, i);
-      tokens.push({ kind: 'regex', regex, pos: i });
-      i = end;
-    } else if (WORD_CHAR.test(c)) {
-      const start = i;
-      while (i < pattern.length && WORD_CHAR.test(pattern.charAt(i))) i++;
-      tokens.push({ kind: 'word', value: pattern.slice(start, i), pos: start });
-    } else {
-      fail(i, `unexpected character "${c}"`);
-    }
-  }
-  return fail(pattern.length, 'the JSON pattern is never closed (missing "}")');
-}
-
-function compileJsonPattern(pattern: string): LogEventMatcher {
-  const tokens = tokenizeJsonPattern(pattern, pattern.indexOf('{'));
-  let at = 0;
-  const peek = (): JsonToken | undefined => tokens[at];
-  const describe = (token: JsonToken | undefined): string => {
-    if (!token) return 'the end of the pattern';
-    if (token.kind === 'selector') return `selector ${pattern.slice(token.pos).split(/[\s()=!<>&|]/)[0]}`;
-    if (token.kind === 'regex') return 'a regular expression';
-    return `"${token.value}"`;
-  };
-  const fail = (token: JsonToken | undefined, expected: string): never => {
-    throw new FilterPatternError(
-      pattern,
-      token?.pos ?? pattern.length,
-      `expected ${expected}, found ${describe(token)}`,
-    );
-  };
-
-  const parseOr = (): JsonPredicate => {
-    const parts = [parseAnd()];
-    for (let t = peek(); t?.kind === 'punct' && t.value === '||'; t = peek()) {
-      at++;
-      parts.push(parseAnd());
-    }
-    return parts.length === 1 ? (parts[0] as JsonPredicate) : (root) => parts.some((p) => p(root));
-  };
-  const parseAnd = (): JsonPredicate => {
-    const parts = [parseUnary()];
-    for (let t = peek(); t?.kind === 'punct' && t.value === '&&'; t = peek()) {
-      at++;
-      parts.push(parseUnary());
-    }
-    return parts.length === 1 ? (parts[0] as JsonPredicate) : (root) => parts.every((p) => p(root));
-  };
-  const parseUnary = (): JsonPredicate => {
-    const token = peek();
-    if (token?.kind === 'punct' && token.value === '(') {
-      at++;
-      const inner = parseOr();
-      const close = peek();
-      if (!(close?.kind === 'punct' && close.value === ')')) fail(close, '")" or an operator (&&, ||)');
-      at++;
-      return inner;
-    }
-    if (token?.kind !== 'selector') return fail(token, 'a selector such as $.orderId or "("');
-    at++;
-    return parseCondition(token.path);
-  };
-  const keyword = (token: JsonToken | undefined, word: string): boolean =>
-    token?.kind === 'word' && token.value.toUpperCase() === word;
-  const parseCondition = (path: readonly PathStep[]): JsonPredicate => {
-    const token = peek();
-    if (keyword(token, 'IS')) {
-      at++;
-      const what = peek();
-      at++;
-      if (keyword(what, 'NULL')) return (root) => select(root, path).some((v) => v === null);
-      if (keyword(what, 'TRUE')) return (root) => select(root, path).some((v) => v === true);
-      if (keyword(what, 'FALSE')) return (root) => select(root, path).some((v) => v === false);
-      return fail(what, 'NULL, TRUE or FALSE after IS');
-    }
-    if (keyword(token, 'NOT')) {
-      at++;
-      const what = peek();
-      if (!keyword(what, 'EXISTS')) fail(what, 'EXISTS after NOT');
-      at++;
-      return (root) => select(root, path).length === 0;
-    }
-    if (token?.kind !== 'op') return fail(token, 'an operator (=, !=, <, >, <=, >=, IS NULL, NOT EXISTS)');
-    at++;
-    const valueToken = peek();
-    at++;
-    const op = token.value;
-    if (valueToken?.kind === 'regex') {
-      if (op !== '=' && op !== '!=') fail(token, '= or != before a regular expression');
-      const test = (v: unknown) => isScalar(v) && valueToken.regex.test(String(v));
-      return op === '='
-        ? (root) => select(root, path).some(test)
-        : negate((root) => select(root, path), test);
-    }
-    if (valueToken?.kind !== 'string' && valueToken?.kind !== 'word') {
-      return fail(valueToken, `a value after "${op}"`);
-    }
-    const numeric = valueToken.kind === 'word' && NUMBER.test(valueToken.value);
-    if (op !== '=' && op !== '!=') {
-      if (!numeric) fail(valueToken, `a number after "${op}"`);
-      const n = Number(valueToken.value);
-      const compare = {
-        '<': (a: number) => a < n,
-        '>': (a: number) => a > n,
-        '<=': (a: number) => a <= n,
-        '>=': (a: number) => a >= n,
-      }[op];
-      return (root) =>
-        select(root, path).some((v) => {
-          const a = asNumber(v);
-          return a !== undefined && compare(a);
-        });
-    }
-    let equals: (v: unknown) => boolean;
-    if (numeric) {
-      const n = Number(valueToken.value);
-      equals = (v) => asNumber(v) === n;
-    } else {
-      const glob = globToRegExp(valueToken.value);
-      equals = (v) => isScalar(v) && v !== null && glob.test(String(v));
-    }
-    return op === '='
-      ? (root) => select(root, path).some(equals)
-      : negate((root) => select(root, path), equals);
-  };
-
-  const predicate = parseOr();
-  const end = peek();
-  if (!(end?.kind === 'punct' && end.value === '}')) fail(end, 'an operator (&&, ||) or the closing "}"');
-  return (message) => {
-    const json = extractJson(message);
-    return json !== undefined && predicate(json);
-  };
-}
-
-/** `!=`: the field exists and no value equals. */
-function negate(values: (root: unknown) => unknown[], equals: (v: unknown) => boolean): JsonPredicate {
-  return (root) => {
-    const found = values(root);
-    return found.length > 0 && !found.some(equals);
-  };
-}
-
-function isScalar(value: unknown): value is string | number | boolean | null {
-  return value === null || ['string', 'number', 'boolean'].includes(typeof value);
-}
-
-function asNumber(value: unknown): number | undefined {
-  if (typeof value === 'number') return value;
-  if (typeof value === 'string' && NUMBER.test(value.trim())) return Number(value);
-  return undefined;
-}
-
-function globToRegExp(value: string): RegExp {
-  const source = value
-    .split('*')
-    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-    .join('.*');
-  return new RegExp(`^${source}$`, 's');
-}
-
-function select(root: unknown, path: readonly PathStep[]): unknown[] {
-  let current: unknown[] = [root];
-  for (const step of path) {
-    const next: unknown[] = [];
-    for (const value of current) {
-      if ('key' in step) {
-        if (
-          typeof value === 'object' &&
-          value !== null &&
-          !Array.isArray(value) &&
-          Object.hasOwn(value, step.key)
-        ) {
-          next.push((value as Record<string, unknown>)[step.key]);
-        }
-      } else if (Array.isArray(value)) {
-        if ('any' in step) next.push(...value);
-        else if (step.index < value.length) next.push(value[step.index]);
-      }
-    }
-    current = next;
-  }
-  return current;
-}
-
-function extractJson(message: string): unknown {
-  const parse = (text: string): unknown => {
-    try {
-      const value: unknown = JSON.parse(text);
-      return typeof value === 'object' && value !== null ? value : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  const whole = parse(message);
-  if (whole !== undefined) return whole;
-  const brace = message.indexOf('{');
-  return brace > 0 ? parse(message.slice(brace)) : undefined;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The service
-// ---------------------------------------------------------------------------------------------------------------
-
+import { defineInput, type InputErrors } from '../wire/input.ts';
+import { encodePageToken, offsetPageToken, pageOffset, readPageToken } from '../wire/paging.ts';
+import { compileFilterPattern, FilterPatternError, type LogEventMatcher } from './filter-pattern.ts';
 /** Options of {@link LogsService}. */
 export interface LogsServiceOptions {
   /** Persist under `<dataDir>/logs` (one JSONL file per log group) and reload from there. In memory when absent. */
@@ -465,6 +67,86 @@ const RETENTION_DAYS = [
 ];
 const FLUSH_DELAY_MS = 100;
 const DAY_MS = 86_400_000;
+
+/** CloudWatch Logs names bad input `InvalidParameterException`. */
+const INPUT_ERRORS: InputErrors = { type: 'InvalidParameterException' };
+const NAME = { type: 'string', min: 1 } as const;
+const TIME = { type: 'integer', optional: true, min: 0 } as const;
+const PAGE_LIMIT = { type: 'integer', optional: true, min: 1, max: 50 } as const;
+const EVENT_LIMIT = { type: 'integer', optional: true, min: 1, max: 10_000 } as const;
+
+/** The input of each operation, as the SDK types it. */
+const INPUT = {
+  CreateLogGroup: defineInput<CreateLogGroupRequest>()({ logGroupName: NAME }, INPUT_ERRORS),
+  DeleteLogGroup: defineInput<DeleteLogGroupRequest>()({ logGroupName: NAME }, INPUT_ERRORS),
+  PutRetentionPolicy: defineInput<PutRetentionPolicyRequest>()(
+    { logGroupName: NAME, retentionInDays: 'integer' },
+    INPUT_ERRORS,
+  ),
+  DeleteRetentionPolicy: defineInput<DeleteRetentionPolicyRequest>()({ logGroupName: NAME }, INPUT_ERRORS),
+  CreateLogStream: defineInput<CreateLogStreamRequest>()(
+    { logGroupName: NAME, logStreamName: NAME },
+    INPUT_ERRORS,
+  ),
+  DeleteLogStream: defineInput<DeleteLogStreamRequest>()(
+    { logGroupName: NAME, logStreamName: NAME },
+    INPUT_ERRORS,
+  ),
+  PutLogEvents: defineInput<PutLogEventsRequest>()(
+    { logGroupName: NAME, logStreamName: NAME, logEvents: 'list' },
+    INPUT_ERRORS,
+  ),
+  DescribeLogGroups: defineInput<DescribeLogGroupsRequest>()(
+    {
+      logGroupNamePrefix: 'string?',
+      logGroupNamePattern: 'string?',
+      nextToken: 'string?',
+      limit: PAGE_LIMIT,
+    },
+    INPUT_ERRORS,
+  ),
+  DescribeLogStreams: defineInput<DescribeLogStreamsRequest>()(
+    {
+      logGroupName: 'string?',
+      logGroupIdentifier: 'string?',
+      logStreamNamePrefix: 'string?',
+      orderBy: { type: 'string', optional: true, oneOf: ['LogStreamName', 'LastEventTime'] },
+      descending: 'boolean?',
+      nextToken: 'string?',
+      limit: PAGE_LIMIT,
+    },
+    INPUT_ERRORS,
+  ),
+  GetLogEvents: defineInput<GetLogEventsRequest>()(
+    {
+      logGroupName: 'string?',
+      logGroupIdentifier: 'string?',
+      logStreamName: NAME,
+      startTime: TIME,
+      endTime: TIME,
+      nextToken: 'string?',
+      limit: EVENT_LIMIT,
+      startFromHead: 'boolean?',
+    },
+    INPUT_ERRORS,
+  ),
+  FilterLogEvents: defineInput<FilterLogEventsRequest>()(
+    {
+      logGroupName: 'string?',
+      logGroupIdentifier: 'string?',
+      logStreamNames: { type: 'string[]', optional: true, min: 1 },
+      logStreamNamePrefix: 'string?',
+      startTime: TIME,
+      endTime: TIME,
+      filterPattern: 'string?',
+      nextToken: 'string?',
+      limit: EVENT_LIMIT,
+    },
+    INPUT_ERRORS,
+  ),
+};
+
+const invalidToken = (): AwsError => invalid('The specified nextToken is invalid.');
 
 /**
  * CloudWatch Logs for the local cloud. Also the {@link LogSink} functions write to: `put` creates the group and
@@ -518,7 +200,7 @@ export class LogsService implements JsonService, LogSink {
   async handle(operation: string, input: Record<string, unknown>): Promise<unknown> {
     switch (operation) {
       case 'CreateLogGroup': {
-        const name = requireString(input, 'logGroupName');
+        const name = INPUT.CreateLogGroup.parse(input).logGroupName;
         if (this.groups.has(name)) {
           throw new AwsError('ResourceAlreadyExistsException', 'The specified log group already exists');
         }
@@ -526,7 +208,7 @@ export class LogsService implements JsonService, LogSink {
         return {};
       }
       case 'DeleteLogGroup': {
-        const group = this.group(requireString(input, 'logGroupName'));
+        const group = this.group(INPUT.DeleteLogGroup.parse(input).logGroupName);
         this.groups.delete(group.name);
         this.pending.delete(group.name);
         const file = group.file;
@@ -534,21 +216,23 @@ export class LogsService implements JsonService, LogSink {
         return {};
       }
       case 'PutRetentionPolicy': {
-        const group = this.group(requireString(input, 'logGroupName'));
-        const days = checkRetention(optionalInteger(input, 'retentionInDays') ?? Number.NaN);
+        const { logGroupName, retentionInDays } = INPUT.PutRetentionPolicy.parse(input);
+        const group = this.group(logGroupName);
+        const days = checkRetention(retentionInDays);
         group.retentionInDays = days;
         this.persist(group, { k: 'g', n: group.name, c: group.creationTime, r: days });
         return {};
       }
       case 'DeleteRetentionPolicy': {
-        const group = this.group(requireString(input, 'logGroupName'));
+        const group = this.group(INPUT.DeleteRetentionPolicy.parse(input).logGroupName);
         group.retentionInDays = undefined;
         this.persist(group, { k: 'g', n: group.name, c: group.creationTime, r: null });
         return {};
       }
       case 'CreateLogStream': {
-        const group = this.group(requireString(input, 'logGroupName'));
-        const name = checkStreamName(requireString(input, 'logStreamName'));
+        const { logGroupName, logStreamName } = INPUT.CreateLogStream.parse(input);
+        const group = this.group(logGroupName);
+        const name = checkStreamName(logStreamName);
         if (group.streams.has(name)) {
           throw new AwsError('ResourceAlreadyExistsException', 'The specified log stream already exists');
         }
@@ -556,8 +240,9 @@ export class LogsService implements JsonService, LogSink {
         return {};
       }
       case 'DeleteLogStream': {
-        const group = this.group(requireString(input, 'logGroupName'));
-        const stream = this.stream(group, requireString(input, 'logStreamName'));
+        const { logGroupName, logStreamName } = INPUT.DeleteLogStream.parse(input);
+        const group = this.group(logGroupName);
+        const stream = this.stream(group, logStreamName);
         group.streams.delete(stream.name);
         this.persist(group, { k: 'ds', n: stream.name });
         return {};
@@ -592,13 +277,15 @@ export class LogsService implements JsonService, LogSink {
   }
 
   private putLogEvents(input: Record<string, unknown>): unknown {
-    const group = this.group(requireString(input, 'logGroupName'));
-    const stream = this.stream(group, requireString(input, 'logStreamName'));
-    const raw = input.logEvents;
-    if (!Array.isArray(raw) || raw.length === 0 || raw.length > 10_000) {
-      throw invalid('logEvents must be a list of 1 to 10000 {timestamp, message} events');
+    const request = INPUT.PutLogEvents.parse(input);
+    const group = this.group(request.logGroupName);
+    const stream = this.stream(group, request.logStreamName);
+    // Checked after the group and stream exist, as CloudWatch Logs does.
+    const count = request.logEvents.length;
+    if (count === 0 || count > 10_000) {
+      throw invalid(`logEvents must be a list of 1 to 10000 {timestamp, message} events; received ${count}`);
     }
-    const events = raw.map((event: unknown, index) => {
+    const events = request.logEvents.map((event: unknown, index) => {
       const { timestamp, message } = (event ?? {}) as { timestamp?: unknown; message?: unknown };
       if (
         typeof timestamp !== 'number' ||
@@ -621,13 +308,20 @@ export class LogsService implements JsonService, LogSink {
   }
 
   private describeLogGroups(input: Record<string, unknown>): unknown {
-    const prefix = optionalString(input, 'logGroupNamePrefix');
-    const pattern = optionalString(input, 'logGroupNamePattern');
+    const request = INPUT.DescribeLogGroups.parse(input);
+    const { logGroupNamePrefix: prefix, logGroupNamePattern: pattern } = request;
     if (prefix !== undefined && pattern !== undefined) {
       throw invalid('logGroupNamePrefix and logGroupNamePattern are mutually exclusive; give one of them');
     }
-    const limit = optionalLimit(input, 50);
-    const after = optionalString(input, 'nextToken');
+    const limit = request.limit ?? 50;
+    const after =
+      request.nextToken === undefined
+        ? undefined
+        : readPageToken(
+            request.nextToken,
+            (c) => (typeof c.name === 'string' ? c.name : undefined),
+            invalidToken,
+          );
     const names = [...this.groups.keys()]
       .filter(
         (name) =>
@@ -635,7 +329,7 @@ export class LogsService implements JsonService, LogSink {
           (pattern === undefined || name.toLowerCase().includes(pattern.toLowerCase())),
       )
       .sort();
-    const start = after === undefined ? 0 : names.findIndex((name) => name > decodeToken(after, 'name'));
+    const start = after === undefined ? 0 : names.findIndex((name) => name > after);
     const page = start === -1 ? [] : names.slice(start, start + limit);
     const last = page.at(-1);
     const more = start !== -1 && start + limit < names.length;
@@ -654,24 +348,21 @@ export class LogsService implements JsonService, LogSink {
           logGroupClass: 'STANDARD',
         };
       }),
-      ...(more && last !== undefined ? { nextToken: encodeToken({ name: last }) } : {}),
+      ...(more && last !== undefined ? { nextToken: encodePageToken({ name: last }) } : {}),
     };
   }
 
   private describeLogStreams(input: Record<string, unknown>): unknown {
-    const group = this.group(groupNameOf(input));
-    const prefix = optionalString(input, 'logStreamNamePrefix');
-    const orderBy = optionalString(input, 'orderBy') ?? 'LogStreamName';
-    if (orderBy !== 'LogStreamName' && orderBy !== 'LastEventTime') {
-      throw invalid(`orderBy must be LogStreamName or LastEventTime; received ${JSON.stringify(orderBy)}`);
-    }
+    const request = INPUT.DescribeLogStreams.parse(input);
+    const group = this.group(groupNameOf(request));
+    const prefix = request.logStreamNamePrefix;
+    const orderBy = request.orderBy ?? 'LogStreamName';
     if (orderBy === 'LastEventTime' && prefix !== undefined) {
       throw invalid('Cannot order by LastEventTime with a logStreamNamePrefix.');
     }
-    const descending = input.descending === true;
-    const limit = optionalLimit(input, 50);
-    const token = optionalString(input, 'nextToken');
-    const offset = token === undefined ? 0 : decodeToken(token, 'offset');
+    const descending = request.descending === true;
+    const limit = request.limit ?? 50;
+    const offset = pageOffset(request.nextToken, invalidToken);
     const streams = [...group.streams.values()]
       .filter((s) => prefix === undefined || s.name.startsWith(prefix))
       .sort((a, b) =>
@@ -697,16 +388,16 @@ export class LogsService implements JsonService, LogSink {
         arn: `arn:aws:logs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:log-group:${group.name}:log-stream:${s.name}`,
         storedBytes: 0,
       })),
-      ...(offset + limit < streams.length ? { nextToken: encodeToken({ offset: offset + limit }) } : {}),
+      ...(offset + limit < streams.length ? { nextToken: offsetPageToken(offset + limit) } : {}),
     };
   }
 
   private getLogEvents(input: Record<string, unknown>): unknown {
-    const group = this.group(groupNameOf(input));
-    const stream = this.stream(group, requireString(input, 'logStreamName'));
-    const startTime = optionalInteger(input, 'startTime');
-    const endTime = optionalInteger(input, 'endTime');
-    const limit = optionalLimit(input, 10_000);
+    const request = INPUT.GetLogEvents.parse(input);
+    const group = this.group(groupNameOf(request));
+    const stream = this.stream(group, request.logStreamName);
+    const { startTime, endTime } = request;
+    const limit = request.limit ?? 10_000;
     const cutoff = retentionCutoff(group);
     // endTime is exclusive here (FilterLogEvents' is inclusive), as in CloudWatch.
     const events = stream.events.filter(
@@ -715,11 +406,11 @@ export class LogsService implements JsonService, LogSink {
         (startTime === undefined || e.timestamp >= startTime) &&
         (endTime === undefined || e.timestamp < endTime),
     );
-    const token = optionalString(input, 'nextToken');
+    const token = request.nextToken;
     let from: number;
     let to: number;
     if (token === undefined) {
-      const fromHead = input.startFromHead === true;
+      const fromHead = request.startFromHead === true;
       from = fromHead ? 0 : Math.max(0, events.length - limit);
       to = fromHead ? Math.min(events.length, limit) : events.length;
     } else {
@@ -741,17 +432,15 @@ export class LogsService implements JsonService, LogSink {
   }
 
   private filterLogEvents(input: Record<string, unknown>): unknown {
-    const group = this.group(groupNameOf(input));
-    const names = optionalStringList(input, 'logStreamNames');
-    const prefix = optionalString(input, 'logStreamNamePrefix');
+    const request = INPUT.FilterLogEvents.parse(input);
+    const group = this.group(groupNameOf(request));
+    const { logStreamNames: names, logStreamNamePrefix: prefix, startTime, endTime } = request;
     if (names !== undefined && prefix !== undefined) {
       throw invalid('logStreamNames and logStreamNamePrefix are mutually exclusive; give one of them');
     }
-    const startTime = optionalInteger(input, 'startTime');
-    const endTime = optionalInteger(input, 'endTime');
-    const limit = optionalLimit(input, 10_000);
+    const limit = request.limit ?? 10_000;
     let matches: LogEventMatcher;
-    const pattern = optionalString(input, 'filterPattern') ?? '';
+    const pattern = request.filterPattern ?? '';
     try {
       matches = compileFilterPattern(pattern);
     } catch (cause) {
@@ -759,8 +448,19 @@ export class LogsService implements JsonService, LogSink {
         throw new AwsError('InvalidParameterException', cause.message, 400, { cause });
       throw cause;
     }
-    const token = optionalString(input, 'nextToken');
-    const after = token === undefined ? undefined : decodeToken(token, 'after');
+    const after =
+      request.nextToken === undefined
+        ? undefined
+        : readPageToken(
+            request.nextToken,
+            (c) => {
+              const cursor = c.after as { timestamp?: unknown; seq?: unknown } | null | undefined;
+              return typeof cursor?.timestamp === 'number' && typeof cursor.seq === 'number'
+                ? { timestamp: cursor.timestamp, seq: cursor.seq }
+                : undefined;
+            },
+            invalidToken,
+          );
     const streams = [...group.streams.values()]
       .filter(
         (s) =>
@@ -791,7 +491,7 @@ export class LogsService implements JsonService, LogSink {
       })),
       searchedLogStreams: streams.map((s) => ({ logStreamName: s.name, searchedCompletely: true })),
       ...(found.length > limit && last
-        ? { nextToken: encodeToken({ after: { timestamp: last.timestamp, seq: last.seq } }) }
+        ? { nextToken: encodePageToken({ after: { timestamp: last.timestamp, seq: last.seq } }) }
         : {}),
     };
   }
@@ -959,78 +659,12 @@ function checkRetention(days: number): number {
 }
 
 /** `logGroupName` or `logGroupIdentifier` (a name or an ARN), exactly one of them. */
-function groupNameOf(input: Record<string, unknown>): string {
-  const name = optionalString(input, 'logGroupName');
-  const identifier = optionalString(input, 'logGroupIdentifier');
+function groupNameOf(input: { logGroupName?: string; logGroupIdentifier?: string }): string {
+  const { logGroupName: name, logGroupIdentifier: identifier } = input;
   if ((name === undefined) === (identifier === undefined)) {
     throw invalid('Give exactly one of logGroupName and logGroupIdentifier');
   }
   if (name !== undefined) return name;
   const arn = /^arn:aws[a-z-]*:logs:[^:]*:[^:]*:log-group:([^:]+)(?::\*)?$/.exec(identifier ?? '');
   return arn?.[1] ?? (identifier as string);
-}
-
-function requireString(input: Record<string, unknown>, key: string): string {
-  const value = input[key];
-  if (typeof value !== 'string' || value === '')
-    throw invalid(`${key} is required (a non-empty string); received ${JSON.stringify(value)}`);
-  return value;
-}
-
-function optionalString(input: Record<string, unknown>, key: string): string | undefined {
-  const value = input[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw invalid(`${key} must be a string; received ${JSON.stringify(value)}`);
-  return value;
-}
-
-function optionalStringList(input: Record<string, unknown>, key: string): string[] | undefined {
-  const value = input[key];
-  if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === 'string')) {
-    throw invalid(`${key} must be a non-empty list of strings; received ${JSON.stringify(value)}`);
-  }
-  return value as string[];
-}
-
-function optionalInteger(input: Record<string, unknown>, key: string): number | undefined {
-  const value = input[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw invalid(`${key} must be a non-negative integer; received ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-function optionalLimit(input: Record<string, unknown>, max: number): number {
-  const limit = optionalInteger(input, 'limit') ?? max;
-  if (limit < 1 || limit > max) throw invalid(`limit must be within 1-${max}; received ${limit}`);
-  return limit;
-}
-
-function encodeToken(value: Record<string, unknown>): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url');
-}
-
-function decodeToken(token: string, key: 'name'): string;
-function decodeToken(token: string, key: 'offset'): number;
-function decodeToken(token: string, key: 'after'): { timestamp: number; seq: number };
-function decodeToken(token: string, key: 'name' | 'offset' | 'after'): unknown {
-  let value: unknown;
-  try {
-    value = (JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Record<string, unknown>)[key];
-  } catch {
-    value = undefined;
-  }
-  const ok =
-    key === 'name'
-      ? typeof value === 'string'
-      : key === 'offset'
-        ? Number.isInteger(value)
-        : typeof value === 'object' &&
-          value !== null &&
-          typeof (value as { timestamp?: unknown }).timestamp === 'number' &&
-          typeof (value as { seq?: unknown }).seq === 'number';
-  if (!ok) throw invalid('The specified nextToken is invalid.');
-  return value;
 }

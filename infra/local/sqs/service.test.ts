@@ -19,7 +19,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AwsError, type JsonService } from '../wire/aws-error.ts';
-import { SqsService, sqsQueryErrorHeader } from './service.ts';
+import { sqsQueryErrorHeader } from './query-protocol.ts';
+import { SqsService } from './service.ts';
 
 /** A minimal awsJson1_0 front door (what the edge does) so the real SQS client talks to the service. */
 async function serveJson(service: JsonService): Promise<{ server: Server; endpoint: string }> {
@@ -37,10 +38,9 @@ async function serveJson(service: JsonService): Promise<{ server: Server; endpoi
         },
         (error: unknown) => {
           const e = error instanceof AwsError ? error : new AwsError('InternalFailure', String(error), 500);
-          const query = sqsQueryErrorHeader(e.type);
           res.writeHead(e.statusCode, {
             'content-type': 'application/x-amz-json-1.0',
-            ...(query ? { 'x-amzn-query-error': query } : {}),
+            'x-amzn-query-error': sqsQueryErrorHeader(e.type, e.statusCode),
           });
           res.end(JSON.stringify({ __type: e.type, message: e.message }));
         },

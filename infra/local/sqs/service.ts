@@ -5,10 +5,23 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type {
+  ChangeMessageVisibilityRequest,
+  CreateQueueRequest,
+  DeleteMessageRequest,
+  GetQueueAttributesRequest,
+  GetQueueUrlRequest,
+  ListQueuesRequest,
+  PurgeQueueRequest,
+  ReceiveMessageRequest,
+  SendMessageRequest,
+} from '@aws-sdk/client-sqs';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../types.ts';
 import { AwsError, type JsonService } from '../wire/aws-error.ts';
+import { defineInput, type InputErrors } from '../wire/input.ts';
+import { offsetPageToken, pageOffset } from '../wire/paging.ts';
+import { writeFileAtomic } from '../wire/persist.ts';
 
 /** A message attribute as SQS takes it (`DataType` String, Number or Binary, optionally with a custom suffix). */
 export interface SqsMessageAttribute {
@@ -68,29 +81,69 @@ const SETTABLE_ATTRIBUTES = new Set([
   'KmsDataKeyReusePeriodSeconds',
 ]);
 
-/** The `x-amzn-query-error` code SQS sends beside `__type` for each error (awsQueryCompatible clients read it). */
-const QUERY_ERROR_CODES: Readonly<Record<string, string>> = {
-  QueueDoesNotExist: 'AWS.SimpleQueueService.NonExistentQueue;Sender',
-  QueueNameExists: 'QueueAlreadyExists;Sender',
-  ReceiptHandleIsInvalid: 'ReceiptHandleIsInvalid;Sender',
-  InvalidAttributeName: 'InvalidAttributeName;Sender',
-  InvalidParameterValue: 'InvalidParameterValue;Sender',
-  MissingParameter: 'MissingParameter;Sender',
-  UnsupportedOperation: 'AWS.SimpleQueueService.UnsupportedOperation;Sender',
-  InvalidMessageContents: 'InvalidMessageContents;Sender',
-};
+/** The error shapes this SQS answers (their legacy query codes: see query-protocol.ts). */
+type SqsErrorShape =
+  | 'QueueDoesNotExist'
+  | 'QueueNameExists'
+  | 'ReceiptHandleIsInvalid'
+  | 'InvalidAttributeName'
+  | 'InvalidParameterValue'
+  | 'MissingParameter'
+  | 'UnsupportedOperation'
+  | 'InvalidMessageContents';
 
-/**
- * The `x-amzn-query-error` header value SQS sends with an error whose `__type` is `type`
- * (`com.amazonaws.sqs#QueueDoesNotExist` → `AWS.SimpleQueueService.NonExistentQueue;Sender`), for the edge.
- */
-export function sqsQueryErrorHeader(type: string): string | undefined {
-  return QUERY_ERROR_CODES[type.slice(type.indexOf('#') + 1)];
-}
-
-function sqsError(shape: keyof typeof QUERY_ERROR_CODES, message: string): AwsError {
+function sqsError(shape: SqsErrorShape, message: string): AwsError {
   return new AwsError(`com.amazonaws.sqs#${shape}`, message, 400);
 }
+
+/** SQS's own errors for bad input: `MissingParameter` (an empty string is missing too), `InvalidParameterValue`. */
+const INPUT_ERRORS: InputErrors = {
+  type: 'com.amazonaws.sqs#InvalidParameterValue',
+  missing: {
+    type: 'com.amazonaws.sqs#MissingParameter',
+    message: (field) => `The request must contain the parameter ${field}.`,
+    emptyString: true,
+  },
+};
+
+/** The input of each operation, as the SDK types it (value ranges are checked by the operations, in SQS's words). */
+const INPUT = {
+  CreateQueue: defineInput<CreateQueueRequest>()({ QueueName: 'string', Attributes: 'map?' }, INPUT_ERRORS),
+  GetQueueUrl: defineInput<GetQueueUrlRequest>()({ QueueName: 'string' }, INPUT_ERRORS),
+  GetQueueAttributes: defineInput<GetQueueAttributesRequest>()(
+    { QueueUrl: 'string', AttributeNames: 'string[]?' },
+    INPUT_ERRORS,
+  ),
+  ListQueues: defineInput<ListQueuesRequest>()(
+    { QueueNamePrefix: 'string?', NextToken: 'string?', MaxResults: 'integer?' },
+    INPUT_ERRORS,
+  ),
+  SendMessage: defineInput<SendMessageRequest>()(
+    { QueueUrl: 'string', MessageBody: 'string', DelaySeconds: 'integer?', MessageAttributes: 'map?' },
+    INPUT_ERRORS,
+  ),
+  ReceiveMessage: defineInput<ReceiveMessageRequest>()(
+    {
+      QueueUrl: 'string',
+      AttributeNames: 'string[]?',
+      MessageSystemAttributeNames: 'string[]?',
+      MessageAttributeNames: 'string[]?',
+      MaxNumberOfMessages: 'integer?',
+      VisibilityTimeout: 'integer?',
+      WaitTimeSeconds: 'integer?',
+    },
+    INPUT_ERRORS,
+  ),
+  DeleteMessage: defineInput<DeleteMessageRequest>()(
+    { QueueUrl: 'string', ReceiptHandle: 'string' },
+    INPUT_ERRORS,
+  ),
+  ChangeMessageVisibility: defineInput<ChangeMessageVisibilityRequest>()(
+    { QueueUrl: 'string', ReceiptHandle: 'string', VisibilityTimeout: 'integer' },
+    INPUT_ERRORS,
+  ),
+  PurgeQueue: defineInput<PurgeQueueRequest>()({ QueueUrl: 'string' }, INPUT_ERRORS),
+};
 
 const VISIBILITY_SWEEP_MS = 50;
 
@@ -157,7 +210,7 @@ export class SqsService implements JsonService {
       case 'CreateQueue':
         return this.#createQueueOperation(input);
       case 'GetQueueUrl': {
-        const name = requireString(input, 'QueueName');
+        const name = INPUT.GetQueueUrl.parse(input).QueueName;
         const queue = this.#queues.get(name);
         if (!queue) throw sqsError('QueueDoesNotExist', 'The specified queue does not exist.');
         return { QueueUrl: this.#url(queue.name) };
@@ -171,11 +224,11 @@ export class SqsService implements JsonService {
       case 'ReceiveMessage':
         return this.#receiveMessage(input);
       case 'DeleteMessage':
-        return this.#deleteMessage(input);
+        return this.#deleteMessage(INPUT.DeleteMessage.parse(input));
       case 'ChangeMessageVisibility':
-        return this.#changeVisibility(input);
+        return this.#changeVisibility(INPUT.ChangeMessageVisibility.parse(input));
       case 'PurgeQueue': {
-        const queue = this.#queue(requireString(input, 'QueueUrl'));
+        const queue = this.#queue(INPUT.PurgeQueue.parse(input).QueueUrl);
         queue.messages = [];
         this.#changed();
         return {};
@@ -246,14 +299,15 @@ export class SqsService implements JsonService {
   }
 
   #createQueueOperation(input: Record<string, unknown>): { QueueUrl: string } {
-    const name = requireString(input, 'QueueName');
+    const request = INPUT.CreateQueue.parse(input);
+    const name = request.QueueName;
     if (!/^[A-Za-z0-9_-]{1,80}(\.fifo)?$/.test(name)) {
       throw sqsError(
         'InvalidParameterValue',
         `Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length. Received: ${name}`,
       );
     }
-    const attributes = this.#checkAttributes((input.Attributes as Record<string, unknown> | undefined) ?? {});
+    const attributes = this.#checkAttributes(request.Attributes ?? {});
     const existing = this.#queues.get(name);
     if (existing) {
       const differs = Object.entries(attributes).some(([k, v]) => existing.attributes[k] !== v);
@@ -274,7 +328,8 @@ export class SqsService implements JsonService {
   }
 
   #getQueueAttributes(input: Record<string, unknown>): { Attributes: Record<string, string> } {
-    const queue = this.#queue(requireString(input, 'QueueUrl'));
+    const request = INPUT.GetQueueAttributes.parse(input);
+    const queue = this.#queue(request.QueueUrl);
     const now = Date.now();
     const all: Record<string, string> = {
       ...queue.attributes,
@@ -289,7 +344,7 @@ export class SqsService implements JsonService {
       CreatedTimestamp: String(Math.floor(queue.createdTimestamp / 1000)),
       LastModifiedTimestamp: String(Math.floor(queue.lastModifiedTimestamp / 1000)),
     };
-    const names = (input.AttributeNames as string[] | undefined) ?? [];
+    const names = request.AttributeNames ?? [];
     if (names.length === 0) return { Attributes: {} };
     if (names.includes('All')) return { Attributes: all };
     const picked: Record<string, string> = {};
@@ -304,38 +359,33 @@ export class SqsService implements JsonService {
   }
 
   #listQueues(input: Record<string, unknown>): { QueueUrls?: string[]; NextToken?: string } {
-    const prefix = typeof input.QueueNamePrefix === 'string' ? input.QueueNamePrefix : '';
+    const request = INPUT.ListQueues.parse(input);
+    const prefix = request.QueueNamePrefix ?? '';
     const names = [...this.#queues.keys()].filter((n) => n.startsWith(prefix)).sort();
-    const max = typeof input.MaxResults === 'number' ? input.MaxResults : 1000;
-    const start =
-      typeof input.NextToken === 'string' ? Number(Buffer.from(input.NextToken, 'base64url').toString()) : 0;
+    const max = request.MaxResults ?? 1000;
+    const start = pageOffset(request.NextToken, () =>
+      sqsError('InvalidParameterValue', 'Invalid NextToken value.'),
+    );
     const page = names.slice(start, start + max);
     const result: { QueueUrls?: string[]; NextToken?: string } = {};
     if (page.length > 0) result.QueueUrls = page.map((n) => this.#url(n));
-    if (typeof input.MaxResults === 'number' && start + max < names.length) {
-      result.NextToken = Buffer.from(String(start + max)).toString('base64url');
+    if (request.MaxResults !== undefined && start + max < names.length) {
+      result.NextToken = offsetPageToken(start + max);
     }
     return result;
   }
 
   #sendMessage(input: Record<string, unknown>): Record<string, string> {
-    const queue = this.#queue(requireString(input, 'QueueUrl'));
-    if (typeof input.MessageBody !== 'string' || input.MessageBody.length === 0) {
-      throw sqsError('MissingParameter', 'The request must contain the parameter MessageBody.');
-    }
-    const delay = input.DelaySeconds === undefined ? undefined : Number(input.DelaySeconds);
+    const request = INPUT.SendMessage.parse(input);
+    const queue = this.#queue(request.QueueUrl);
+    const delay = request.DelaySeconds;
     if (delay !== undefined && (!Number.isInteger(delay) || delay < 0 || delay > 900)) {
       throw sqsError(
         'InvalidParameterValue',
         `Value ${delay} for parameter DelaySeconds is invalid. Use 0..900.`,
       );
     }
-    const message = this.#enqueue(
-      queue,
-      input.MessageBody,
-      input.MessageAttributes as Record<string, unknown> | undefined,
-      delay,
-    );
+    const message = this.#enqueue(queue, request.MessageBody, request.MessageAttributes, delay);
     const out: Record<string, string> = { MessageId: message.messageId, MD5OfMessageBody: message.md5OfBody };
     if (message.md5OfMessageAttributes) out.MD5OfMessageAttributes = message.md5OfMessageAttributes;
     return out;
@@ -379,22 +429,17 @@ export class SqsService implements JsonService {
   }
 
   async #receiveMessage(input: Record<string, unknown>): Promise<{ Messages?: unknown[] }> {
-    const queue = this.#queue(requireString(input, 'QueueUrl'));
-    const max = input.MaxNumberOfMessages === undefined ? 1 : Number(input.MaxNumberOfMessages);
+    const request = INPUT.ReceiveMessage.parse(input);
+    const queue = this.#queue(request.QueueUrl);
+    const max = request.MaxNumberOfMessages ?? 1;
     if (!Number.isInteger(max) || max < 1 || max > 10) {
       throw sqsError(
         'InvalidParameterValue',
         `Value ${max} for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.`,
       );
     }
-    const visibility =
-      input.VisibilityTimeout === undefined
-        ? Number(queue.attributes.VisibilityTimeout)
-        : Number(input.VisibilityTimeout);
-    const wait =
-      input.WaitTimeSeconds === undefined
-        ? Number(queue.attributes.ReceiveMessageWaitTimeSeconds)
-        : Number(input.WaitTimeSeconds);
+    const visibility = request.VisibilityTimeout ?? Number(queue.attributes.VisibilityTimeout);
+    const wait = request.WaitTimeSeconds ?? Number(queue.attributes.ReceiveMessageWaitTimeSeconds);
     if (!Number.isInteger(wait) || wait < 0 || wait > 20) {
       throw sqsError(
         'InvalidParameterValue',
@@ -408,11 +453,8 @@ export class SqsService implements JsonService {
       taken = this.#take(queue, max, visibility);
     }
     if (taken.length === 0) return {};
-    const systemNames = [
-      ...((input.AttributeNames as string[] | undefined) ?? []),
-      ...((input.MessageSystemAttributeNames as string[] | undefined) ?? []),
-    ];
-    const attributeNames = (input.MessageAttributeNames as string[] | undefined) ?? [];
+    const systemNames = [...(request.AttributeNames ?? []), ...(request.MessageSystemAttributeNames ?? [])];
+    const attributeNames = request.MessageAttributeNames ?? [];
     return {
       Messages: taken.map(({ message, handle }) => {
         const out: Record<string, unknown> = {
@@ -480,19 +522,22 @@ export class SqsService implements JsonService {
   }
 
   /** The queue and the decoded receipt handle a DeleteMessage or ChangeMessageVisibility names. */
-  #receipt(input: Record<string, unknown>) {
-    const queue = this.#queue(requireString(input, 'QueueUrl'));
-    const handle = decodeHandle(requireString(input, 'ReceiptHandle'));
+  #receipt(input: { readonly QueueUrl: string; readonly ReceiptHandle: string }) {
+    const queue = this.#queue(input.QueueUrl);
+    const handle = decodeHandle(input.ReceiptHandle);
     if (!handle || handle.queue !== queue.name) {
       throw sqsError(
         'ReceiptHandleIsInvalid',
-        `The input receipt handle "${String(input.ReceiptHandle)}" is not a valid receipt handle.`,
+        `The input receipt handle "${input.ReceiptHandle}" is not a valid receipt handle.`,
       );
     }
     return { queue, handle };
   }
 
-  #deleteMessage(input: Record<string, unknown>): Record<string, never> {
+  #deleteMessage(input: {
+    readonly QueueUrl: string;
+    readonly ReceiptHandle: string;
+  }): Record<string, never> {
     const { queue, handle } = this.#receipt(input);
     const before = queue.messages.length;
     // Deleting an already deleted message succeeds, as in SQS.
@@ -501,9 +546,13 @@ export class SqsService implements JsonService {
     return {};
   }
 
-  #changeVisibility(input: Record<string, unknown>): Record<string, never> {
+  #changeVisibility(input: {
+    readonly QueueUrl: string;
+    readonly ReceiptHandle: string;
+    readonly VisibilityTimeout: number;
+  }): Record<string, never> {
     const { queue, handle } = this.#receipt(input);
-    const timeout = Number(input.VisibilityTimeout);
+    const timeout = input.VisibilityTimeout;
     if (!Number.isInteger(timeout) || timeout < 0 || timeout > 43200) {
       throw sqsError(
         'InvalidParameterValue',
@@ -567,10 +616,7 @@ export class SqsService implements JsonService {
     const file = this.#file as string;
     while (this.#dirty) {
       this.#dirty = false;
-      const text = JSON.stringify({ queues: [...this.#queues.values()] });
-      const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-      await writeFile(temp, text);
-      await rename(temp, file);
+      await writeFileAtomic(file, JSON.stringify({ queues: [...this.#queues.values()] }));
     }
   }
 }
@@ -590,14 +636,6 @@ function isRedrivePolicy(text: string): boolean {
   } catch {
     return false;
   }
-}
-
-function requireString(input: Record<string, unknown>, name: string): string {
-  const value = input[name];
-  if (typeof value !== 'string' || value.length === 0) {
-    throw sqsError('MissingParameter', `The request must contain the parameter ${name}.`);
-  }
-  return value;
 }
 
 function md5Hex(text: string | Buffer): string {

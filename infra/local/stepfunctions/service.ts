@@ -1,9 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { DescribeExecutionOutput } from '@aws-sdk/client-sfn';
+import type {
+  DescribeExecutionInput,
+  DescribeExecutionOutput,
+  DescribeStateMachineForExecutionInput,
+  DescribeStateMachineInput,
+  GetExecutionHistoryInput,
+  ListExecutionsInput,
+  ListStateMachinesInput,
+  StartExecutionInput,
+  StopExecutionInput,
+  UpdateStateMachineInput,
+} from '@aws-sdk/client-sfn';
 import type { LambdaInvoker } from '../types.ts';
 import { AwsError, type JsonService } from '../wire/aws-error.ts';
+import { defineInput } from '../wire/input.ts';
+import { encodePageToken, offsetPageToken, pageOffset, readPageToken } from '../wire/paging.ts';
 import {
   appendEvent,
   dataDetails,
@@ -90,6 +103,53 @@ const OPERATIONS = [
   'DescribeStateMachineForExecution',
   'UpdateStateMachine',
 ];
+
+/** `maxResults` of the listings: 0 (or absent) means the default page of 100. */
+const MAX_RESULTS = { type: 'integer', optional: true, min: 0, max: 1000 } as const;
+const DEFAULT_PAGE = 100;
+
+/** The input of each operation, as the SDK types it. */
+const INPUT = {
+  StartExecution: defineInput<StartExecutionInput>()({
+    stateMachineArn: 'string',
+    name: 'string?',
+    input: 'string?',
+  }),
+  DescribeExecution: defineInput<DescribeExecutionInput>()({ executionArn: 'string' }),
+  GetExecutionHistory: defineInput<GetExecutionHistoryInput>()({
+    executionArn: 'string',
+    maxResults: MAX_RESULTS,
+    reverseOrder: 'boolean?',
+    nextToken: 'string?',
+    includeExecutionData: 'boolean?',
+  }),
+  ListExecutions: defineInput<ListExecutionsInput>()({
+    stateMachineArn: 'string',
+    statusFilter: { type: 'string', optional: true, oneOf: EXECUTION_STATUSES },
+    maxResults: MAX_RESULTS,
+    nextToken: 'string?',
+  }),
+  StopExecution: defineInput<StopExecutionInput>()({
+    executionArn: 'string',
+    error: { type: 'string', optional: true, max: 256 },
+    cause: { type: 'string', optional: true, max: 32768 },
+  }),
+  ListStateMachines: defineInput<ListStateMachinesInput>()({ maxResults: MAX_RESULTS, nextToken: 'string?' }),
+  DescribeStateMachine: defineInput<DescribeStateMachineInput>()({ stateMachineArn: 'string' }),
+  DescribeStateMachineForExecution: defineInput<DescribeStateMachineForExecutionInput>()({
+    executionArn: 'string',
+  }),
+  UpdateStateMachine: defineInput<UpdateStateMachineInput>()({
+    stateMachineArn: 'string',
+    definition: 'string?',
+    roleArn: 'string?',
+    loggingConfiguration: 'map?',
+    tracingConfiguration: 'map?',
+    publish: 'boolean?',
+  }),
+};
+
+const invalidToken = (token: string): AwsError => new AwsError('InvalidToken', `Invalid Token: '${token}'`);
 
 // AWS: 1–80 characters; no whitespace, brackets, wildcards, special characters or control characters.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what AWS forbids.
@@ -183,7 +243,7 @@ export class StepFunctionsService implements JsonService {
       case 'StartExecution':
         return toWire(this.#startExecution(input));
       case 'DescribeExecution':
-        return toWire(this.#describe(this.#recordOf(input)));
+        return toWire(this.#describe(this.#recordOf(INPUT.DescribeExecution.parse(input).executionArn)));
       case 'GetExecutionHistory':
         return toWire(this.#history(input));
       case 'ListExecutions':
@@ -193,11 +253,13 @@ export class StepFunctionsService implements JsonService {
       case 'ListStateMachines':
         return toWire(this.#listStateMachines(input));
       case 'DescribeStateMachine':
-        return toWire(this.#describeMachine(this.#machineOf(requireString(input, 'stateMachineArn'))));
+        return toWire(
+          this.#describeMachine(this.#machineOf(INPUT.DescribeStateMachine.parse(input).stateMachineArn)),
+        );
       case 'UpdateStateMachine':
         return toWire(this.#updateStateMachine(input));
       case 'DescribeStateMachineForExecution': {
-        const record = this.#recordOf(input);
+        const record = this.#recordOf(INPUT.DescribeStateMachineForExecution.parse(input).executionArn);
         const { status: _status, ...machine } = this.#describeMachine(
           this.#machineOf(record.stateMachineArn),
         );
@@ -222,7 +284,7 @@ export class StepFunctionsService implements JsonService {
     executionArn: string,
     options: { timeoutMs?: number } = {},
   ): Promise<DescribeExecutionOutput> {
-    const record = this.#recordOf({ executionArn });
+    const record = this.#recordOf(executionArn);
     const run = this.#runs.get(executionArn);
     if (run !== undefined) {
       let timer: NodeJS.Timeout | undefined;
@@ -251,7 +313,7 @@ export class StepFunctionsService implements JsonService {
 
   /** The execution's full history, oldest first (in-process; timestamps as `Date`). */
   getExecutionHistory(executionArn: string): readonly LocalHistoryEvent[] {
-    return [...this.#recordOf({ executionArn }).events];
+    return [...this.#recordOf(executionArn).events];
   }
 
   /**
@@ -276,10 +338,11 @@ export class StepFunctionsService implements JsonService {
   }
 
   #startExecution(input: Record<string, unknown>): { executionArn: string; startDate: Date } {
-    const machine = this.#machineOf(requireString(input, 'stateMachineArn'));
-    const name = optionalString(input, 'name') ?? randomUUID();
+    const request = INPUT.StartExecution.parse(input);
+    const machine = this.#machineOf(request.stateMachineArn);
+    const name = request.name ?? randomUUID();
     if (!VALID_NAME.test(name)) throw new AwsError('InvalidName', `Invalid Name: '${name}'`);
-    const rawInput = optionalString(input, 'input') ?? '{}';
+    const rawInput = request.input ?? '{}';
     if (Buffer.byteLength(rawInput) > MAX_INPUT_BYTES) {
       throw new AwsError(
         'InvalidExecutionInput',
@@ -366,38 +429,33 @@ export class StepFunctionsService implements JsonService {
   }
 
   #history(input: Record<string, unknown>): { events: LocalHistoryEvent[]; nextToken?: string } {
-    const record = this.#recordOf(input);
-    const maxResults = pageSize(input);
-    const reverse = input.reverseOrder === true;
-    const token = optionalString(input, 'nextToken');
+    const request = INPUT.GetExecutionHistory.parse(input);
+    const record = this.#recordOf(request.executionArn);
+    const maxResults = request.maxResults || DEFAULT_PAGE;
+    const reverse = request.reverseOrder === true;
+    const token = request.nextToken;
     let cursor = reverse ? Number.POSITIVE_INFINITY : 0;
     if (token !== undefined) {
-      const decoded = decodeToken(token);
-      if (decoded?.a !== record.executionArn || decoded.r !== reverse || typeof decoded.c !== 'number') {
-        throw new AwsError('InvalidToken', `Invalid Token: '${token}'`);
-      }
-      cursor = decoded.c;
+      // A token belongs to its request: another execution or order is refused.
+      cursor = readPageToken(
+        token,
+        (c) => (c.a === record.executionArn && c.r === reverse && typeof c.c === 'number' ? c.c : undefined),
+        invalidToken,
+      );
     }
     const candidates = reverse
       ? record.events.filter((event) => event.id < cursor).reverse()
       : record.events.filter((event) => event.id > cursor);
     const page = candidates.slice(0, maxResults);
     const last = page.at(-1);
-    const events = input.includeExecutionData === false ? page.map(withoutExecutionData) : page;
+    const events = request.includeExecutionData === false ? page.map(withoutExecutionData) : page;
     return candidates.length > page.length && last !== undefined
-      ? { events, nextToken: encodeToken({ a: record.executionArn, r: reverse, c: last.id }) }
+      ? { events, nextToken: encodePageToken({ a: record.executionArn, r: reverse, c: last.id }) }
       : { events };
   }
 
   #listExecutions(input: Record<string, unknown>): { executions: unknown[]; nextToken?: string } {
-    const stateMachineArn = requireString(input, 'stateMachineArn');
-    const statusFilter = optionalString(input, 'statusFilter');
-    if (statusFilter !== undefined && !EXECUTION_STATUSES.includes(statusFilter)) {
-      throw new AwsError(
-        'ValidationException',
-        `1 validation error detected: Value '${statusFilter}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [${EXECUTION_STATUSES.join(', ')}]`,
-      );
-    }
+    const { stateMachineArn, statusFilter, maxResults, nextToken: token } = INPUT.ListExecutions.parse(input);
     const all = [...this.#records.values()].filter((record) => record.stateMachineArn === stateMachineArn);
     if (all.length === 0) this.#machineOf(stateMachineArn);
     const sorted = all
@@ -405,25 +463,22 @@ export class StepFunctionsService implements JsonService {
       .sort(
         (a, b) => b.startDate.getTime() - a.startDate.getTime() || compare(b.executionArn, a.executionArn),
       );
-    const token = optionalString(input, 'nextToken');
     let candidates = sorted;
     if (token !== undefined) {
-      const decoded = decodeToken(token);
-      if (
-        decoded?.s !== stateMachineArn ||
-        decoded.f !== (statusFilter ?? null) ||
-        typeof decoded.t !== 'number'
-      ) {
-        throw new AwsError('InvalidToken', `Invalid Token: '${token}'`);
-      }
-      const t = decoded.t;
-      const a = String(decoded.a);
+      const { t, a } = readPageToken(
+        token,
+        (c) =>
+          c.s === stateMachineArn && c.f === (statusFilter ?? null) && typeof c.t === 'number'
+            ? { t: c.t, a: String(c.a) }
+            : undefined,
+        invalidToken,
+      );
       // Keyset paging: executions started meanwhile do not shift the pages already handed out.
       candidates = sorted.filter(
         (r) => r.startDate.getTime() < t || (r.startDate.getTime() === t && compare(r.executionArn, a) < 0),
       );
     }
-    const page = candidates.slice(0, pageSize(input));
+    const page = candidates.slice(0, maxResults || DEFAULT_PAGE);
     const executions = page.map((record) => ({
       executionArn: record.executionArn,
       stateMachineArn: record.stateMachineArn,
@@ -437,7 +492,7 @@ export class StepFunctionsService implements JsonService {
     return candidates.length > page.length && last !== undefined
       ? {
           executions,
-          nextToken: encodeToken({
+          nextToken: encodePageToken({
             s: stateMachineArn,
             f: statusFilter ?? null,
             t: last.startDate.getTime(),
@@ -448,29 +503,17 @@ export class StepFunctionsService implements JsonService {
   }
 
   #stopExecution(input: Record<string, unknown>): { stopDate: Date } {
-    const record = this.#recordOf(input);
-    const error = optionalString(input, 'error');
-    const cause = optionalString(input, 'cause');
-    if (error !== undefined && error.length > 256) {
-      throw new AwsError('ValidationException', 'error must be at most 256 characters.');
-    }
-    if (cause !== undefined && cause.length > 32768) {
-      throw new AwsError('ValidationException', 'cause must be at most 32768 characters.');
-    }
+    const { executionArn, error, cause } = INPUT.StopExecution.parse(input);
+    const record = this.#recordOf(executionArn);
     this.#runs.get(record.executionArn)?.stop(error, cause);
     return { stopDate: record.stopDate ?? new Date() };
   }
 
   #listStateMachines(input: Record<string, unknown>): { stateMachines: unknown[]; nextToken?: string } {
     const all = [...this.#machines.values()].sort((a, b) => compare(a.name, b.name));
-    const token = optionalString(input, 'nextToken');
-    let offset = 0;
-    if (token !== undefined) {
-      const decoded = decodeToken(token);
-      if (typeof decoded?.o !== 'number') throw new AwsError('InvalidToken', `Invalid Token: '${token}'`);
-      offset = decoded.o;
-    }
-    const max = pageSize(input);
+    const request = INPUT.ListStateMachines.parse(input);
+    const offset = pageOffset(request.nextToken, invalidToken);
+    const max = request.maxResults || DEFAULT_PAGE;
     const stateMachines = all.slice(offset, offset + max).map((machine) => ({
       stateMachineArn: machine.arn,
       name: machine.name,
@@ -478,7 +521,7 @@ export class StepFunctionsService implements JsonService {
       creationDate: machine.creationDate,
     }));
     return offset + max < all.length
-      ? { stateMachines, nextToken: encodeToken({ o: offset + max }) }
+      ? { stateMachines, nextToken: offsetPageToken(offset + max) }
       : { stateMachines };
   }
 
@@ -488,10 +531,9 @@ export class StepFunctionsService implements JsonService {
    * (`publish`) are not modelled: asking for one is a ValidationException, not a silent success.
    */
   #updateStateMachine(input: Record<string, unknown>): { updateDate: Date; revisionId: string } {
-    const machine = this.#machineOf(requireString(input, 'stateMachineArn'));
-    const definition = optionalString(input, 'definition');
-    const roleArn = optionalString(input, 'roleArn');
-    const { loggingConfiguration, tracingConfiguration } = input;
+    const { stateMachineArn, definition, roleArn, loggingConfiguration, tracingConfiguration, publish } =
+      INPUT.UpdateStateMachine.parse(input);
+    const machine = this.#machineOf(stateMachineArn);
     if (
       definition === undefined &&
       roleArn === undefined &&
@@ -503,7 +545,7 @@ export class StepFunctionsService implements JsonService {
         'Either the definition, roleArn, loggingConfiguration or tracingConfiguration must be specified',
       );
     }
-    if (input.publish === true) {
+    if (publish === true) {
       throw new AwsError(
         'ValidationException',
         'The local Step Functions does not model state machine versions: UpdateStateMachine with publish is not supported.',
@@ -544,8 +586,7 @@ export class StepFunctionsService implements JsonService {
     throw new AwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
   }
 
-  #recordOf(input: Record<string, unknown>): ExecutionRecord {
-    const arn = requireString(input, 'executionArn');
+  #recordOf(arn: string): ExecutionRecord {
     const record = this.#records.get(arn);
     if (record !== undefined) return record;
     if (!/^arn:aws[\w-]*:states:[^:]+:\d{12}:execution:[^:]+:[^:]+$/.test(arn)) {
@@ -566,48 +607,6 @@ function compileOrThrow(definition: string): CompiledDefinition {
       });
     }
     throw error;
-  }
-}
-
-function requireString(input: Record<string, unknown>, key: string): string {
-  const value = input[key];
-  if (typeof value !== 'string') {
-    throw new AwsError(
-      'ValidationException',
-      `1 validation error detected: Value ${JSON.stringify(value ?? null)} at '${key}' failed to satisfy constraint: Member must not be null and must be a string`,
-    );
-  }
-  return value;
-}
-
-function optionalString(input: Record<string, unknown>, key: string): string | undefined {
-  return input[key] === undefined || input[key] === null ? undefined : requireString(input, key);
-}
-
-function pageSize(input: Record<string, unknown>): number {
-  const value = input.maxResults;
-  if (value === undefined || value === null || value === 0) return 100;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 1000) {
-    throw new AwsError(
-      'ValidationException',
-      `1 validation error detected: Value '${String(value)}' at 'maxResults' failed to satisfy constraint: Member must have value between 0 and 1000`,
-    );
-  }
-  return value;
-}
-
-function encodeToken(value: Record<string, unknown>): string {
-  return Buffer.from(JSON.stringify({ v: 1, ...value })).toString('base64url');
-}
-
-function decodeToken(token: string): Record<string, unknown> | undefined {
-  try {
-    const value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as unknown;
-    return value !== null && typeof value === 'object' && (value as { v?: unknown }).v === 1
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
   }
 }
 

@@ -1,6 +1,7 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic, writeFileAtomicSync } from '../wire/persist.ts';
 import type { ExecutionRecord, LocalHistoryEvent } from './history.ts';
 
 /** A persisted execution file could not be read or written. */
@@ -26,7 +27,6 @@ export class ExecutionStore {
   readonly #dir: string | undefined;
   readonly #pending = new Map<string, PendingWrite>();
   readonly #madeDirs = new Set<string>();
-  #tmpSeq = 0;
   #writeError: unknown;
 
   constructor(dir?: string) {
@@ -68,10 +68,7 @@ export class ExecutionStore {
   saveSync(record: ExecutionRecord): void {
     const path = this.#pathOf(record);
     if (path === undefined) return;
-    mkdirSync(join(path, '..'), { recursive: true });
-    const tmp = `${path}.${process.pid}.${this.#tmpSeq++}.tmp`;
-    writeFileSync(tmp, JSON.stringify(record));
-    renameSync(tmp, path);
+    writeFileAtomicSync(path, JSON.stringify(record), { mkdir: true });
   }
 
   /** Schedules a write of the record's current state (coalesced with writes already queued for it). */
@@ -126,9 +123,7 @@ export class ExecutionStore {
       await mkdir(dir, { recursive: true });
       this.#madeDirs.add(dir);
     }
-    const tmp = `${path}.${process.pid}.${this.#tmpSeq++}.tmp`;
-    await writeFile(tmp, text);
-    await rename(tmp, path);
+    await writeFileAtomic(path, text);
   }
 }
 

@@ -22,3 +22,23 @@ export class AwsError extends Error {
 export interface JsonService {
   handle(operation: string, input: Record<string, unknown>): Promise<unknown>;
 }
+
+/** What an error becomes on the wire: the HTTP status, the error name, the message. */
+export interface ErrorAnswer {
+  readonly statusCode: number;
+  readonly type: string;
+  readonly message: string;
+}
+
+/**
+ * The wire answer for an error a service threw: an {@link AwsError} as it says (a Smithy-namespaced type such as
+ * `com.amazonaws.sqs#QueueDoesNotExist` loses its namespace), anything else `500 InternalFailure`.
+ */
+export function errorAnswerOf(error: unknown): ErrorAnswer {
+  if (error instanceof AwsError) {
+    const type = error.type.slice(error.type.lastIndexOf('#') + 1);
+    return { statusCode: error.statusCode, type, message: error.message };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return { statusCode: 500, type: 'InternalFailure', message };
+}
