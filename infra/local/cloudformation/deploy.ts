@@ -4,7 +4,7 @@
  * of its type (resources/). A type with no provider is listed as unsupported, never faked; types with no
  * local effect are accepted and listed.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { providerFor } from '../resources/index.ts';
 import type {
@@ -17,6 +17,7 @@ import type {
   StreamMapping,
 } from '../resources/provider.ts';
 import { errorText, stringify } from '../resources/support.ts';
+import { writeJsonAtomicSync } from '../wire/persist.ts';
 import { type CfnResource, type CloudAssembly, DeployError } from './model.ts';
 import { deploymentOrder, resourceDependencies, TemplateResolver } from './template.ts';
 
@@ -226,8 +227,6 @@ function readRecord(file: string): DeployRecord {
 }
 
 function writeRecord(file: string, record: DeployRecord): void {
-  mkdirSync(join(file, '..'), { recursive: true });
   // Write then rename: a crash mid-write must not lose the record of what already ran.
-  writeFileSync(`${file}.tmp`, JSON.stringify(record, null, 2));
-  renameSync(`${file}.tmp`, file);
+  writeJsonAtomicSync(file, record, { mkdir: true, pretty: true });
 }

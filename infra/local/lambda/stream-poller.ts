@@ -6,9 +6,7 @@
  * shard are handled strictly in order; the position is checkpointed to `checkpointFile`.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import {
   DescribeStreamCommand,
   type DynamoDBStreamsClient,
@@ -21,12 +19,15 @@ import {
 import { matchesEventPattern, validateEventPattern } from '../events/pattern.ts';
 import type { InvokeResult, LambdaInvoker, TargetDispatcher } from '../types.ts';
 import { AwsError } from '../wire/aws-error.ts';
+import { writeJsonAtomic } from '../wire/persist.ts';
 
 /** Options of {@link DynamoDbStreamMapping}; the names follow CreateEventSourceMapping. */
 export interface DynamoDbStreamMappingOptions {
   /** The mapping's UUID (appears in logs). */
   readonly uuid: string;
   readonly functionArn: string;
+  /** The function's execution role (the one Lambda polls the stream and sends failures as). @default unknown */
+  readonly functionRoleArn?: string;
   readonly invoker: LambdaInvoker;
   /** Sends on-failure records to `onFailureDestinationArn`. */
   readonly dispatcher: TargetDispatcher;
@@ -127,7 +128,6 @@ export class DynamoDbStreamMapping {
   readonly #log: (line: string) => void;
   #checkpoints: Checkpoints;
   #dirty = false;
-  #checkpointDirMade = false;
   #shards: Shard[] = [];
   #shardsListedAt = 0;
   readonly #iterators = new Map<string, string>();
@@ -596,13 +596,7 @@ export class DynamoDbStreamMapping {
     const file = this.#options.checkpointFile;
     if (!file || !this.#dirty) return;
     this.#dirty = false;
-    if (!this.#checkpointDirMade) {
-      mkdirSync(dirname(file), { recursive: true });
-      this.#checkpointDirMade = true;
-    }
-    const temp = `${file}.${randomUUID()}.tmp`;
-    await writeFile(temp, `${JSON.stringify(this.#checkpoints, null, 2)}\n`);
-    await rename(temp, file);
+    await writeJsonAtomic(file, this.#checkpoints, { mkdir: true, pretty: true });
   }
 
   /** Sleeps; `stop()` wakes every sleeper, `drain()` only idle ones (retry backoff keeps its pace). */
