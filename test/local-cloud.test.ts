@@ -214,9 +214,14 @@ describe('the local cloud runs the synthesized Saga stack', () => {
         'index.ship',
       ].sort(),
     );
-    // The stack uses only what the local cloud plays; IAM and permissions are accepted, not enforced.
+    // The stack uses only what the local cloud plays; roles, policies and permissions are enforced (IAM on).
     expect(cloud.unsupported).toEqual([]);
-    expect(cloud.deployment.accepted.map((a) => a.type)).toContain('AWS::IAM::Role');
+    expect(cloud.iam.mode).toBe('enforce');
+    const iamTypes = ['AWS::IAM::Role', 'AWS::IAM::Policy', 'AWS::Lambda::Permission', 'AWS::SQS::QueuePolicy'];
+    const iamResources = cloud.deployment.resources.filter((r) => iamTypes.includes(r.type));
+    expect(new Set(iamResources.map((r) => r.type))).toEqual(new Set(iamTypes));
+    expect(iamResources.every((r) => r.status === 'created')).toBe(true);
+    expect(cloud.deployment.accepted.map((a) => a.type)).not.toContain('AWS::IAM::Role');
     expect(cloud.deployment.resources.find((r) => r.type === 'Custom::AWS')?.status).toBe('created');
   });
 

@@ -6,11 +6,13 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { createTargetDispatcher, type DeployResult, deployTemplate } from './cloudformation/deploy.ts';
+import { type DeployResult, deployTemplate } from './cloudformation/deploy.ts';
 import { loadCloudAssembly } from './cloudformation/template.ts';
 import { type DynamoDbLocal, freePort, startDynamoDbLocal } from './dynamodb/dynamodb-local.ts';
 import { type Edge, startEdge } from './edge/edge.ts';
 import { EventBridgeService } from './events/service.ts';
+import { createTargetDispatcher } from './events/targets.ts';
+import { IamAuthority, type IamMode } from './iam/authority.ts';
 import { LambdaRuntime } from './lambda/runtime.ts';
 import { DynamoDbStreamMapping } from './lambda/stream-poller.ts';
 import { LogsService } from './logs/service.ts';
@@ -56,6 +58,12 @@ export interface LocalCloudOptions {
   readonly dynamodbPort?: number;
   /** Where the cloud reports progress and what it does not run. @default stdout (cloud.log in the background process) */
   readonly log?: (line: string) => void;
+  /**
+   * IAM as AWS evaluates it: `enforce` denies what the template's policies do not allow (AccessDeniedException),
+   * `warn` allows it and logs the denial, `off` checks nothing (no signature verification either, and DynamoDB
+   * traffic goes straight to DynamoDB Local). @default 'enforce'
+   */
+  readonly iam?: IamMode;
 }
 
 /** A running local cloud. */
@@ -75,6 +83,8 @@ export interface LocalCloud {
   readonly sqs: SqsService;
   /** Everything deploy did, resource by resource. */
   readonly deployment: DeployResult;
+  /** The account's IAM: roles and resource policies of the template, the keys of role sessions, the mode. */
+  readonly iam: IamAuthority;
   /** Resolves once every record now in the DynamoDB streams has been handled by its mapping. */
   drainStreams(): Promise<void>;
   /** Stops everything in reverse order of start: mappings, edge, services, DynamoDB Local. */
@@ -152,6 +162,14 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       },
     });
 
+    const iam = new IamAuthority({
+      accountId: LOCAL_ACCOUNT_ID,
+      region,
+      mode: options.iam ?? 'enforce',
+      rootCredentials: LOCAL_CREDENTIALS,
+      log,
+    });
+    const checked = iam.mode !== 'off';
     const logs = new LogsService({ dataDir });
     stoppers.push({ name: 'Logs', stop: () => logs.close() });
     const lambda = new LambdaRuntime({
@@ -160,13 +178,23 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       timeScale: options.lambdaTimeScale ?? Math.max(options.timeScale ?? 1, MIN_LAMBDA_TIME_SCALE),
       baseEnvironment: {
         AWS_ENDPOINT_URL: endpoint,
-        // DynamoDB is most of the functions' traffic: straight to DynamoDB Local (the edge would only proxy it),
-        // through the SDK's own per-service endpoint variable, as any client could be configured.
-        AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
+        // With IAM on, DynamoDB goes through the edge, which authorizes each item. With IAM off, straight to
+        // DynamoDB Local (the edge would only proxy it), through the SDK's own per-service endpoint variable.
+        AWS_ENDPOINT_URL_DYNAMODB: checked ? endpoint : dynamodbEndpoint,
         AWS_REGION: region,
         AWS_DEFAULT_REGION: region,
         AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
         AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      },
+      // Each function runs with the keys of a session of its own execution role, as Lambda gives it.
+      functionEnvironment: (spec): Record<string, string> => {
+        if (!checked || spec.roleArn === undefined) return {};
+        const keys = iam.credentialsForRole(spec.roleArn, spec.functionName);
+        return {
+          AWS_ACCESS_KEY_ID: keys.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
+          AWS_SESSION_TOKEN: keys.sessionToken,
+        };
       },
     });
     stoppers.push({ name: 'Lambda', stop: () => lambda.close() });
@@ -193,11 +221,13 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       region,
       credentials: LOCAL_CREDENTIALS,
       log,
+      iam,
     });
     stoppers.push({ name: 'edge', stop: () => edge.close() });
 
     const deployment = await deployTemplate({
       assembly,
+      iam,
       dataDir,
       accountId: LOCAL_ACCOUNT_ID,
       region,
@@ -230,7 +260,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     }
     log(
       `deployed ${stackName}: ${deployment.resources.filter((r) => r.status === 'created' || r.status === 'existing').length} ` +
-        `resources up, ${deployment.accepted.length} accepted (not enforced), ${deployment.unsupported.length} unsupported; ` +
+        `resources up, ${deployment.accepted.length} accepted (not enforced), ${deployment.unsupported.length} unsupported; IAM ${iam.mode}; ` +
         `edge ${endpoint}, DynamoDB Local ${dynamodbEndpoint}, ${Date.now() - started} ms`,
     );
 
@@ -247,6 +277,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       events: eventBridge,
       sqs,
       deployment,
+      iam,
       drainStreams: async () => {
         await Promise.all(deployment.mappings.map((m) => m.drain()));
       },

@@ -30,6 +30,8 @@ export interface JsonProtocolContext {
   readonly requestId: string;
   readonly maxBodyBytes: number;
   readonly log: (line: string) => void;
+  /** Authorizes the operation for the request's principal (throws AccessDeniedException); absent: IAM is off. */
+  readonly authorize?: (service: JsonServiceName, input: Record<string, unknown>) => void;
 }
 
 /** JSON.stringify replacer: a `Date` goes on the wire as AWS JSON protocols send timestamps, epoch seconds. */
@@ -96,6 +98,7 @@ export async function handleJsonProtocol(
     return;
   }
   try {
+    context.authorize?.(target.service, input);
     const output = await context.services[target.service].handle(operation, input);
     const text = JSON.stringify(output ?? {}, awsJsonDates);
     res.writeHead(200, {

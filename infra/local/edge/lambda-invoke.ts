@@ -16,6 +16,8 @@ export interface LambdaInvokeContext {
   readonly requestId: string;
   readonly maxBodyBytes: number;
   readonly log: (line: string) => void;
+  /** Authorizes `lambda:InvokeFunction` on the function for the request's principal; absent: IAM is off. */
+  readonly authorize?: (functionName: string) => void;
 }
 
 /** Answers one Invoke of the function `rawName` (as it appears in the path). */
@@ -53,6 +55,13 @@ export async function handleLambdaInvoke(
       return;
     }
     fail(400, 'InvalidRequestContentException', `Could not parse request body into json: ${String(error)}`);
+    return;
+  }
+  try {
+    context.authorize?.(name);
+  } catch (error) {
+    const answer = errorAnswerOf(error);
+    fail(answer.statusCode, answer.type, answer.message);
     return;
   }
   if (invocationType === 'DryRun') {

@@ -31,6 +31,8 @@ export interface LocalFunctionSpec {
   readonly memoryMb: number;
   /** From the template, intrinsics already resolved. */
   readonly environment: Readonly<Record<string, string>>;
+  /** The execution role (the template's `Role`, resolved): the identity the function's calls are made as. */
+  readonly roleArn?: string;
 }
 
 /** Options of {@link LambdaRuntime}. */
@@ -39,6 +41,11 @@ export interface LambdaRuntimeOptions {
   readonly logs: LogSink;
   /** Given to every function under its own variables: AWS_ENDPOINT_URL (the edge), AWS_REGION, credentials… */
   readonly baseEnvironment: Readonly<Record<string, string>>;
+  /**
+   * Variables of one function that Lambda sets and the template cannot override: the keys of a session of its
+   * execution role (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), as Lambda hands them out.
+   */
+  readonly functionEnvironment?: (spec: LocalFunctionSpec) => Readonly<Record<string, string>>;
   /**
    * Multiplies every function timeout (0.05 turns 10 s into 500 ms), never below 100 ms. Error messages keep the
    * configured seconds, as Lambda reports them.
@@ -120,7 +127,12 @@ class Sandbox {
   private readonly buffers = { stdout: '', stderr: '' };
   private pending: PendingRun | undefined;
 
-  constructor(spec: LocalFunctionSpec, baseEnvironment: Readonly<Record<string, string>>, logs: LogSink) {
+  constructor(
+    spec: LocalFunctionSpec,
+    baseEnvironment: Readonly<Record<string, string>>,
+    logs: LogSink,
+    reserved: Readonly<Record<string, string>> = {},
+  ) {
     this.logStreamName = logStreamNameFor(this.id);
     const logGroupName = `/aws/lambda/${spec.functionName}`;
     this.log = (message) => logs.put(logGroupName, this.logStreamName, [{ timestamp: Date.now(), message }]);
@@ -134,6 +146,7 @@ class Sandbox {
       ...baseEnvironment,
       ...spec.environment,
       // What Lambda itself sets; reserved, so the template cannot override it.
+      ...reserved,
       AWS_REGION: region,
       AWS_DEFAULT_REGION: region,
       AWS_LAMBDA_FUNCTION_NAME: spec.functionName,
@@ -400,6 +413,7 @@ class FunctionPool {
 export class LambdaRuntime implements LambdaInvoker {
   private readonly logs: LogSink;
   private readonly baseEnvironment: Readonly<Record<string, string>>;
+  private readonly functionEnvironment: (spec: LocalFunctionSpec) => Readonly<Record<string, string>>;
   private readonly timeScale: number;
   private readonly maxConcurrency: number;
   private readonly pools = new Map<string, FunctionPool>();
@@ -422,6 +436,7 @@ export class LambdaRuntime implements LambdaInvoker {
     }
     this.logs = options.logs;
     this.baseEnvironment = { ...options.baseEnvironment };
+    this.functionEnvironment = options.functionEnvironment ?? (() => ({}));
     this.timeScale = timeScale;
     this.maxConcurrency = maxConcurrency;
     const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
@@ -438,6 +453,7 @@ export class LambdaRuntime implements LambdaInvoker {
   register(spec: LocalFunctionSpec): void {
     validateSpec(spec);
     const frozen: LocalFunctionSpec = { ...spec, environment: { ...spec.environment } };
+    const reserved = this.functionEnvironment(frozen);
     const previous = this.pools.get(spec.functionName);
     if (previous) {
       previous.retire();
@@ -447,7 +463,7 @@ export class LambdaRuntime implements LambdaInvoker {
       spec.functionName,
       new FunctionPool(
         frozen,
-        () => new Sandbox(frozen, this.baseEnvironment, this.logs),
+        () => new Sandbox(frozen, this.baseEnvironment, this.logs, reserved),
         this.maxConcurrency,
       ),
     );

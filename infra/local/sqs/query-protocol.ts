@@ -193,6 +193,8 @@ export interface SqsQueryContext {
   /** The largest body read. */
   readonly maxBodyBytes: number;
   readonly log: (line: string) => void;
+  /** Authorizes the action for the request's principal (throws AccessDeniedException); absent: IAM is off. */
+  readonly authorize?: (action: string, input: Record<string, unknown>) => void;
 }
 
 /** Answers one query-protocol request: parameters → the JSON service's operation → XML. */
@@ -249,6 +251,7 @@ export async function handleSqsQuery(
     input.QueueUrl = `${context.endpoint()}${url.pathname}`;
   }
   try {
+    context.authorize?.(action, input);
     const output = await context.sqs.handle(action, input);
     sendXml(
       200,

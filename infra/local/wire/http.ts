@@ -18,7 +18,10 @@ export class RequestTooLargeError extends Error {
  * uploading, gets to read the answer) and then rejects with a {@link RequestTooLargeError}.
  */
 export async function readRequestBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return await new Promise((resolve, reject) => {
+  // Read once: the edge reads a body to check its signature, then the protocol's handler asks for it again.
+  const read = bodies.get(req);
+  if (read !== undefined) return read;
+  const body = await new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
@@ -31,7 +34,11 @@ export async function readRequestBody(req: IncomingMessage, limit: number): Prom
     );
     req.on('error', reject);
   });
+  bodies.set(req, body);
+  return body;
 }
+
+const bodies = new WeakMap<IncomingMessage, Buffer>();
 
 /** The first value of a request header. */
 export function headerOf(req: IncomingMessage, name: string): string | undefined {
