@@ -116,7 +116,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const dynamodbStart = startDynamoDbLocal({
     port: dynamodbPort,
     dataDir: join(dataDir, 'dynamodb'),
-    // docs/local-cloud.md#dynamodb-local: fsync is skipped where libeatmydata is installed, unless asked for.
+    // infra/local/README.md#dynamodb-local: fsync is skipped where libeatmydata is installed, unless asked for.
     fsync: options.dynamodbFsync ?? process.env.SAGA_DYNAMODB_FSYNC === '1',
   });
   let dynamodbFailure: unknown;
