@@ -31,15 +31,85 @@ describe('toExpectedError: conditions of the environment become exit 3 at one bo
   test.each([
     [
       'a local cloud start failure',
-      new LocalCloudStartError('The local cloud could not listen on port 5556'),
+      new LocalCloudStartError('The local cloud failed to start: boom\nLast lines of cloud.log: …'),
     ],
-    ['a corrupt state.json', new LocalCloudStateError('state.json is corrupt')],
     ['Java missing', new JavaMissingError('`java` was not found')],
+    [
+      'Java missing, as the start reports it',
+      new LocalCloudStartError('The local cloud could not start: DynamoDB Local needs Java 17', {
+        reason: 'java-missing',
+      }),
+    ],
   ])('%s → EnvironmentError with the same message', (_what, error) => {
     const mapped = toExpectedError(error);
     expect(mapped).toBeInstanceOf(EnvironmentError);
     expect(mapped?.exitCode).toBe(3);
     expect(mapped?.message).toBe(error.message);
+    expect(mapped?.cause).toBe(error);
+  });
+
+  test.each([
+    [
+      'the edge port taken',
+      new LocalCloudStartError('The local cloud could not listen on port 5556: another program uses it.', {
+        reason: 'address-in-use',
+        port: 5556,
+      }),
+      3,
+      'Pass another --edge-port, or leave it out to use a free port.',
+    ],
+    [
+      'a corrupt state.json',
+      new LocalCloudStateError(
+        '/p/.saga/local/state.json is corrupt (…), so the local cloud cannot be found.',
+      ),
+      3,
+      '`saga deploy` restarts it (keeping its data); `saga destroy --yes` stops it and deletes its data.',
+    ],
+    [
+      'Node too old for the background process',
+      new LocalCloudStartError('The local cloud needs Node.js 24 or newer; this is v20.1.0 and …', {
+        reason: 'node-too-old',
+      }),
+      3,
+      'Run `npm install` in the project (it installs Node 24 as a dev dependency) or install Node 24.',
+    ],
+    [
+      'another start holding the lock',
+      new LocalCloudStartError(
+        'Another start of the local cloud (pid 9) has held /p/start.lock for too long.',
+        {
+          reason: 'locked',
+        },
+      ),
+      3,
+      'If no `saga deploy` is running, delete that file and try again.',
+    ],
+    [
+      'a cloud assembly that cannot run (the input)',
+      new LocalCloudStartError(
+        'The cloud assembly /p/app is missing asset b1 (asset.b1, listed in Saga.assets.json).',
+        {
+          reason: 'bad-assembly',
+        },
+      ),
+      2,
+      'With --app, pass the folder `cdk synth` writes (cdk.out, or a copy of it)',
+    ],
+    [
+      'bundles whose AWS SDK imports do not resolve where the assembly is (the input)',
+      new LocalCloudStartError('The functions in /tmp/app import @aws-sdk/client-sfn (…)', {
+        reason: 'unresolved-imports',
+      }),
+      2,
+      'Copy the assembly into this project',
+    ],
+  ])('%s → the package’s text, then the CLI’s advice for its reason', (_what, error, exitCode, advice) => {
+    const mapped = toExpectedError(error);
+    expect(mapped?.exitCode).toBe(exitCode);
+    expect(mapped).toBeInstanceOf(exitCode === 2 ? UserError : EnvironmentError);
+    expect(mapped?.message.startsWith(`${error.message} `)).toBe(true);
+    expect(mapped?.message).toContain(advice);
     expect(mapped?.cause).toBe(error);
   });
 

@@ -58,8 +58,37 @@ export function isExpectedError(error: unknown): error is ExpectedError {
   );
 }
 
-/** Error names of the local cloud (infra/local) that describe the machine, not a bug: their messages say what to do. */
+/**
+ * Error names of the local cloud (@saga/local-cloud) that describe the machine or the input, not a bug. Matched by
+ * name (the package's classes may be loaded twice, like this module); their `reason` picks the CLI's advice.
+ */
 const LOCAL_CLOUD_ERRORS = new Set(['LocalCloudStartError', 'LocalCloudStateError', 'JavaMissingError']);
+
+/** What the user does about each reason the local cloud gives (its own messages say only what happened). */
+const LOCAL_CLOUD_ADVICE: Readonly<Record<string, string>> = {
+  'address-in-use': 'Pass another --edge-port, or leave it out to use a free port.',
+  'node-too-old':
+    'Run `npm install` in the project (it installs Node 24 as a dev dependency) or install Node 24.',
+  'bad-assembly':
+    "With --app, pass the folder `cdk synth` writes (cdk.out, or a copy of it); for the project's own cdk.out, " +
+    'synthesize again (`npm run synth`).',
+  'unresolved-imports':
+    'Copy the assembly into this project (e.g. next to its cdk.out, below the node_modules that hold the AWS SDK) ' +
+    'and pass the copy to --app, or deploy it to AWS with --target aws.',
+  locked: 'If no `saga deploy` is running, delete that file and try again.',
+  corrupt:
+    '`saga deploy` restarts it (keeping its data); `saga destroy --yes` stops it and deletes its data.',
+};
+
+/** Reasons that are the input's fault (the assembly given), not the machine's: exit 2. */
+const LOCAL_CLOUD_INPUT_REASONS = new Set(['bad-assembly', 'unresolved-imports']);
+
+/** The CLI's advice for an error of the local cloud (by its `reason`), or undefined. */
+export function localCloudAdvice(error: unknown): string | undefined {
+  const reason = (error as { reason?: unknown } | null)?.reason;
+  return typeof reason === 'string' ? LOCAL_CLOUD_ADVICE[reason] : undefined;
+}
+
 /** Network failures: nothing answered where the command looked. */
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
@@ -90,7 +119,14 @@ export function toExpectedError(error: unknown): ExpectedError | undefined {
   if (!(error instanceof Error)) return undefined;
   const { name, message } = error;
   const code = (error as NodeJS.ErrnoException).code;
-  if (LOCAL_CLOUD_ERRORS.has(name)) return new EnvironmentError(message, { cause: error });
+  if (LOCAL_CLOUD_ERRORS.has(name)) {
+    const advice = localCloudAdvice(error);
+    const text = advice ? `${message} ${advice}` : message;
+    const reason = (error as { reason?: unknown }).reason;
+    return typeof reason === 'string' && LOCAL_CLOUD_INPUT_REASONS.has(reason)
+      ? new UserError(text, { cause: error })
+      : new EnvironmentError(text, { cause: error });
+  }
   if (code === 'EADDRINUSE') {
     const port = /:(\d+)\s*$/.exec(message)?.[1];
     return new EnvironmentError(

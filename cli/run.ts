@@ -243,12 +243,21 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
     )
     .option(
       '--edge-port <port>',
-      'local: port of the AWS edge endpoint (default: a free one)',
+      'local: port of the AWS edge endpoint (default: the one it had, else a free one)',
       int('--edge-port', 1),
+    )
+    .option(
+      '--app <dir>',
+      'deploy this synthesized cloud assembly as it is, no synthesis (as `cdk deploy --app cdk.out`)',
     )
     .addHelpText(
       'after',
-      examples(['saga deploy', 'saga deploy --time-scale 1', 'saga deploy --target aws --profile dev']),
+      examples([
+        'saga deploy',
+        'saga deploy --time-scale 1',
+        'saga deploy --app my-cdk.out',
+        'saga deploy --target aws --profile dev',
+      ]),
     )
     .action(on(() => import('./commands/deploy.ts')));
 

@@ -1,41 +1,79 @@
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
-import type { LocalCloudState } from '@saga/local-cloud';
+import { isAbsolute, relative } from 'node:path';
+import type { LocalCloudChange, LocalCloudDeployment } from '@saga/local-cloud';
 import type { CommandContext } from '../command.ts';
 import { noteForInterrupt } from '../errors.ts';
+import type { AwsDeployResult, AwsDeploySeams } from '../target/aws-deploy.ts';
 import { writeContext } from '../target/context.ts';
-import { CDK_OUT, synthesisIsStale, synthesize } from '../target/project.ts';
+import { CDK_OUT, checkAssembly, STACK_NAME, synthesisIsStale, synthesize } from '../target/project.ts';
 import { chooseTarget } from '../target/target.ts';
+import type { Progress } from '../ui/output.ts';
 
 /** Options of `saga deploy`. */
 export interface DeployOptions {
   /** local: factor applied to Retry/Wait delays and Lambda timeouts. @default 0.1 */
   readonly timeScale: number;
-  /** local: port of the edge endpoint. @default a free port */
+  /** local: port of the edge endpoint. @default the port it had, else a free port */
   readonly edgePort?: number;
+  /** An already synthesized cloud assembly to deploy as it is (no synthesis), relative to the project folder. */
+  readonly app?: string;
+}
+
+/** Seams for tests. */
+export interface DeploySeams {
+  /** local: the module the local cloud's background process runs. @default the package's own */
+  readonly localCloudEntry?: string;
+  /** aws: see {@link AwsDeploySeams}. */
+  readonly aws?: AwsDeploySeams;
+}
+
+/** The `deploy` JSON contract (design §6) on the local target. */
+export interface LocalDeployResult {
+  readonly target: 'local';
+  /** What was done: started, restarted (settings changed), or nothing (already running with them). */
+  readonly action: LocalCloudDeployment['action'];
+  /** Why it restarted, as said to the user ("time scale 1 → 0.1"). */
+  readonly changes: readonly string[];
+  /** The running cloud's time scale. */
+  readonly timeScale: number;
+  readonly endpoint: string;
+  /** The cloud assembly it runs (absolute path). */
+  readonly assembly: string;
+  readonly outputs: Record<string, string>;
+  /** The edge could not have its previous port (another program holds it) and took a free one. */
+  readonly portFallback?: { readonly wanted: number; readonly got: number };
 }
 
 /** The `deploy` JSON contract (design §6). */
-export interface DeployResult {
-  readonly target: 'local' | 'aws';
-  /** local: what was done — started, restarted (settings changed), or nothing (already running with them). */
-  readonly action?: 'started' | 'restarted' | 'already-running';
-  /** local: the running cloud's time scale. */
-  readonly timeScale?: number;
-  readonly endpoint?: string;
-  readonly outputs: Record<string, string>;
-}
+export type DeployResult = LocalDeployResult | AwsDeployResult;
 
-/** `saga deploy`: synthesizes the app, then starts the local cloud (restarting it when settings changed) or deploys to AWS. */
-export async function deploy(ctx: CommandContext, options: DeployOptions): Promise<DeployResult> {
+/**
+ * `saga deploy`: synthesizes the app (or, with `--app`, takes the given cloud assembly as it is), then makes the local
+ * cloud run it — starting it, restarting it when settings changed, or leaving it — or deploys it to AWS.
+ */
+export async function deploy(
+  ctx: CommandContext,
+  options: DeployOptions,
+  seams: DeploySeams = {},
+): Promise<DeployResult> {
   const target = await chooseTarget(ctx.projectDir, ctx.globals);
+  // Checked first, on both targets: a wrong --app is exit 2 before anything is synthesized, started or stopped.
+  const app = options.app === undefined ? undefined : checkAssembly(options.app, ctx.projectDir);
   if (target === 'aws') {
     const { deployToAws } = await import('../target/aws-deploy.ts');
-    return await deployToAws(ctx);
+    return await deployToAws(ctx, seams.aws, { app });
   }
+  return await deployLocal(ctx, options, app, seams);
+}
+
+async function deployLocal(
+  ctx: CommandContext,
+  options: DeployOptions,
+  app: string | undefined,
+  seams: DeploySeams,
+): Promise<LocalDeployResult> {
   const { out } = ctx;
   let synthesized = false;
-  if (synthesisIsStale()) {
+  if (app === undefined && synthesisIsStale()) {
     noteForInterrupt(
       ctx.signal,
       'Synthesis was stopped; nothing was started (`saga deploy` synthesizes again).',
@@ -50,103 +88,86 @@ export async function deploy(ctx: CommandContext, options: DeployOptions): Promi
       throw error;
     }
   }
-  const lifecycle = await import('@saga/local-cloud');
-  const running = await runningCloud(ctx, lifecycle);
-  if (running) {
-    const changes = settingChanges(running, options, synthesized);
-    if (changes.length === 0) {
-      out.success(
-        `The local cloud is already running with these settings at ${running.endpoint} (time scale ` +
-          `${running.timeScale}, since ${running.startedAt}); nothing was restarted.`,
-      );
-      return report(ctx, running, 'already-running');
-    }
-    const stopping = await out.progress(`Restarting the local cloud: ${changes.join('; ')}`);
-    await lifecycle.stopLocalCloud({ projectDir: ctx.projectDir });
-    stopping.succeed(`Stopped the local cloud to restart it (${changes.join('; ')}); its data is kept`);
-  }
-  noteForInterrupt(
-    ctx.signal,
-    'The local cloud goes on starting in the background (log: .saga/local/cloud.log): `saga deploy` again ' +
-      'waits for it; `saga destroy` stops it.',
-  );
-  const progress = await out.progress(
-    'Starting the local cloud (DynamoDB Local, Lambda workers, Step Functions, edge)',
-  );
+  const { ensureLocalCloud } = await import('@saga/local-cloud');
+  let progress: Progress | undefined;
+  let failText = 'The local cloud did not start';
+  let reasons: string[] = [];
   const started = Date.now();
-  let state: LocalCloudState;
+  let deployment: LocalCloudDeployment;
   try {
-    state = await lifecycle.startLocalCloudDetached({
+    deployment = await ensureLocalCloud({
       projectDir: ctx.projectDir,
-      cdkOut: CDK_OUT,
+      cdkOut: app ?? CDK_OUT,
+      stackName: STACK_NAME,
       timeScale: options.timeScale,
       edgePort: options.edgePort,
+      entry: seams.localCloudEntry,
+      onProgress: async (event) => {
+        if (event.phase === 'stopping') {
+          reasons = describeChanges(event.changes, ctx.projectDir, synthesized);
+          noteForInterrupt(
+            ctx.signal,
+            'The local cloud was being stopped to restart it: `saga deploy` starts it again (its data is kept).',
+          );
+          progress = await out.progress(`Restarting the local cloud: ${reasons.join('; ')}`);
+          failText = 'The local cloud was not stopped';
+          return;
+        }
+        progress?.succeed(`Stopped the local cloud to restart it (${reasons.join('; ')}); its data is kept`);
+        noteForInterrupt(
+          ctx.signal,
+          'The local cloud goes on starting in the background (log: .saga/local/cloud.log): `saga deploy` ' +
+            'again waits for it; `saga destroy` stops it.',
+        );
+        progress = await out.progress(
+          'Starting the local cloud (DynamoDB Local, Lambda workers, Step Functions, edge)' +
+            (event.edgePort === undefined ? '' : ` on port ${event.edgePort}`),
+        );
+        failText = 'The local cloud did not start';
+      },
     });
   } catch (error) {
-    progress.fail('The local cloud did not start');
+    progress?.fail(failText);
     throw error;
   }
-  progress.succeed(`Local cloud up at ${state.endpoint} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-  return report(ctx, state, running ? 'restarted' : 'started');
-}
-
-/** The running cloud, or undefined; a corrupt state.json is said and then replaced by a fresh start. */
-async function runningCloud(
-  ctx: CommandContext,
-  lifecycle: typeof import('@saga/local-cloud'),
-): Promise<LocalCloudState | undefined> {
-  try {
-    return await lifecycle.readLocalCloudState(ctx.projectDir);
-  } catch (error) {
-    if (!(error instanceof lifecycle.LocalCloudStateError)) throw error;
-    ctx.out.warn('.saga/local/state.json is corrupt: restarting the local cloud (its data is kept).');
-    return undefined;
+  const { state, action } = deployment;
+  const seconds = `${((Date.now() - started) / 1000).toFixed(1)} s`;
+  if (action === 'already-running') {
+    out.success(
+      `The local cloud is already running with these settings at ${state.endpoint} (time scale ` +
+        `${state.timeScale}, assembly ${show(state.assembly?.dir ?? CDK_OUT, ctx.projectDir)}, since ` +
+        `${state.startedAt}): nothing changed, nothing was restarted.`,
+    );
+  } else if (action === 'restarted') {
+    const why =
+      reasons.length > 0
+        ? reasons.join('; ')
+        : deployment.replaced === 'corrupt-state'
+          ? 'its state file .saga/local/state.json was corrupt'
+          : 'it did not answer';
+    progress?.succeed(
+      `Restarted the local cloud: ${why} (its data is kept); up at ${state.endpoint} (${seconds})`,
+    );
+  } else {
+    progress?.succeed(`Local cloud up at ${state.endpoint} (${seconds})`);
   }
-}
-
-/** What differs between the running cloud and what this deploy asks for, as the user would say it. */
-export function settingChanges(
-  running: Pick<LocalCloudState, 'timeScale' | 'endpoint' | 'startedAt'>,
-  options: DeployOptions,
-  synthesized: boolean,
-  templateMtimeMs = templateModifiedAt(),
-): string[] {
-  const changes: string[] = [];
-  if (running.timeScale !== options.timeScale) {
-    changes.push(`time scale ${running.timeScale} → ${options.timeScale}`);
+  if (deployment.portFallback) {
+    const { wanted, got } = deployment.portFallback;
+    out.warn(
+      `The edge's previous port ${wanted} is taken by another program, so it listens on ${got} now: ` +
+        `clients given --endpoint-url http://127.0.0.1:${wanted} must use ${state.endpoint}.`,
+    );
   }
-  const port = Number(new URL(running.endpoint).port);
-  if (options.edgePort !== undefined && port !== options.edgePort) {
-    changes.push(`edge port ${port} → ${options.edgePort}`);
-  }
-  if (synthesized || templateMtimeMs > Date.parse(running.startedAt)) {
-    changes.push('a new synthesis of the app');
-  }
-  return changes;
-}
-
-function templateModifiedAt(): number {
-  try {
-    return statSync(join(CDK_OUT, 'Saga.template.json')).mtimeMs;
-  } catch {
-    return 0;
-  }
-}
-
-/** Prints what the cloud offers and returns the deploy result. */
-async function report(
-  ctx: CommandContext,
-  state: LocalCloudState,
-  action: NonNullable<DeployResult['action']>,
-): Promise<DeployResult> {
-  const { out } = ctx;
   await writeContext(ctx.projectDir, { target: 'local', deployedAt: new Date().toISOString() });
-  const result: DeployResult = {
+  const result: LocalDeployResult = {
     target: 'local',
     action,
-    endpoint: state.endpoint,
+    changes: action === 'restarted' ? reasons : [],
     timeScale: state.timeScale,
+    endpoint: state.endpoint,
+    assembly: state.assembly?.dir ?? app ?? CDK_OUT,
     outputs: state.outputs,
+    ...(deployment.portFallback ? { portFallback: deployment.portFallback } : {}),
   };
   out.data(result);
   out.line();
@@ -168,6 +189,50 @@ async function report(
   return result;
 }
 
+/**
+ * Why a running cloud is restarted, as the user would say it: "time scale 1 → 0.1", "edge port 4566 → 5556",
+ * "assembly cdk.out → my-app", "template changed" (after a synthesis: "a new synthesis of the app: …").
+ */
+export function describeChanges(
+  changes: readonly LocalCloudChange[],
+  projectDir: string,
+  synthesized: boolean,
+): string[] {
+  const said: string[] = [];
+  const changed = (setting: LocalCloudChange['setting']) => changes.find((c) => c.setting === setting);
+  for (const change of changes) {
+    switch (change.setting) {
+      case 'timeScale':
+        said.push(`time scale ${change.from} → ${change.to}`);
+        break;
+      case 'edgePort':
+        said.push(`edge port ${change.from} → ${change.to}`);
+        break;
+      case 'stackName':
+        said.push(`stack ${change.from} → ${change.to}`);
+        break;
+      case 'assembly':
+        said.push(
+          change.from === undefined
+            ? `assembly ${show(change.to, projectDir)} (the running cloud does not record which it runs)`
+            : `assembly ${show(change.from, projectDir)} → ${show(change.to, projectDir)}`,
+        );
+        break;
+    }
+  }
+  const code = [changed('template') && 'template', changed('assets') && 'function code'].filter(Boolean);
+  if (code.length > 0) {
+    said.push(`${synthesized ? 'a new synthesis of the app: ' : ''}${code.join(' and ')} changed`);
+  }
+  return said;
+}
+
+/** A path as the user would type it: relative to the project folder when inside it. */
+function show(path: string, projectDir: string): string {
+  const rel = relative(projectDir, path);
+  return rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? path : rel;
+}
+
 export default async function action(
   ctx: CommandContext,
   _args: readonly unknown[],
@@ -176,6 +241,7 @@ export default async function action(
   await deploy(ctx, {
     timeScale: options.timeScale as number,
     edgePort: options.edgePort as number | undefined,
+    app: options.app as string | undefined,
   });
   return 0;
 }

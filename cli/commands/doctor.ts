@@ -57,7 +57,7 @@ export async function doctor(ctx: CommandContext, options: DoctorOptions): Promi
               status: 'warn',
               detail:
                 'every write waits for fsync (libeatmydata not found): DynamoDB Local writes 3–4× slower',
-              fix: 'apt-get install eatmydata (optional; docs/local-cloud.md#dynamodb-local)',
+              fix: 'apt-get install eatmydata (optional; infra/local/README.md#dynamodb-local)',
             },
     );
   }
@@ -77,8 +77,13 @@ export async function doctor(ctx: CommandContext, options: DoctorOptions): Promi
     throw error;
   });
   if (state instanceof LocalCloudStateError) {
-    const [detail, fix] = state.message.split(/\. (?=`saga deploy`)/);
-    checks.push({ name: 'Local cloud', status: 'fail', detail: detail ?? state.message, fix: fix ?? '' });
+    const { localCloudAdvice } = await import('../errors.ts');
+    checks.push({
+      name: 'Local cloud',
+      status: 'fail',
+      detail: state.message,
+      fix: localCloudAdvice(state) ?? '',
+    });
   } else if (state) {
     let reachable = false;
     try {

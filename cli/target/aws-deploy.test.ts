@@ -1,4 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type {
   BootstrapEnvironments,
@@ -24,6 +25,7 @@ import { AbortError, EnvironmentError } from '../errors.ts';
 import { Output } from '../ui/output.ts';
 import {
   type AwsDeploySeams,
+  assemblyForDeploy,
   deployToAws,
   destroyOnAws,
   progressIoHost,
@@ -100,7 +102,7 @@ async function context(
     prompter,
     signal: new AbortController().signal,
   };
-  return { ctx, log, prompter, stdout };
+  return { ctx, log, prompter, stdout, stderr };
 }
 
 function activity(
@@ -280,7 +282,7 @@ describe('deployToAws with a stand-in toolkit', () => {
     expect(log.ended.at(-1)).toBe(`✓ Deployed Saga to ${REGION}`);
     expect(log.ended).toHaveLength(log.started.length);
 
-    expect(result).toEqual({ target: 'aws', outputs: OUTPUTS });
+    expect(result).toEqual({ target: 'aws', assembly: CDK_OUT, outputs: OUTPUTS });
     const saved = await readContext(ctx.projectDir);
     expect(saved).toMatchObject({ target: 'aws', region: REGION, awsOutputs: OUTPUTS });
     expect(Number.isNaN(Date.parse(saved?.deployedAt ?? ''))).toBe(false);
@@ -569,4 +571,153 @@ describe('progressIoHost', () => {
     expect(answer).toBe(false);
     expect(prompter.asked).toEqual(['Deploy these changes?']);
   });
+});
+
+/** A cloud assembly laid out as CDK's default synthesizer writes one: the template is an asset named by its sha256. */
+function writeAssembly(dir: string): { dir: string; templateHash: string } {
+  mkdirSync(join(dir, 'asset.b1'), { recursive: true });
+  writeFileSync(join(dir, 'asset.b1', 'index.mjs'), 'export const handler = async () => 1;\n');
+  const template = `${JSON.stringify(
+    {
+      Resources: { Queue: { Type: 'AWS::SQS::Queue' } },
+      Outputs: { Greeting: { Value: 'hello' } },
+    },
+    undefined,
+    1,
+  )}\n`;
+  writeFileSync(join(dir, 'Saga.template.json'), template);
+  const templateHash = createHash('sha256').update(template).digest('hex');
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation placeholders, as CDK writes them
+  const bucket = 'cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}';
+  const destination = (objectKey: string) => ({
+    current_account: { bucketName: bucket, objectKey },
+  });
+  writeFileSync(
+    join(dir, 'Saga.assets.json'),
+    JSON.stringify({
+      version: '55.0.0',
+      files: {
+        b1: { source: { path: 'asset.b1', packaging: 'zip' }, destinations: destination('b1.zip') },
+        [templateHash]: {
+          source: { path: 'Saga.template.json', packaging: 'file' },
+          destinations: destination(`${templateHash}.json`),
+        },
+      },
+      dockerImages: {},
+    }),
+  );
+  writeFileSync(
+    join(dir, 'manifest.json'),
+    JSON.stringify({
+      version: '55.0.0',
+      artifacts: {
+        'Saga.assets': {
+          type: 'cdk:asset-manifest',
+          properties: { file: 'Saga.assets.json', requiresBootstrapStackVersion: 6 },
+        },
+        Saga: {
+          type: 'aws:cloudformation:stack',
+          environment: 'aws://unknown-account/unknown-region',
+          properties: {
+            templateFile: 'Saga.template.json',
+            stackTemplateAssetObjectUrl: `s3://${bucket}/${templateHash}.json`,
+            requiresBootstrapStackVersion: 6,
+          },
+          dependencies: ['Saga.assets'],
+          displayName: 'Saga',
+        },
+      },
+    }),
+  );
+  return { dir, templateHash };
+}
+
+describe('saga deploy --target aws --app <dir>: the assembly as it is, no synthesis', () => {
+  test('an unedited assembly: the toolkit reads the folder itself; the result names it', async () => {
+    synthesis.real = false;
+    const calls = synthesis.calls;
+    const { ctx, log, stdout } = await context({ globals: { yes: true } });
+    const { dir } = writeAssembly(join(ctx.projectDir, 'app'));
+    const { seams, toolkit } = standIn();
+
+    const result = await deployToAws(ctx, seams, { app: dir });
+
+    expect(synthesis.calls).toBe(calls);
+    expect(toolkit().directories).toEqual([dir]);
+    expect(log.started).toEqual([`Deploying Saga to ${REGION}`]);
+    expect(stdout.text()).toContain(`Deploying the cloud assembly ${dir} as it is (no synthesis)`);
+    expect(result).toEqual({ target: 'aws', assembly: dir, outputs: OUTPUTS });
+  });
+
+  test('an edited template is deployed as edited: named by its new hash in a staging copy, removed afterwards', async () => {
+    synthesis.real = false;
+    const { ctx, stderr } = await context({ globals: { yes: true } });
+    const { dir, templateHash } = writeAssembly(join(ctx.projectDir, 'app'));
+    const templateFile = join(dir, 'Saga.template.json');
+    const edited = readFileSync(templateFile, 'utf8').replace('"hello"', '"edited by hand"');
+    writeFileSync(templateFile, edited);
+    const now = createHash('sha256').update(edited).digest('hex');
+    const manifestBefore = readFileSync(join(dir, 'manifest.json'), 'utf8');
+    const { seams, toolkit } = standIn();
+
+    await deployToAws(ctx, seams, { app: dir });
+
+    const [read] = toolkit().directories;
+    expect(read).not.toBe(dir);
+    expect(existsSync(read ?? '')).toBe(false); // disposed after the deployment
+    expect(stderr.text()).toContain(
+      `Saga.template.json was edited after synthesis: it is deployed as edited, under its new hash ${now.slice(0, 12)}…`,
+    );
+    // The user's folder is not changed.
+    expect(readFileSync(join(dir, 'manifest.json'), 'utf8')).toBe(manifestBefore);
+    expect(templateHash).not.toBe(now);
+  });
+
+  test('the staging copy is a valid assembly for @aws-cdk/toolkit-lib: the template by its new hash, assets from the folder', async () => {
+    const { ctx } = await context();
+    const { dir, templateHash } = writeAssembly(join(ctx.projectDir, 'app'));
+    const templateFile = join(dir, 'Saga.template.json');
+    writeFileSync(templateFile, readFileSync(templateFile, 'utf8').replace('"hello"', '"edited by hand"'));
+    const now = createHash('sha256').update(readFileSync(templateFile)).digest('hex');
+
+    const staged = await assemblyForDeploy(dir, 'Saga');
+    try {
+      expect(staged.templateHash).toEqual({ synthesized: templateHash, now });
+      const { Toolkit } = await import('@aws-cdk/toolkit-lib');
+      const toolkit = new Toolkit({
+        ioHost: { notify: async () => {}, requestResponse: async (msg) => msg.defaultResponse },
+      });
+      const cx = await toolkit.fromAssemblyDirectory(staged.dir);
+      const assembly = await cx.produce();
+      try {
+        const stack = assembly.cloudAssembly.getStackArtifact('Saga');
+        expect(stack.stackTemplateAssetObjectUrl).toBe(
+          `s3://cdk-hnb659fds-assets-\${AWS::AccountId}-\${AWS::Region}/${now}.json`,
+        );
+        expect((stack.template as { Outputs: { Greeting: { Value: string } } }).Outputs.Greeting.Value).toBe(
+          'edited by hand',
+        );
+        const assets = JSON.parse(readFileSync(join(staged.dir, 'Saga.assets.json'), 'utf8')) as {
+          files: Record<
+            string,
+            { source: { path: string }; destinations: Record<string, { objectKey: string }> }
+          >;
+        };
+        expect(Object.keys(assets.files).sort()).toEqual(['b1', now].sort());
+        expect(assets.files[now]?.source.path).toBe('Saga.template.json');
+        expect(assets.files[now]?.destinations.current_account?.objectKey).toBe(`${now}.json`);
+        expect(assets.files.b1?.source.path).toBe(join(dir, 'asset.b1'));
+      } finally {
+        await assembly.dispose();
+      }
+    } finally {
+      await staged.dispose();
+    }
+    expect(existsSync(staged.dir)).toBe(false);
+    // An unedited assembly is read as it is.
+    writeAssembly(dir);
+    const asIs = await assemblyForDeploy(dir, 'Saga');
+    expect(asIs.dir).toBe(dir);
+    expect(asIs.templateHash).toBeUndefined();
+  }, 30_000);
 });

@@ -1,21 +1,53 @@
 /**
- * The local cloud as one detached background process: `node infra/local/main.ts …` started with its
- * output in `.saga/local/cloud.log`, found again through `.saga/local/state.json`, stopped with SIGTERM.
+ * The local cloud as one detached background process: `node main.ts …` started with its output in
+ * `<dataDir>/cloud.log`, found again through `<dataDir>/state.json`, stopped with SIGTERM.
  *
- * Files under `.saga/local/` (the data dir):
- * - `state.json` — written by main.ts (atomic rename) once the cloud answers: what clients need.
- * - `cloud.pid`  — written here right after the spawn, so a process that never became ready can still be found.
- * - `error.json` — written by main.ts when startup fails, so start() can say why.
- * - `cloud.log`  — the process's stdout and stderr.
+ * The data folder (`dataDir`) is `<projectDir>/.saga/local` ({@link LOCAL_CLOUD_DIR}) unless a caller passes
+ * another; every function here takes it. Files in it:
+ * - `state.json`    — written by main.ts (atomic rename) once the cloud answers: what clients need.
+ * - `last-run.json` — the settings of the latest run (edge port, time scale, assembly), written with state.json and
+ *                     kept when the cloud stops: a restart asks for the same edge port.
+ * - `cloud.pid`     — written here right after the spawn, so a process that never became ready can still be found.
+ * - `error.json`    — written by main.ts when startup fails, so start() can say why.
+ * - `cloud.log`     — the process's stdout and stderr.
+ *
+ * Errors carry a `reason` code and neutral text (what happened, what was received); a client (the saga CLI) adds
+ * its own advice per reason.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EDGE_HEALTH_PATH } from './edge/edge.ts';
 
-/** What a running local cloud tells its clients (`.saga/local/state.json`). */
+/**
+ * A cloud assembly as the lifecycle sees it: where it is, which stack runs, and hashes of what that stack deploys
+ * (a restart is due when they change).
+ */
+export interface LocalCloudAssembly {
+  /** Absolute path of the cloud assembly folder (`cdk.out`). */
+  readonly dir: string;
+  /** The stack's artifact id in manifest.json. */
+  readonly stackName: string;
+  /** sha256 of the stack's template file as it is on disk (what CDK names the template asset by). */
+  readonly templateHash: string;
+  /** sha256 over the stack's file assets (function bundles): each asset's id and its files' names and contents. */
+  readonly assetsHash: string;
+}
+
+/** What a running local cloud tells its clients (`<dataDir>/state.json`). */
 export interface LocalCloudState {
   pid: number;
   /** The edge, `http://127.0.0.1:<port>`: the AWS endpoint for every SDK client. */
@@ -32,85 +64,175 @@ export interface LocalCloudState {
   timeScale: number;
   dataDir: string;
   stackName: string;
+  /** The assembly it runs. Absent in a state written before this field existed. */
+  assembly?: LocalCloudAssembly;
 }
 
-/** Where the local cloud keeps its state, relative to the project. */
+/** The default data folder, relative to the project. */
 export const LOCAL_CLOUD_DIR = join('.saga', 'local');
 
-/** The files of a project's local cloud. */
+/** The files of a local cloud's data folder. */
 export interface LocalCloudPaths {
   readonly dataDir: string;
   readonly stateFile: string;
+  readonly lastRunFile: string;
   readonly pidFile: string;
   readonly errorFile: string;
   readonly logFile: string;
   readonly lockFile: string;
 }
 
-/** The local cloud's files for a project (or, with `dataDir`, for that data folder). */
-export function localCloudPaths(
-  projectDir: string,
-  dataDir = join(resolve(projectDir), LOCAL_CLOUD_DIR),
-): LocalCloudPaths {
+/** The local cloud's files for a project: `dataDir` (relative to the project) or `<projectDir>/.saga/local`. */
+export function localCloudPaths(projectDir: string, dataDir: string = LOCAL_CLOUD_DIR): LocalCloudPaths {
+  const dir = resolve(projectDir, dataDir);
   return {
-    dataDir,
-    stateFile: join(dataDir, 'state.json'),
-    pidFile: join(dataDir, 'cloud.pid'),
-    errorFile: join(dataDir, 'error.json'),
-    logFile: join(dataDir, 'cloud.log'),
-    lockFile: join(dataDir, 'start.lock'),
+    dataDir: dir,
+    stateFile: join(dir, 'state.json'),
+    lastRunFile: join(dir, 'last-run.json'),
+    pidFile: join(dir, 'cloud.pid'),
+    errorFile: join(dir, 'error.json'),
+    logFile: join(dir, 'cloud.log'),
+    lockFile: join(dir, 'start.lock'),
   };
 }
 
-/** Why the local cloud did not start: `address-in-use` (the edge port is taken), `java-missing`, or anything else. */
-export type LocalCloudStartReason = 'address-in-use' | 'java-missing' | 'failed';
+/**
+ * Why the local cloud did not start:
+ * - `address-in-use` — the edge port asked for is taken by another program ({@link LocalCloudStartError.port});
+ * - `java-missing` — DynamoDB Local needs Java 17+;
+ * - `node-too-old` — the background process needs Node ≥ 24 and none was found;
+ * - `bad-assembly` — the cloud assembly cannot be run: a folder, manifest, template or asset is missing or unreadable;
+ * - `unresolved-imports` — function bundles import packages Lambda provides (the AWS SDK) that no `node_modules`
+ *   above the assembly holds;
+ * - `locked` — another start has held the start lock for too long;
+ * - `failed` — anything else (the message carries the last lines of cloud.log).
+ */
+export type LocalCloudStartReason =
+  | 'address-in-use'
+  | 'java-missing'
+  | 'node-too-old'
+  | 'bad-assembly'
+  | 'unresolved-imports'
+  | 'locked'
+  | 'failed';
 
-/** Raised when the local cloud cannot be started; the message says why and what to do. */
+/** Options of {@link LocalCloudStartError}. */
+export interface LocalCloudStartErrorOptions extends ErrorOptions {
+  readonly reason?: LocalCloudStartReason;
+  readonly port?: number;
+  readonly assemblyDir?: string;
+}
+
+/** Raised when the local cloud cannot be started; `reason` says why, the message what happened. */
 export class LocalCloudStartError extends Error {
   readonly reason: LocalCloudStartReason;
-  constructor(message: string, options?: ErrorOptions & { reason?: LocalCloudStartReason }) {
+  /** `address-in-use`: the port that was taken. */
+  readonly port?: number;
+  /** `bad-assembly`, `unresolved-imports`: the assembly folder. */
+  readonly assemblyDir?: string;
+  constructor(message: string, options?: LocalCloudStartErrorOptions) {
     super(message, options);
     this.name = 'LocalCloudStartError';
     this.reason = options?.reason ?? 'failed';
+    this.port = options?.port;
+    this.assemblyDir = options?.assemblyDir;
   }
 }
 
-/** Raised when `.saga/local/state.json` exists but cannot be read as a state; the message says what to do. */
+/** Why a state file cannot be used: `corrupt` (it is not a state). */
+export type LocalCloudStateReason = 'corrupt';
+
+/** Raised when `state.json` exists but cannot be read as a state. A new start replaces it, keeping the data. */
 export class LocalCloudStateError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
+  readonly reason: LocalCloudStateReason;
+  constructor(message: string, options?: ErrorOptions & { reason?: LocalCloudStateReason }) {
     super(message, options);
     this.name = 'LocalCloudStateError';
+    this.reason = options?.reason ?? 'corrupt';
   }
 }
 
-/** Options for {@link startLocalCloudDetached}. */
-export interface StartLocalCloudDetachedOptions {
-  /** The project root; `.saga/local/` is created under it. */
+/** Where a local cloud keeps its data. */
+export interface LocalCloudLocation {
+  /** The project root: the background process's working directory; the data folder defaults under it. */
   readonly projectDir: string;
-  /** The synthesized cloud assembly. @default `<projectDir>/cdk.out` */
+  /** The data folder (tables, logs, executions, state.json), relative to `projectDir`. @default `.saga/local` */
+  readonly dataDir?: string;
+}
+
+/** Options for {@link startLocalCloudDetached} and {@link ensureLocalCloud}. */
+export interface StartLocalCloudDetachedOptions extends LocalCloudLocation {
+  /** The synthesized cloud assembly, relative to `projectDir`. @default `<projectDir>/cdk.out` */
   readonly cdkOut?: string;
   /** Shrinks Retry/Wait delays (0.01 = 100× faster). @default 1 */
   readonly timeScale?: number;
-  /** The edge's port. @default a free port */
+  /**
+   * The edge's port; taken by another program → {@link LocalCloudStartError} `address-in-use`.
+   * @default the port of the last run when it is free (else a free port, said in `portFallback`)
+   */
   readonly edgePort?: number;
-  /** The stack to run. @default 'Saga' */
+  /** The stack to run (its artifact id in manifest.json). @default the assembly's only stack */
   readonly stackName?: string;
-  /** The module the background process runs. @default infra/local/main.ts */
+  /** The module the background process runs (main.ts's command line). @default main.ts */
   readonly entry?: string;
+  /** The edge path that answers `{"pid": <process id>}` once the cloud is up. @default `/_saga/health` */
+  readonly healthPath?: string;
   /** How long to wait for the cloud to answer. @default 120 s */
   readonly readyTimeoutMs?: number;
 }
 
+/** What {@link ensureLocalCloud} reports while it works (e.g. to show a progress line). */
+export type LocalCloudProgress =
+  | {
+      readonly phase: 'stopping';
+      readonly running: LocalCloudState;
+      readonly changes: readonly LocalCloudChange[];
+    }
+  | { readonly phase: 'starting'; readonly edgePort?: number };
+
+/** Options for {@link ensureLocalCloud}. */
+export interface EnsureLocalCloudOptions extends StartLocalCloudDetachedOptions {
+  readonly onProgress?: (event: LocalCloudProgress) => void | Promise<void>;
+}
+
+/** One setting in which a running cloud differs from what is asked. */
+export type LocalCloudChange =
+  | { readonly setting: 'timeScale' | 'edgePort'; readonly from: number; readonly to: number }
+  | {
+      /** `assembly`: another folder (`from` absent: the running cloud does not record its assembly). */
+      readonly setting: 'stackName' | 'assembly' | 'template' | 'assets';
+      readonly from?: string;
+      readonly to: string;
+    };
+
+/** What {@link ensureLocalCloud} did. */
+export interface LocalCloudDeployment {
+  readonly state: LocalCloudState;
+  /** `restarted`: a running cloud was stopped (its data kept) and started again. */
+  readonly action: 'started' | 'restarted' | 'already-running';
+  /** Why it restarted: the settings that differed. */
+  readonly changes: readonly LocalCloudChange[];
+  /** A cloud replaced without a change of settings: its state.json was corrupt, or it did not answer. */
+  readonly replaced?: 'corrupt-state' | 'not-answering';
+  /** The edge could not have the port of the last run (another program holds it) and took a free one. */
+  readonly portFallback?: { readonly wanted: number; readonly got: number };
+}
+
 /** Options for {@link stopLocalCloud}. */
-export interface StopLocalCloudOptions {
-  readonly projectDir: string;
-  /** Also delete `.saga/local/` (tables, logs, executions). @default false */
+export interface StopLocalCloudOptions extends LocalCloudLocation {
+  /** Also delete the data folder (tables, logs, executions). @default false */
   readonly removeData?: boolean;
   /** How long SIGTERM gets before SIGKILL. @default 15 s */
   readonly graceMs?: number;
 }
 
 const DEFAULT_ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'main.ts');
+
+/**
+ * The path the edge answers `{"pid"}` on (edge.ts's `EDGE_HEALTH_PATH`; a test keeps them equal). Not imported from
+ * there: a client that only finds or stops the cloud should not load the edge and everything it serves.
+ */
+export const DEFAULT_HEALTH_PATH = '/_saga/health';
 
 /** The Node ≥ 24 to run the background process on: this one if it is new enough, else the project's. */
 export function resolveNodeExecutable(projectDir: string): string {
@@ -119,14 +241,253 @@ export function resolveNodeExecutable(projectDir: string): string {
   const local = join(resolve(projectDir), 'node_modules', '.bin', 'node');
   if (existsSync(local)) return local;
   throw new LocalCloudStartError(
-    `The local cloud needs Node.js 24 or newer; this is ${process.version} and ${local} does not exist. ` +
-      'Run `npm install` in the project (it installs Node 24 as a dev dependency) or install Node 24.',
+    `The local cloud needs Node.js 24 or newer; this is ${process.version} and ${local} does not exist.`,
+    { reason: 'node-too-old' },
   );
 }
 
-/** Writes state.json so readers never see half a file (write to a temp file, then rename). */
+// ---------------------------------------------------------------------------------------------------------------
+// The cloud assembly
+
+interface ManifestArtifact {
+  type?: string;
+  dependencies?: string[];
+  properties?: { templateFile?: string; file?: string };
+}
+
+/**
+ * Checks a cloud assembly before anything runs it and returns what a restart compares: manifest.json, the stack
+ * (`stackName`, or the only one), its template (JSON with `Resources`), its file assets, and that the function
+ * bundles' imports of the AWS SDK resolve from where the assembly is (a bundle run outside Lambda finds `@aws-sdk/*`
+ * in the nearest `node_modules` above it). Throws {@link LocalCloudStartError} `bad-assembly` or
+ * `unresolved-imports` saying what was wrong.
+ */
+export function inspectCloudAssembly(cdkOut: string, stackName?: string): LocalCloudAssembly {
+  const dir = resolve(cdkOut);
+  const bad = (message: string, cause?: unknown) =>
+    new LocalCloudStartError(message, { reason: 'bad-assembly', assemblyDir: dir, cause });
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw bad(
+      `There is no cloud assembly at ${dir}: ${existsSync(dir) ? 'it is a file' : 'no such folder'}.`,
+    );
+  }
+  const manifestFile = join(dir, 'manifest.json');
+  if (!existsSync(manifestFile)) throw bad(`${dir} is not a cloud assembly: it has no manifest.json.`);
+  const manifest = readJsonFile(manifestFile, bad) as { artifacts?: Record<string, ManifestArtifact> } | null;
+  const artifacts = manifest?.artifacts ?? {};
+  const stacks = Object.keys(artifacts).filter((id) => artifacts[id]?.type === 'aws:cloudformation:stack');
+  let stack: string;
+  if (stackName !== undefined) {
+    if (!stacks.includes(stackName)) {
+      throw bad(
+        `The cloud assembly ${dir} has no stack "${stackName}" (its stacks: ${stacks.join(', ') || 'none'}).`,
+      );
+    }
+    stack = stackName;
+  } else if (stacks.length === 1 && stacks[0] !== undefined) {
+    stack = stacks[0];
+  } else {
+    throw bad(
+      stacks.length === 0
+        ? `The cloud assembly ${dir} holds no CloudFormation stack (manifest.json lists none).`
+        : `The cloud assembly ${dir} holds several stacks (${stacks.join(', ')}); name the one to run.`,
+    );
+  }
+  const artifact = artifacts[stack] ?? {};
+  const templateName = artifact.properties?.templateFile ?? `${stack}.template.json`;
+  const templateFile = join(dir, templateName);
+  if (!existsSync(templateFile)) {
+    throw bad(`The cloud assembly ${dir} has no template for stack "${stack}" (${templateName} is missing).`);
+  }
+  const templateBytes = readFileSync(templateFile);
+  let template: unknown;
+  try {
+    template = JSON.parse(templateBytes.toString('utf8'));
+  } catch (error) {
+    throw bad(`${templateFile} is not valid JSON (${(error as Error).message}).`, error);
+  }
+  if (typeof (template as { Resources?: unknown } | null)?.Resources !== 'object') {
+    throw bad(`${templateFile} is not a CloudFormation template: it has no "Resources".`);
+  }
+  const assets = fileAssets(dir, stack, artifacts, templateName, bad);
+  const assetsHash = createHash('sha256');
+  for (const asset of assets) {
+    assetsHash.update(`${asset.id}\0`);
+    hashPath(assetsHash, asset.path, '');
+  }
+  checkBundleImports(
+    dir,
+    assets.map((a) => a.path),
+  );
+  return {
+    dir,
+    stackName: stack,
+    templateHash: createHash('sha256').update(templateBytes).digest('hex'),
+    assetsHash: assetsHash.digest('hex'),
+  };
+}
+
+/** The stack's file assets (the template's own excluded), sorted by id; a listed asset that is missing is an error. */
+function fileAssets(
+  dir: string,
+  stack: string,
+  artifacts: Record<string, ManifestArtifact>,
+  templateName: string,
+  bad: (message: string) => LocalCloudStartError,
+): { id: string; path: string }[] {
+  const manifests = (artifacts[stack]?.dependencies ?? [])
+    .map((id) => artifacts[id])
+    .filter((a) => a?.type === 'cdk:asset-manifest' && a.properties?.file)
+    .map((a) => a?.properties?.file as string);
+  if (manifests.length === 0 && existsSync(join(dir, `${stack}.assets.json`))) {
+    manifests.push(`${stack}.assets.json`);
+  }
+  const assets: { id: string; path: string }[] = [];
+  for (const name of manifests) {
+    const file = join(dir, name);
+    if (!existsSync(file))
+      throw bad(`The cloud assembly ${dir} lists the asset manifest ${name}, which is missing.`);
+    const manifest = readJsonFile(file, bad) as {
+      files?: Record<string, { source?: { path?: string } }>;
+    } | null;
+    for (const [id, entry] of Object.entries(manifest?.files ?? {})) {
+      const source = entry.source?.path;
+      if (!source || source === templateName) continue;
+      const path = resolve(dir, source);
+      if (!existsSync(path)) {
+        throw bad(`The cloud assembly ${dir} is missing asset ${id} (${source}, listed in ${name}).`);
+      }
+      assets.push({ id, path });
+    }
+  }
+  return assets.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+function readJsonFile(
+  file: string,
+  bad: (message: string, cause?: unknown) => LocalCloudStartError,
+): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw bad(`${file} is not valid JSON (${(error as Error).message}).`, error);
+  }
+}
+
+/** Feeds a file's contents, or a folder's file names and contents (sorted), into `hash`. */
+function hashPath(hash: Hash, path: string, name: string): void {
+  const stat = statSync(path);
+  if (stat.isDirectory()) {
+    for (const entry of readdirSync(path).sort()) {
+      hashPath(hash, join(path, entry), name ? `${name}/${entry}` : entry);
+    }
+    return;
+  }
+  hash.update(`${name}\0${stat.size}\0`);
+  hash.update(readFileSync(path));
+}
+
+/** `import … from "@aws-sdk/x"`, `import("@aws-sdk/x")`, `require("@aws-sdk/x")`, minified or not. */
+const SDK_IMPORT =
+  /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)["'](@aws-sdk\/[a-z0-9][a-z0-9._-]*)["']/g;
+
+/**
+ * Lambda provides the AWS SDK; bundles leave it out. Run locally, a bundle resolves `@aws-sdk/*` from the nearest
+ * `node_modules` above its folder: an assembly outside any project that has them would fail at the first invocation.
+ */
+function checkBundleImports(dir: string, assetPaths: readonly string[]): void {
+  const missing = new Map<string, string>();
+  for (const asset of assetPaths) {
+    if (!statSync(asset).isDirectory()) continue;
+    for (const name of readdirSync(asset)) {
+      if (!/\.(?:mjs|cjs|js)$/.test(name)) continue;
+      const file = join(asset, name);
+      const specifiers = new Set([...readFileSync(file, 'utf8').matchAll(SDK_IMPORT)].map((m) => m[1] ?? ''));
+      if (specifiers.size === 0) continue;
+      const require = createRequire(file);
+      for (const specifier of specifiers) {
+        if (missing.has(specifier)) continue;
+        try {
+          require.resolve(specifier);
+        } catch (error) {
+          // Only a package that is not there counts; one found but not `require`-able is there for `import`.
+          if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
+            missing.set(specifier, relative(dir, file));
+          }
+        }
+      }
+    }
+  }
+  if (missing.size === 0) return;
+  const names = [...missing.keys()];
+  throw new LocalCloudStartError(
+    `The functions in ${dir} import ${names.join(', ')} (provided by Lambda at run time, left out of the ` +
+      `bundles); run locally, they resolve from a node_modules folder above the assembly, and none above ${dir} ` +
+      `holds them (first needed by ${missing.get(names[0] ?? '')}).`,
+    { reason: 'unresolved-imports', assemblyDir: dir },
+  );
+}
+
+/**
+ * What differs between a running cloud and what is asked: the time scale, the edge port (only when one is asked
+ * for), the stack, the assembly folder, the template and the function code (by their hashes).
+ */
+export function localCloudChanges(
+  running: Pick<LocalCloudState, 'timeScale' | 'endpoint' | 'assembly'>,
+  wanted: { readonly timeScale: number; readonly edgePort?: number; readonly assembly: LocalCloudAssembly },
+): LocalCloudChange[] {
+  const changes: LocalCloudChange[] = [];
+  if (running.timeScale !== wanted.timeScale) {
+    changes.push({ setting: 'timeScale', from: running.timeScale, to: wanted.timeScale });
+  }
+  const port = portOf(running.endpoint);
+  if (wanted.edgePort !== undefined && port !== wanted.edgePort) {
+    changes.push({ setting: 'edgePort', from: port, to: wanted.edgePort });
+  }
+  const was = running.assembly;
+  const now = wanted.assembly;
+  if (!was) {
+    changes.push({ setting: 'assembly', to: now.dir });
+    return changes;
+  }
+  if (was.stackName !== now.stackName)
+    changes.push({ setting: 'stackName', from: was.stackName, to: now.stackName });
+  if (was.dir !== now.dir) changes.push({ setting: 'assembly', from: was.dir, to: now.dir });
+  if (was.templateHash !== now.templateHash) {
+    changes.push({ setting: 'template', from: was.templateHash, to: now.templateHash });
+  }
+  if (was.assetsHash !== now.assetsHash) {
+    changes.push({ setting: 'assets', from: was.assetsHash, to: now.assetsHash });
+  }
+  return changes;
+}
+
+function portOf(endpoint: string): number {
+  return Number(new URL(endpoint).port);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Files of the data folder
+
+/** The settings of the latest run, kept after it stops (`last-run.json`). */
+interface LastRun {
+  edgePort: number;
+  timeScale: number;
+  assembly?: LocalCloudAssembly;
+  startedAt: string;
+}
+
+/** Writes state.json (and last-run.json) so readers never see half a file (write to a temp file, then rename). */
 export async function writeLocalCloudState(dataDir: string, state: LocalCloudState): Promise<void> {
-  await writeJsonAtomically(localCloudPaths('.', dataDir).stateFile, state);
+  const paths = localCloudPaths('.', dataDir);
+  const lastRun: LastRun = {
+    edgePort: portOf(state.endpoint),
+    timeScale: state.timeScale,
+    assembly: state.assembly,
+    startedAt: state.startedAt,
+  };
+  await writeJsonAtomically(paths.lastRunFile, lastRun);
+  await writeJsonAtomically(paths.stateFile, state);
 }
 
 /** Records why startup failed (`error.json`), for start() to report. */
@@ -136,6 +497,7 @@ export async function writeStartupError(dataDir: string, error: unknown): Promis
     name: err.name,
     message: err.message,
     code: (err as NodeJS.ErrnoException).code,
+    reason: (err as { reason?: unknown }).reason,
     stack: err.stack,
     at: new Date().toISOString(),
   });
@@ -155,6 +517,9 @@ async function readJson<T>(file: string): Promise<T | undefined> {
     return undefined;
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Processes
 
 /**
  * Whether a process with this id exists (EPERM: it exists, but belongs to someone else). A zombie (dead,
@@ -190,7 +555,7 @@ function commandLineOf(pid: number): string | undefined {
 }
 
 /**
- * Whether `pid` is this project's local cloud: alive, and started with `--data-dir <dataDir>` (a recycled
+ * Whether `pid` is this data folder's local cloud: alive, and started with `--data-dir <dataDir>` (a recycled
  * pid belongs to some other program and does not carry that argument).
  */
 function isOurProcess(pid: number, dataDir: string): boolean {
@@ -199,15 +564,25 @@ function isOurProcess(pid: number, dataDir: string): boolean {
   return commandLine === undefined || commandLine.includes(dataDir);
 }
 
-async function edgeAnswers(endpoint: string, pid: number): Promise<boolean> {
+async function edgeAnswers(endpoint: string, pid: number, healthPath: string): Promise<boolean> {
   try {
-    const res = await fetch(new URL(EDGE_HEALTH_PATH, endpoint), { signal: AbortSignal.timeout(2_000) });
+    const res = await fetch(new URL(healthPath, endpoint), { signal: AbortSignal.timeout(2_000) });
     if (!res.ok) return false;
     const body = (await res.json()) as { pid?: unknown };
     return body.pid === pid;
   } catch {
     return false;
   }
+}
+
+/** Whether 127.0.0.1:`port` can be listened on now (where the edge listens). */
+async function portIsFree(port: number): Promise<boolean> {
+  return await new Promise((done) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => done(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
+  });
 }
 
 /** Reads state.json: undefined when there is none; {@link LocalCloudStateError} when it is not a state. */
@@ -236,8 +611,8 @@ async function readStateFile(paths: LocalCloudPaths): Promise<LocalCloudState | 
   const running = typeof pid === 'number' && isOurProcess(pid, paths.dataDir);
   throw new LocalCloudStateError(
     `${paths.stateFile} is corrupt (it starts with ${JSON.stringify(text.slice(0, 40))}), so the local cloud ` +
-      `cannot be found${running ? `, though its process (pid ${pid}) is running` : ''}. ` +
-      '`saga deploy` restarts it (keeping its data); `saga destroy --yes` stops it and deletes its data.',
+      `cannot be found${running ? `, though its process (pid ${pid}) is running` : ''}.`,
+    { reason: 'corrupt' },
   );
 }
 
@@ -245,8 +620,11 @@ async function readStateFile(paths: LocalCloudPaths): Promise<LocalCloudState | 
  * The running local cloud's state, or undefined when none runs (no state.json, or its pid is gone or
  * now belongs to another program). A state.json that cannot be read is a {@link LocalCloudStateError}.
  */
-export async function readLocalCloudState(projectDir: string): Promise<LocalCloudState | undefined> {
-  const paths = localCloudPaths(projectDir);
+export async function readLocalCloudState(
+  projectDir: string,
+  options: { readonly dataDir?: string } = {},
+): Promise<LocalCloudState | undefined> {
+  const paths = localCloudPaths(projectDir, options.dataDir);
   const state = await readStateFile(paths);
   if (!state || !isOurProcess(state.pid, paths.dataDir)) return undefined;
   return state;
@@ -332,23 +710,51 @@ async function removeRunFiles(paths: LocalCloudPaths): Promise<void> {
   await Promise.all([paths.stateFile, paths.pidFile].map((f) => rm(f, { force: true })));
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Start, restart, stop
+
 /**
  * Starts the local cloud as a detached background process and waits until its edge answers. Idempotent:
- * if this project's cloud already runs (or is starting), returns its state. A state.json left by a dead
- * process is cleaned up first. Throws {@link LocalCloudStartError} with the reason (and the tail of
- * cloud.log) if it does not come up.
+ * if this data folder's cloud already runs (or is starting), returns its state, whatever its settings
+ * ({@link ensureLocalCloud} restarts it when they differ). A state.json left by a dead process is cleaned up
+ * first. The edge asks for the port of the last run unless `edgePort` says otherwise. Throws
+ * {@link LocalCloudStartError} with the reason (and the tail of cloud.log) if it does not come up.
  */
 export async function startLocalCloudDetached(
   options: StartLocalCloudDetachedOptions,
 ): Promise<LocalCloudState> {
+  return (await withStartLock(options, false)).state;
+}
+
+/**
+ * Makes the local cloud run the assembly with these settings: starts it; or, when one runs with other settings
+ * (time scale, an asked-for edge port, stack, assembly folder, template or function code), stops it — its data
+ * is kept — and starts it again, on the same edge port unless `edgePort` says otherwise; or leaves it as it is.
+ * Everything that can be checked (the assembly, an asked-for port) is checked before a running cloud is stopped.
+ */
+export async function ensureLocalCloud(options: EnsureLocalCloudOptions): Promise<LocalCloudDeployment> {
+  return await withStartLock(options, true);
+}
+
+async function withStartLock(
+  options: EnsureLocalCloudOptions,
+  restartOnChange: boolean,
+): Promise<LocalCloudDeployment> {
   const projectDir = resolve(options.projectDir);
-  const paths = localCloudPaths(projectDir);
+  const paths = localCloudPaths(projectDir, options.dataDir);
   const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
   await mkdir(paths.dataDir, { recursive: true });
   // Concurrent starts (two terminals, parallel test files) take turns: the second finds the first's cloud.
   const release = await acquireStartLock(paths.lockFile, readyTimeoutMs + 30_000);
   try {
-    return await startUnlocked(options, projectDir, paths, readyTimeoutMs);
+    return await ensureUnlocked({
+      options,
+      projectDir,
+      paths,
+      readyTimeoutMs,
+      restartOnChange,
+      healthPath: options.healthPath ?? DEFAULT_HEALTH_PATH,
+    });
   } finally {
     release();
   }
@@ -382,20 +788,41 @@ async function acquireStartLock(lockFile: string, timeoutMs: number): Promise<()
     }
     if (Date.now() > deadline) {
       throw new LocalCloudStartError(
-        `Another start of the local cloud (pid ${holder}) has held ${lockFile} for too long. ` +
-          'If no start is running, delete that file and try again.',
+        `Another start of the local cloud (pid ${holder}) has held ${lockFile} for too long.`,
+        { reason: 'locked' },
       );
     }
     await sleep(100);
   }
 }
 
-async function startUnlocked(
-  options: StartLocalCloudDetachedOptions,
-  projectDir: string,
-  paths: LocalCloudPaths,
-  readyTimeoutMs: number,
-): Promise<LocalCloudState> {
+interface StartContext {
+  readonly options: EnsureLocalCloudOptions;
+  readonly projectDir: string;
+  readonly paths: LocalCloudPaths;
+  readonly readyTimeoutMs: number;
+  readonly restartOnChange: boolean;
+  readonly healthPath: string;
+}
+
+async function ensureUnlocked(run: StartContext, waited = false): Promise<LocalCloudDeployment> {
+  const { options, projectDir, paths } = run;
+  const timeScale = options.timeScale ?? 1;
+  // The assembly is checked before anything running is touched.
+  let assembly: LocalCloudAssembly;
+  try {
+    assembly = inspectCloudAssembly(resolve(projectDir, options.cdkOut ?? 'cdk.out'), options.stackName);
+  } catch (error) {
+    const running = await readStateFile(paths).catch(() => undefined);
+    if (!(error instanceof LocalCloudStartError) || !running || !isOurProcess(running.pid, paths.dataDir)) {
+      throw error;
+    }
+    throw new LocalCloudStartError(
+      `${error.message} The running local cloud (pid ${running.pid}, ${running.endpoint}) was left as it is.`,
+      { reason: error.reason, assemblyDir: error.assemblyDir, cause: error.cause },
+    );
+  }
+
   let existing: LocalCloudState | undefined;
   let corrupt = false;
   try {
@@ -404,18 +831,46 @@ async function startUnlocked(
     if (!(error instanceof LocalCloudStateError)) throw error;
     corrupt = true;
   }
+  let action: LocalCloudDeployment['action'] = 'started';
+  let changes: LocalCloudChange[] = [];
+  let replaced: LocalCloudDeployment['replaced'];
+  /** The port the new process asks for when none is given: the one of the cloud it replaces. */
+  let previousPort: number | undefined;
   if (existing && isOurProcess(existing.pid, paths.dataDir)) {
-    if (await edgeAnswers(existing.endpoint, existing.pid)) return existing;
-    // Ours but deaf (hung or half stopped): replace it.
-    await terminate(existing.pid, 5_000);
+    if (await edgeAnswers(existing.endpoint, existing.pid, run.healthPath)) {
+      changes = localCloudChanges(existing, { timeScale, edgePort: options.edgePort, assembly });
+      if (!run.restartOnChange || changes.length === 0) {
+        return { state: existing, action: 'already-running', changes: [] };
+      }
+      // A new port asked for must be free before the running cloud is stopped for it.
+      const newPort = changes.find((c) => c.setting === 'edgePort');
+      if (newPort && !(await portIsFree(newPort.to as number))) {
+        throw portTaken(
+          newPort.to as number,
+          ` The running local cloud (pid ${existing.pid}, ${existing.endpoint}) was left as it is.`,
+        );
+      }
+      await options.onProgress?.({ phase: 'stopping', running: existing, changes });
+      await terminate(existing.pid, 15_000);
+    } else {
+      // Ours but deaf (hung or half stopped): replace it.
+      await terminate(existing.pid, 5_000);
+      replaced = 'not-answering';
+    }
+    action = 'restarted';
+    previousPort = portOf(existing.endpoint);
   }
   const starting = await readJson<{ pid: number }>(paths.pidFile);
   if (corrupt && starting && isOurProcess(starting.pid, paths.dataDir)) {
     // Running, but its state.json cannot be read: no client can find it. Replace it.
     await terminate(starting.pid, 5_000);
+    action = 'restarted';
+    replaced = 'corrupt-state';
   } else if (starting && starting.pid !== existing?.pid && isOurProcess(starting.pid, paths.dataDir)) {
-    // Another start() is bringing it up: wait for that one rather than starting a second.
-    return await waitUntilReady(starting.pid, paths, readyTimeoutMs, () => false);
+    // Another start() is bringing it up: wait for that one rather than starting a second, then compare settings.
+    const state = await waitUntilReady(starting.pid, run, () => false);
+    if (waited) return { state, action: 'already-running', changes: [] };
+    return await ensureUnlocked(run, true);
   }
   // A cloud that was killed (not stopped) may have left DynamoDB Local running on the same data.
   await reapLeftovers(existing?.pid, paths.dataDir);
@@ -423,6 +878,51 @@ async function startUnlocked(
   await removeRunFiles(paths);
   await rm(paths.errorFile, { force: true });
 
+  // The edge keeps its port across restarts: the one asked for, else the replaced cloud's, else the last run's.
+  const lastRun = await readJson<LastRun>(paths.lastRunFile);
+  const wanted = options.edgePort ?? previousPort ?? lastRun?.edgePort;
+  let port = wanted;
+  if (port !== undefined && !(await portIsFree(port))) {
+    if (options.edgePort !== undefined) throw portTaken(port, '');
+    port = undefined; // the last run's port is someone else's now: take a free one, and say so
+  }
+  await options.onProgress?.({ phase: 'starting', edgePort: port });
+  let state: LocalCloudState;
+  try {
+    state = await spawnCloud(run, assembly, timeScale, port);
+  } catch (error) {
+    // Taken between the check and the listen: a remembered port gives way to a free one.
+    const lost = error instanceof LocalCloudStartError && error.reason === 'address-in-use';
+    if (!lost || port === undefined || options.edgePort !== undefined) throw error;
+    port = undefined;
+    state = await spawnCloud(run, assembly, timeScale, undefined);
+  }
+  const got = portOf(state.endpoint);
+  return {
+    state,
+    action,
+    changes,
+    ...(replaced ? { replaced } : {}),
+    ...(wanted !== undefined && port === undefined && options.edgePort === undefined
+      ? { portFallback: { wanted, got } }
+      : {}),
+  };
+}
+
+function portTaken(port: number, more: string): LocalCloudStartError {
+  return new LocalCloudStartError(
+    `The local cloud could not listen on port ${port}: another program uses it.${more}`,
+    { reason: 'address-in-use', port },
+  );
+}
+
+async function spawnCloud(
+  run: StartContext,
+  assembly: LocalCloudAssembly,
+  timeScale: number,
+  edgePort: number | undefined,
+): Promise<LocalCloudState> {
+  const { options, projectDir, paths } = run;
   const node = resolveNodeExecutable(projectDir);
   const entry = options.entry ?? DEFAULT_ENTRY;
   const args = [
@@ -430,15 +930,15 @@ async function startUnlocked(
     '--project-dir',
     projectDir,
     '--cdk-out',
-    resolve(projectDir, options.cdkOut ?? 'cdk.out'),
+    assembly.dir,
     '--data-dir',
     paths.dataDir,
     '--time-scale',
-    String(options.timeScale ?? 1),
+    String(timeScale),
     '--stack-name',
-    options.stackName ?? 'Saga',
+    assembly.stackName,
   ];
-  if (options.edgePort !== undefined) args.push('--edge-port', String(options.edgePort));
+  if (edgePort !== undefined) args.push('--edge-port', String(edgePort));
 
   const logFd = openSync(paths.logFile, 'a');
   writeSync(
@@ -472,25 +972,25 @@ async function startUnlocked(
     );
   }
   await writeJsonAtomically(paths.pidFile, { pid, startedAt: new Date().toISOString() });
-  return await waitUntilReady(pid, paths, readyTimeoutMs, () => exited);
+  return await waitUntilReady(pid, run, () => exited);
 }
 
 async function waitUntilReady(
   pid: number,
-  paths: LocalCloudPaths,
-  timeoutMs: number,
+  run: StartContext,
   exited: () => boolean,
 ): Promise<LocalCloudState> {
-  const deadline = Date.now() + timeoutMs;
+  const { paths, readyTimeoutMs } = run;
+  const deadline = Date.now() + readyTimeoutMs;
   while (Date.now() < deadline) {
-    const failure = await readJson<{ name?: string; message?: string; code?: string }>(paths.errorFile);
+    const failure = await readJson<StartupFailure>(paths.errorFile);
     if (failure) {
       await terminate(pid, 5_000);
       await removeRunFiles(paths);
       throw startFailure(failure, paths.logFile);
     }
     const state = await readJson<LocalCloudState>(paths.stateFile);
-    if (state?.pid === pid && (await edgeAnswers(state.endpoint, pid))) return state;
+    if (state?.pid === pid && (await edgeAnswers(state.endpoint, pid, run.healthPath))) return state;
     if (exited() || !processExists(pid)) {
       await removeRunFiles(paths);
       throw new LocalCloudStartError(
@@ -502,27 +1002,45 @@ async function waitUntilReady(
   await terminate(pid, 5_000);
   await removeRunFiles(paths);
   throw new LocalCloudStartError(
-    `The local cloud did not answer within ${Math.round(timeoutMs / 1000)} s; it was stopped. ` +
+    `The local cloud did not answer within ${Math.round(readyTimeoutMs / 1000)} s; it was stopped. ` +
       `Last lines of ${paths.logFile}:\n${tailOf(paths.logFile)}`,
   );
 }
 
-/** The error for a start that failed with `failure` (error.json): the causes of the machine get their own fix. */
-function startFailure(
-  failure: { name?: string; message?: string; code?: string },
-  logFile: string,
-): LocalCloudStartError {
+/** What main.ts wrote to error.json. */
+interface StartupFailure {
+  name?: string;
+  message?: string;
+  code?: string;
+  reason?: string;
+}
+
+/** Errors of the template raised while the cloud deploys it: the assembly is at fault, not the machine. */
+const ASSEMBLY_ERRORS = new Set(['CloudAssemblyError', 'TemplateResolutionError', 'CircularDependencyError']);
+
+/** The error for a start that failed with `failure` (error.json): the causes of the machine get their own reason. */
+function startFailure(failure: StartupFailure, logFile: string): LocalCloudStartError {
   if (failure.code === 'EADDRINUSE') {
-    const port = /:(\d+)\s*$/.exec(failure.message ?? '')?.[1] ?? '(unknown)';
+    const port = Number(/:(\d+)\s*$/.exec(failure.message ?? '')?.[1]);
     return new LocalCloudStartError(
-      `The local cloud could not listen on port ${port}: another program uses it. Pass another --edge-port, ` +
-        `or leave it out to use a free port. (Details: ${logFile})`,
-      { reason: 'address-in-use' },
+      `The local cloud could not listen on port ${Number.isFinite(port) ? port : '(unknown)'}: another program ` +
+        `uses it. (Details: ${logFile})`,
+      { reason: 'address-in-use', ...(Number.isFinite(port) ? { port } : {}) },
     );
   }
   if (failure.name === 'JavaMissingError') {
     return new LocalCloudStartError(`The local cloud could not start: ${failure.message}`, {
       reason: 'java-missing',
+    });
+  }
+  if (failure.name === 'LocalCloudStartError' && failure.reason && failure.reason !== 'failed') {
+    return new LocalCloudStartError(failure.message ?? 'The local cloud could not start.', {
+      reason: failure.reason as LocalCloudStartReason,
+    });
+  }
+  if (failure.name && ASSEMBLY_ERRORS.has(failure.name)) {
+    return new LocalCloudStartError(`The local cloud could not deploy the template: ${failure.message}`, {
+      reason: 'bad-assembly',
     });
   }
   return new LocalCloudStartError(
@@ -532,11 +1050,11 @@ function startFailure(
 }
 
 /**
- * Stops this project's local cloud (SIGTERM, then SIGKILL after the grace period) and removes its run
- * files; with `removeData`, all of `.saga/local/`. Resolves true if a process was running.
+ * Stops this data folder's local cloud (SIGTERM, then SIGKILL after the grace period) and removes its run
+ * files; with `removeData`, the whole data folder. Resolves true if a process was running.
  */
 export async function stopLocalCloud(options: StopLocalCloudOptions): Promise<boolean> {
-  const paths = localCloudPaths(options.projectDir);
+  const paths = localCloudPaths(options.projectDir, options.dataDir);
   const pids = new Set<number>();
   for (const file of [paths.stateFile, paths.pidFile]) {
     const record = await readJson<{ pid?: number }>(file);

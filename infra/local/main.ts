@@ -4,7 +4,10 @@
  * SIGTERM/SIGINT stops it and exits 0. A startup failure goes to cloud.log and error.json.
  *
  *   node infra/local/main.ts --project-dir DIR --cdk-out DIR --data-dir DIR [--edge-port N]
- *                            [--time-scale X] [--stack-name Saga]
+ *                            [--time-scale X] [--stack-name NAME]
+ *
+ * `--stack-name` defaults to the assembly's only stack; `--data-dir` to `<project-dir>/.saga/local`. The state it
+ * writes records the assembly it runs (folder, stack, template and asset hashes): what a restart compares.
  */
 import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -12,6 +15,8 @@ import { parseArgs } from 'node:util';
 import type { LocalCloud } from './cloud.ts';
 import { checkJava } from './dynamodb/dynamodb-local.ts';
 import {
+  inspectCloudAssembly,
+  type LocalCloudAssembly,
   type LocalCloudState,
   localCloudPaths,
   writeLocalCloudState,
@@ -25,7 +30,8 @@ export interface MainArgs {
   readonly dataDir: string;
   readonly edgePort?: number;
   readonly timeScale: number;
-  readonly stackName: string;
+  /** @default the assembly's only stack */
+  readonly stackName?: string;
 }
 
 /** Raised for command-line arguments main.ts cannot use. */
@@ -73,10 +79,10 @@ export function parseMainArgs(argv: readonly string[]): MainArgs {
   return {
     projectDir,
     cdkOut: resolve(projectDir, values['cdk-out'] ?? 'cdk.out'),
-    dataDir: resolve(projectDir, values['data-dir'] ?? localCloudPaths(projectDir).dataDir),
+    dataDir: localCloudPaths(projectDir, values['data-dir']).dataDir,
     edgePort: number('edge-port', values['edge-port']),
     timeScale: number('time-scale', values['time-scale']) ?? 1,
-    stackName: values['stack-name'] ?? 'Saga',
+    stackName: values['stack-name'],
   };
 }
 
@@ -144,17 +150,21 @@ export async function runLocalCloudProcess(
   process.on('unhandledRejection', (reason) => log(`unhandled rejection: ${describe(reason)}`));
   process.on('uncaughtException', (error) => log(`uncaught exception: ${describe(error)}`));
 
-  log(
-    `starting the local cloud: project ${args.projectDir}, stack ${args.stackName}, time scale ${args.timeScale}`,
-  );
+  let assembly: LocalCloudAssembly;
   try {
+    // What runs is recorded as it is now: the hashes a later deploy compares to decide on a restart.
+    assembly = inspectCloudAssembly(args.cdkOut, args.stackName);
+    log(
+      `starting the local cloud: project ${args.projectDir}, assembly ${assembly.dir}, stack ${assembly.stackName}, ` +
+        `time scale ${args.timeScale}`,
+    );
     cloud = await start({
       projectDir: args.projectDir,
-      cdkOut: args.cdkOut,
+      cdkOut: assembly.dir,
       dataDir: args.dataDir,
       edgePort: args.edgePort,
       timeScale: args.timeScale,
-      stackName: args.stackName,
+      stackName: assembly.stackName,
     });
   } catch (error) {
     log(`startup failed: ${describe(error)}`);
@@ -178,7 +188,8 @@ export async function runLocalCloudProcess(
     startedAt: new Date().toISOString(),
     timeScale: args.timeScale,
     dataDir: args.dataDir,
-    stackName: args.stackName,
+    stackName: assembly.stackName,
+    assembly,
   };
   await writeLocalCloudState(args.dataDir, state);
   log(`ready: edge ${state.endpoint}, api ${state.apiUrl}`);
