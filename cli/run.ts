@@ -250,12 +250,21 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
       '--app <dir>',
       'deploy this synthesized cloud assembly as it is, no synthesis (as `cdk deploy --app cdk.out`)',
     )
+    .addOption(
+      new Option(
+        '--iam <mode>',
+        'local: enforce IAM as AWS does, warn (allow and log denials) or off (check nothing)',
+      )
+        .choices(['enforce', 'warn', 'off'])
+        .default('enforce'),
+    )
     .addHelpText(
       'after',
       examples([
         'saga deploy',
         'saga deploy --time-scale 1',
         'saga deploy --app my-cdk.out',
+        'saga deploy --iam warn',
         'saga deploy --target aws --profile dev',
       ]),
     )

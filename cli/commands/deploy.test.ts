@@ -163,7 +163,7 @@ describe('saga deploy --app <dir> on the local target (a stand-in cloud process)
       endpoint: first.result.endpoint,
     });
     expect(same.text).toContain(
-      `The local cloud is already running with these settings at ${first.result.endpoint} (time scale 0.1, ` +
+      `The local cloud is already running with these settings at ${first.result.endpoint} (time scale 0.1, IAM enforce, ` +
         'assembly my-app, since ',
     );
     expect(same.text).toContain('nothing changed, nothing was restarted.');

@@ -16,6 +16,8 @@ export interface DeployOptions {
   readonly edgePort?: number;
   /** An already synthesized cloud assembly to deploy as it is (no synthesis), relative to the project folder. */
   readonly app?: string;
+  /** local: IAM enforcement. @default 'enforce' */
+  readonly iam?: 'enforce' | 'warn' | 'off';
 }
 
 /** Seams for tests. */
@@ -35,6 +37,8 @@ export interface LocalDeployResult {
   readonly changes: readonly string[];
   /** The running cloud's time scale. */
   readonly timeScale: number;
+  /** How the running cloud enforces IAM: `enforce`, `warn` or `off`. */
+  readonly iam: 'enforce' | 'warn' | 'off';
   readonly endpoint: string;
   /** The cloud assembly it runs (absolute path). */
   readonly assembly: string;
@@ -101,6 +105,7 @@ async function deployLocal(
       stackName: STACK_NAME,
       timeScale: options.timeScale,
       edgePort: options.edgePort,
+      iam: options.iam,
       entry: seams.localCloudEntry,
       onProgress: async (event) => {
         if (event.phase === 'stopping') {
@@ -135,7 +140,7 @@ async function deployLocal(
   if (action === 'already-running') {
     out.success(
       `The local cloud is already running with these settings at ${state.endpoint} (time scale ` +
-        `${state.timeScale}, assembly ${show(state.assembly?.dir ?? CDK_OUT, ctx.projectDir)}, since ` +
+        `${state.timeScale}, IAM ${state.iam ?? 'enforce'}, assembly ${show(state.assembly?.dir ?? CDK_OUT, ctx.projectDir)}, since ` +
         `${state.startedAt}): nothing changed, nothing was restarted.`,
     );
   } else if (action === 'restarted') {
@@ -151,6 +156,13 @@ async function deployLocal(
   } else {
     progress?.succeed(`Local cloud up at ${state.endpoint} (${seconds})`);
   }
+  if (state.iam === 'warn' || state.iam === 'off') {
+    out.warn(
+      state.iam === 'warn'
+        ? 'IAM denials are only logged (--iam warn): .saga/local/cloud.log lists them as "IAM (warn) …".'
+        : 'IAM is off (--iam off): nothing is authorized or signature-checked; what works here may be denied on AWS.',
+    );
+  }
   if (deployment.portFallback) {
     const { wanted, got } = deployment.portFallback;
     out.warn(
@@ -164,6 +176,7 @@ async function deployLocal(
     action,
     changes: action === 'restarted' ? reasons : [],
     timeScale: state.timeScale,
+    iam: state.iam ?? 'enforce',
     endpoint: state.endpoint,
     assembly: state.assembly?.dir ?? app ?? CDK_OUT,
     outputs: state.outputs,
@@ -211,6 +224,9 @@ export function describeChanges(
       case 'stackName':
         said.push(`stack ${change.from} → ${change.to}`);
         break;
+      case 'iam':
+        said.push(`IAM ${change.from} → ${change.to}`);
+        break;
       case 'assembly':
         said.push(
           change.from === undefined
@@ -241,6 +257,7 @@ export default async function action(
   await deploy(ctx, {
     timeScale: options.timeScale as number,
     edgePort: options.edgePort as number | undefined,
+    iam: (options.iam as 'enforce' | 'warn' | 'off' | undefined) ?? 'enforce',
     app: options.app as string | undefined,
   });
   return 0;

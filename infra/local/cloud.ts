@@ -207,10 +207,18 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       timeScale: options.timeScale,
       accountId: LOCAL_ACCOUNT_ID,
       region,
+      iam,
     });
     stoppers.push({ name: 'Step Functions', stop: () => stepfunctions.close() });
     let events: EventBridgeService | undefined;
-    const dispatcher = createTargetDispatcher({ lambda, sqs, stepfunctions, logs, events: () => events });
+    const dispatcher = createTargetDispatcher({
+      lambda,
+      sqs,
+      stepfunctions,
+      logs,
+      events: () => events,
+      iam,
+    });
     const eventBridge = new EventBridgeService({ dispatcher, dataDir, log, timeScale: options.timeScale });
     events = eventBridge;
     stoppers.push({ name: 'EventBridge', stop: () => eventBridge.close() });
@@ -242,7 +250,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         stepfunctions,
         edge,
         dispatcher,
-        createStreamMapping: (mapping) => new DynamoDbStreamMapping({ ...mapping, log }),
+        createStreamMapping: (mapping) => new DynamoDbStreamMapping({ ...mapping, log, iam }),
       },
     });
     stoppers.push({

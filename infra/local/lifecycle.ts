@@ -62,6 +62,8 @@ export interface LocalCloudState {
   /** ISO time the cloud became ready. */
   startedAt: string;
   timeScale: number;
+  /** IAM enforcement (`enforce`, `warn`, `off`). Absent in a state written before this field existed: `enforce`. */
+  iam?: 'enforce' | 'warn' | 'off';
   dataDir: string;
   stackName: string;
   /** The assembly it runs. Absent in a state written before this field existed. */
@@ -166,6 +168,8 @@ export interface StartLocalCloudDetachedOptions extends LocalCloudLocation {
   readonly cdkOut?: string;
   /** Shrinks Retry/Wait delays (0.01 = 100× faster). @default 1 */
   readonly timeScale?: number;
+  /** IAM: `enforce` denies what the template does not grant, `warn` logs it, `off` checks nothing. @default 'enforce' */
+  readonly iam?: 'enforce' | 'warn' | 'off';
   /**
    * The edge's port; taken by another program → {@link LocalCloudStartError} `address-in-use`.
    * @default the port of the last run when it is free (else a free port, said in `portFallback`)
@@ -200,7 +204,7 @@ export type LocalCloudChange =
   | { readonly setting: 'timeScale' | 'edgePort'; readonly from: number; readonly to: number }
   | {
       /** `assembly`: another folder (`from` absent: the running cloud does not record its assembly). */
-      readonly setting: 'stackName' | 'assembly' | 'template' | 'assets';
+      readonly setting: 'stackName' | 'assembly' | 'template' | 'assets' | 'iam';
       readonly from?: string;
       readonly to: string;
     };
@@ -433,10 +437,18 @@ function checkBundleImports(dir: string, assetPaths: readonly string[]): void {
  * for), the stack, the assembly folder, the template and the function code (by their hashes).
  */
 export function localCloudChanges(
-  running: Pick<LocalCloudState, 'timeScale' | 'endpoint' | 'assembly'>,
-  wanted: { readonly timeScale: number; readonly edgePort?: number; readonly assembly: LocalCloudAssembly },
+  running: Pick<LocalCloudState, 'timeScale' | 'endpoint' | 'assembly' | 'iam'>,
+  wanted: {
+    readonly timeScale: number;
+    readonly edgePort?: number;
+    readonly assembly: LocalCloudAssembly;
+    readonly iam?: 'enforce' | 'warn' | 'off';
+  },
 ): LocalCloudChange[] {
   const changes: LocalCloudChange[] = [];
+  const iam = wanted.iam ?? 'enforce';
+  if ((running.iam ?? 'enforce') !== iam)
+    changes.push({ setting: 'iam', from: running.iam ?? 'enforce', to: iam });
   if (running.timeScale !== wanted.timeScale) {
     changes.push({ setting: 'timeScale', from: running.timeScale, to: wanted.timeScale });
   }
@@ -838,7 +850,12 @@ async function ensureUnlocked(run: StartContext, waited = false): Promise<LocalC
   let previousPort: number | undefined;
   if (existing && isOurProcess(existing.pid, paths.dataDir)) {
     if (await edgeAnswers(existing.endpoint, existing.pid, run.healthPath)) {
-      changes = localCloudChanges(existing, { timeScale, edgePort: options.edgePort, assembly });
+      changes = localCloudChanges(existing, {
+        timeScale,
+        edgePort: options.edgePort,
+        assembly,
+        iam: options.iam,
+      });
       if (!run.restartOnChange || changes.length === 0) {
         return { state: existing, action: 'already-running', changes: [] };
       }
@@ -937,6 +954,8 @@ async function spawnCloud(
     String(timeScale),
     '--stack-name',
     assembly.stackName,
+    '--iam',
+    options.iam ?? 'enforce',
   ];
   if (edgePort !== undefined) args.push('--edge-port', String(edgePort));
 

@@ -4,7 +4,7 @@
  * SIGTERM/SIGINT stops it and exits 0. A startup failure goes to cloud.log and error.json.
  *
  *   node infra/local/main.ts --project-dir DIR --cdk-out DIR --data-dir DIR [--edge-port N]
- *                            [--time-scale X] [--stack-name NAME]
+ *                            [--time-scale X] [--stack-name NAME] [--iam enforce|warn|off]
  *
  * `--stack-name` defaults to the assembly's only stack; `--data-dir` to `<project-dir>/.saga/local`. The state it
  * writes records the assembly it runs (folder, stack, template and asset hashes): what a restart compares.
@@ -14,6 +14,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LocalCloud } from './cloud.ts';
 import { checkJava } from './dynamodb/dynamodb-local.ts';
+import type { IamMode } from './iam/authority.ts';
 import {
   inspectCloudAssembly,
   type LocalCloudAssembly,
@@ -30,6 +31,8 @@ export interface MainArgs {
   readonly dataDir: string;
   readonly edgePort?: number;
   readonly timeScale: number;
+  /** IAM enforcement. @default 'enforce' */
+  readonly iam: IamMode;
   /** @default the assembly's only stack */
   readonly stackName?: string;
 }
@@ -56,6 +59,7 @@ export type CloudStarter = (options: {
   edgePort?: number;
   timeScale?: number;
   stackName?: string;
+  iam?: IamMode;
 }) => Promise<RunningCloud>;
 
 /** Parses main.ts's command line; throws {@link MainArgsError} with what was wrong. */
@@ -83,6 +87,7 @@ export function parseMainArgs(argv: readonly string[]): MainArgs {
     edgePort: number('edge-port', values['edge-port']),
     timeScale: number('time-scale', values['time-scale']) ?? 1,
     stackName: values['stack-name'],
+    iam: iamMode(values.iam),
   };
 }
 
@@ -96,10 +101,20 @@ function parse(argv: readonly string[]) {
       'edge-port': { type: 'string' },
       'time-scale': { type: 'string' },
       'stack-name': { type: 'string' },
+      iam: { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
   }).values;
+}
+
+/** The IAM modes, the first the default. */
+export const IAM_MODES: readonly IamMode[] = ['enforce', 'warn', 'off'];
+
+function iamMode(raw: string | undefined): IamMode {
+  if (raw === undefined) return 'enforce';
+  if ((IAM_MODES as readonly string[]).includes(raw)) return raw as IamMode;
+  throw new MainArgsError(`--iam must be one of ${IAM_MODES.join(', ')}, received '${raw}'.`);
 }
 
 /** The real starter: fails fast on a missing Java, then loads cloud.ts (heavy) only when needed. */
@@ -156,7 +171,7 @@ export async function runLocalCloudProcess(
     assembly = inspectCloudAssembly(args.cdkOut, args.stackName);
     log(
       `starting the local cloud: project ${args.projectDir}, assembly ${assembly.dir}, stack ${assembly.stackName}, ` +
-        `time scale ${args.timeScale}`,
+        `time scale ${args.timeScale}, IAM ${args.iam}`,
     );
     cloud = await start({
       projectDir: args.projectDir,
@@ -165,6 +180,7 @@ export async function runLocalCloudProcess(
       edgePort: args.edgePort,
       timeScale: args.timeScale,
       stackName: assembly.stackName,
+      iam: args.iam,
     });
   } catch (error) {
     log(`startup failed: ${describe(error)}`);
@@ -187,6 +203,7 @@ export async function runLocalCloudProcess(
     unsupported: cloud.unsupported.map((u) => ({ logicalId: u.logicalId, type: u.type })),
     startedAt: new Date().toISOString(),
     timeScale: args.timeScale,
+    iam: args.iam,
     dataDir: args.dataDir,
     stackName: assembly.stackName,
     assembly,

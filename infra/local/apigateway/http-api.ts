@@ -5,6 +5,9 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { AccessDeniedError, type IamAuthority } from '../iam/authority.ts';
+import type { RequestPrincipal } from '../iam/evaluate.ts';
+import { functionArnOf } from '../lambda/access.ts';
 import type { InvokeResult, LambdaInvoker } from '../types.ts';
 import { closeServer, listen, RequestTooLargeError, readRequestBody } from '../wire/http.ts';
 import { verifySigV4 } from '../wire/sigv4.ts';
@@ -38,8 +41,14 @@ export interface HttpApiServerOptions {
   readonly lambda: LambdaInvoker;
   readonly region: string;
   readonly accountId: string;
-  /** The only credentials `AWS_IAM` routes accept. */
+  /** The only credentials `AWS_IAM` routes accept (without `iam`; with it, the keys the authority knows). */
   readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  /**
+   * IAM: `AWS_IAM` routes accept the keys the authority knows (the account's, role sessions') and require the
+   * caller to be allowed `execute-api:Invoke` on the route's ARN (else 403); every integration call is authorized
+   * as `apigateway.amazonaws.com` against the function's resource policy (else 500). @default no checks
+   */
+  readonly iam?: IamAuthority;
   /** TCP port on 127.0.0.1. @default a free port chosen by the OS */
   readonly port?: number;
   /** Where unexpected failures are reported. @default console.error */
@@ -449,6 +458,47 @@ export function mapResultV1(result: InvokeResult): HttpApiResponse {
   };
 }
 
+/** The stage every served API has: `$default`, auto-deployed (the event's `requestContext.stage`). */
+const STAGE = '$default';
+
+/**
+ * `arn:aws:execute-api:<region>:<account>:<apiId>/<stage>/<METHOD>/<path>`: the ARN IAM checks `execute-api:Invoke`
+ * on (with the request's path), and the `aws:SourceArn` API Gateway invokes an integration with (with the route's
+ * path: `orders/{id}`, which the source ARN of the permission CDK writes, `<apiId>/<any stage>/<any method>/orders/{id}`,
+ * matches).
+ */
+export function executeApiArn(
+  where: { readonly region: string; readonly accountId: string; readonly apiId: string },
+  method: string,
+  path: string,
+): string {
+  return `arn:aws:execute-api:${where.region}:${where.accountId}:${where.apiId}/${STAGE}/${method}/${path.replace(/^\//, '')}`;
+}
+
+/** API Gateway's answer to a caller IAM does not allow `execute-api:Invoke` (HTTP 403). */
+function invokeDenied(error: AccessDeniedError): HttpApiResponse {
+  const { principal, action, resource } = error.request;
+  const explicit = error.result.decision === 'explicit-deny' ? ' with an explicit deny' : '';
+  return jsonResponse(
+    403,
+    {
+      Message: `User: ${principal.arn} is not authorized to perform: ${action} on resource: ${resource}${explicit}`,
+    },
+    { 'x-amzn-errortype': 'AccessDeniedException' },
+  );
+}
+
+/** Runs an IAM check: the denial, or undefined when IAM allows it (or only warns). */
+function denialOf(check: () => void): AccessDeniedError | undefined {
+  try {
+    check();
+    return undefined;
+  } catch (error) {
+    if (error instanceof AccessDeniedError) return error;
+    throw error;
+  }
+}
+
 /** API Gateway's request ids look like `JKJaXmPLvHcESHA=`. */
 function newRequestId(): string {
   return randomBytes(11).toString('base64');
@@ -470,6 +520,8 @@ function sourceIpOf(req: IncomingMessage): string {
 /** Starts one HTTP API on its own port; resolves once it listens. */
 export async function startHttpApiServer(options: HttpApiServerOptions): Promise<HttpApiServer> {
   const log = options.log ?? ((line: string) => console.error(line));
+  const iam = options.iam;
+  const where = { region: options.region, accountId: options.accountId, apiId: options.api.apiId };
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = newRequestId();
     const time = new Date();
@@ -514,9 +566,14 @@ export async function startHttpApiServer(options: HttpApiServerOptions): Promise
 
     let iamAccessKey: string | undefined;
     if (match.route.authorizationType === 'AWS_IAM') {
-      const verdict = await verifySigV4(
+      const verdict = verifySigV4(
         { method, rawPath, rawQueryString, headers: req.headers, body },
-        { credentials: options.credentials, region: options.region, service: 'execute-api' },
+        {
+          credentials:
+            iam === undefined ? options.credentials : (accessKeyId) => iam.principalForAccessKey(accessKeyId),
+          region: options.region,
+          service: 'execute-api',
+        },
       );
       if (!verdict.ok) {
         const forbidden =
@@ -536,6 +593,20 @@ export async function startHttpApiServer(options: HttpApiServerOptions): Promise
         return;
       }
       iamAccessKey = verdict.accessKeyId;
+      const caller: RequestPrincipal | undefined = iam?.principalForAccessKey(verdict.accessKeyId)?.principal;
+      if (iam !== undefined && caller !== undefined) {
+        const denied = denialOf(() =>
+          iam.authorize({
+            principal: caller,
+            action: 'execute-api:Invoke',
+            resource: executeApiArn(where, method, rawPath),
+          }),
+        );
+        if (denied !== undefined) {
+          send(res, invokeDenied(denied), requestId);
+          return;
+        }
+      }
     }
 
     const sourceIp = sourceIpOf(req);
@@ -567,6 +638,28 @@ export async function startHttpApiServer(options: HttpApiServerOptions): Promise
     };
     const v2 = match.route.payloadFormatVersion !== '1.0';
     const event = v2 ? buildEventV2(request, match, context) : buildEventV1(request, match, context);
+    if (iam !== undefined) {
+      // API Gateway invokes the function as itself: the function's resource policy (its Lambda permissions) decides.
+      const routePath = match.routeKey === '$default' ? '$default' : match.route.path;
+      const denied = denialOf(() =>
+        iam.authorize({
+          principal: iam.servicePrincipal('apigateway.amazonaws.com'),
+          action: 'lambda:InvokeFunction',
+          resource: functionArnOf(match.route.functionArn, options.region, options.accountId),
+          context: {
+            'aws:SourceArn': executeApiArn(where, method, routePath),
+            'aws:SourceAccount': options.accountId,
+          },
+        }),
+      );
+      if (denied !== undefined) {
+        log(
+          `http api ${options.api.name}: ${match.routeKey} → ${match.route.functionArn}: API Gateway may not invoke the function (500 Internal Server Error): ${denied.message}`,
+        );
+        send(res, INTERNAL_SERVER_ERROR, requestId);
+        return;
+      }
+    }
     let result: InvokeResult;
     try {
       result = await options.lambda.invoke(match.route.functionArn, event);

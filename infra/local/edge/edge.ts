@@ -262,6 +262,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         region: options.region,
         accountId: LOCAL_ACCOUNT_ID,
         credentials: options.credentials,
+        iam,
         port: apiOptions.port,
         log,
       });

@@ -16,11 +16,13 @@ import type {
   ListTargetsByRuleRequest,
   PutEventsRequest,
 } from '@aws-sdk/client-eventbridge';
+import { AccessDeniedError } from '../iam/authority.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION, type TargetDispatcher } from '../types.ts';
 import { AwsError, type JsonService } from '../wire/aws-error.ts';
 import { defineInput } from '../wire/input.ts';
 import { writeFileAtomic } from '../wire/persist.ts';
 import { matchesEventPattern, validateEventPattern } from './pattern.ts';
+import type { DeliverySource } from './targets.ts';
 
 /** A rule target as the template declares it. */
 export interface EventTargetSpec {
@@ -72,9 +74,17 @@ export type DeadLetterAttributes = Record<string, { DataType: 'String'; StringVa
 /**
  * A dispatcher that can also send a dead-letter message with its attributes (RULE_ARN, TARGET_ARN,
  * ERROR_CODE, ERROR_MESSAGE, …). Without `deliverDeadLetter` the event is passed to `deliver` as is.
+ * Every call names the rule it is made for (`source`): with IAM wired (events/targets.ts), the dispatcher authorizes
+ * it as EventBridge and rejects with an `AccessDeniedError` when IAM denies it.
  */
 export interface DeadLetterDispatcher extends TargetDispatcher {
-  deliverDeadLetter?(queueArn: string, body: string, attributes: DeadLetterAttributes): Promise<void>;
+  deliver(targetArn: string, payload: unknown, source?: DeliverySource): Promise<void>;
+  deliverDeadLetter?(
+    queueArn: string,
+    body: string,
+    attributes: DeadLetterAttributes,
+    source?: DeliverySource,
+  ): Promise<void>;
 }
 
 /** Options of {@link EventBridgeService}. */
@@ -476,6 +486,7 @@ export class EventBridgeService implements JsonService {
   /**
    * EventBridge invokes a Lambda target asynchronously: the schedule never waits for the function, and a failed
    * invocation is Lambda's to retry (twice, about 1 and 2 minutes later, scaled), then it is dropped and logged.
+   * An invocation IAM refuses never reaches Lambda: that is EventBridge's failure, and goes to the target's DLQ.
    */
   async #invokeAsync(rule: Rule, target: EventTargetSpec, event: EventEnvelope): Promise<void> {
     const payload = transform(target, event);
@@ -486,9 +497,13 @@ export class EventBridgeService implements JsonService {
         if (this.#closed) return;
       }
       try {
-        await this.#dispatcher.deliver(target.arn, payload);
+        await this.#dispatcher.deliver(target.arn, payload, sourceOf(rule, target));
         return;
       } catch (error) {
+        if (error instanceof AccessDeniedError) {
+          await this.#failed(rule, target, event, error, 0);
+          return;
+        }
         lastError = error;
       }
     }
@@ -509,15 +524,34 @@ export class EventBridgeService implements JsonService {
         if (this.#closed) return;
       }
       try {
-        await this.#dispatcher.deliver(target.arn, payload);
+        await this.#dispatcher.deliver(target.arn, payload, sourceOf(rule, target));
         return;
       } catch (error) {
+        // EventBridge does not retry a target it lacks the permission to call: to the DLQ at once.
+        if (error instanceof AccessDeniedError) {
+          await this.#failed(rule, target, event, error, 0);
+          return;
+        }
         lastError = error;
       }
     }
-    const { code, message } = describeError(lastError);
+    await this.#failed(rule, target, event, lastError, maxRetries);
+  }
+
+  /** A delivery that failed for good: logged, then sent to the target's dead-letter queue if it has one. */
+  async #failed(
+    rule: Rule,
+    target: EventTargetSpec,
+    event: EventEnvelope,
+    error: unknown,
+    retries: number,
+  ): Promise<void> {
+    const { code, message } = describeError(error);
+    const denied = error instanceof AccessDeniedError;
     this.#log(
-      `EventBridge: delivery of event ${event.id} from rule ${rule.name} to ${target.arn} failed after ${maxRetries + 1} attempts: ${code} ${message}`,
+      denied
+        ? `EventBridge: delivery of event ${event.id} from rule ${rule.name} to ${target.arn} failed (not retried): ${code} ${message}`
+        : `EventBridge: delivery of event ${event.id} from rule ${rule.name} to ${target.arn} failed after ${retries + 1} attempts: ${code} ${message}`,
     );
     if (!target.deadLetterArn) return;
     const attributes: DeadLetterAttributes = {
@@ -525,18 +559,29 @@ export class EventBridgeService implements JsonService {
       TARGET_ARN: { DataType: 'String', StringValue: target.arn },
       ERROR_CODE: { DataType: 'String', StringValue: code },
       ERROR_MESSAGE: { DataType: 'String', StringValue: message },
-      EXHAUSTED_RETRY_CONDITION: { DataType: 'String', StringValue: 'MaximumRetryAttempts' },
-      RETRY_ATTEMPTS: { DataType: 'String', StringValue: String(maxRetries) },
+      ...(denied
+        ? {}
+        : {
+            EXHAUSTED_RETRY_CONDITION: { DataType: 'String', StringValue: 'MaximumRetryAttempts' } as const,
+          }),
+      RETRY_ATTEMPTS: { DataType: 'String', StringValue: String(retries) },
     };
+    // EventBridge sends to the DLQ as events.amazonaws.com for the rule: the queue's policy must allow it.
+    const source: DeliverySource = { ruleArn: rule.arn };
     try {
       if (this.#dispatcher.deliverDeadLetter) {
-        await this.#dispatcher.deliverDeadLetter(target.deadLetterArn, JSON.stringify(event), attributes);
+        await this.#dispatcher.deliverDeadLetter(
+          target.deadLetterArn,
+          JSON.stringify(event),
+          attributes,
+          source,
+        );
       } else {
-        await this.#dispatcher.deliver(target.deadLetterArn, event);
+        await this.#dispatcher.deliver(target.deadLetterArn, event, source);
       }
-    } catch (error) {
+    } catch (dlqError) {
       this.#log(
-        `EventBridge: dead-letter queue ${target.deadLetterArn} refused event ${event.id}: ${describeError(error).message}`,
+        `EventBridge: event ${event.id} from rule ${rule.name} DROPPED: its dead-letter queue ${target.deadLetterArn} refused it (counted in InvocationsFailedToBeSentToDlq): ${describeError(dlqError).message}`,
       );
     }
   }
@@ -553,6 +598,13 @@ export class EventBridgeService implements JsonService {
       this.#timers.add(entry);
     });
   }
+}
+
+/** On whose behalf a target's delivery is made: the rule, and the target's role if it has one. */
+function sourceOf(rule: Rule, target: EventTargetSpec): DeliverySource {
+  return target.roleArn === undefined
+    ? { ruleArn: rule.arn }
+    : { ruleArn: rule.arn, roleArn: target.roleArn };
 }
 
 function isLambdaArn(arn: string): boolean {
@@ -578,6 +630,7 @@ function isoSeconds(date: Date): string {
 }
 
 function describeError(error: unknown): { code: string; message: string } {
+  if (error instanceof AccessDeniedError) return { code: 'NO_PERMISSIONS', message: error.message };
   if (error instanceof AwsError) {
     const type = error.type.slice(error.type.indexOf('#') + 1);
     if (/NotFound|DoesNotExist/.test(type)) return { code: 'RESOURCE_NOT_FOUND', message: error.message };

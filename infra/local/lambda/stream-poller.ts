@@ -17,6 +17,9 @@ import {
   type _Record as StreamRecord,
 } from '@aws-sdk/client-dynamodb-streams';
 import { matchesEventPattern, validateEventPattern } from '../events/pattern.ts';
+import type { AccessRequest } from '../iam/access.ts';
+import { AccessDeniedError, type IamAuthority } from '../iam/authority.ts';
+import type { RequestPrincipal } from '../iam/evaluate.ts';
 import type { InvokeResult, LambdaInvoker, TargetDispatcher } from '../types.ts';
 import { AwsError } from '../wire/aws-error.ts';
 import { writeJsonAtomic } from '../wire/persist.ts';
@@ -61,7 +64,21 @@ export interface DynamoDbStreamMappingOptions {
   readonly region: string;
   /** Where errors and discarded batches are reported (the local cloud log). @default ignored */
   readonly log?: (line: string) => void;
+  /**
+   * IAM: as Lambda does, the constructor checks that the function's role (`functionRoleArn`) may read the stream
+   * and send to the on-failure destination (`InvalidParameterValueException` in enforce mode, a log line in warn
+   * mode), and each send to the destination is authorized as that role. @default no checks
+   */
+  readonly iam?: IamAuthority;
 }
+
+/** What Lambda needs the function's role to allow on a DynamoDB stream it polls. */
+export const STREAM_READ_ACTIONS = [
+  'dynamodb:DescribeStream',
+  'dynamodb:GetRecords',
+  'dynamodb:GetShardIterator',
+  'dynamodb:ListStreams',
+] as const;
 
 /** A DynamoDB stream record as Lambda puts it in `event.Records`. */
 export interface LambdaDynamoDbRecord {
@@ -157,7 +174,48 @@ export class DynamoDbStreamMapping {
     this.#reportItemFailures = options.functionResponseTypes?.includes('ReportBatchItemFailures') ?? false;
     this.#pollIntervalMs = options.pollIntervalMs ?? 200;
     this.#log = options.log ?? (() => {});
+    this.#checkRoleAtCreation();
     this.#checkpoints = loadCheckpoints(options.checkpointFile, options.streamArn);
+  }
+
+  /** The function's role, as Lambda uses it for the mapping (a session named after the function). */
+  #rolePrincipal(): RequestPrincipal | undefined {
+    const { iam, functionRoleArn, functionArn } = this.#options;
+    if (iam === undefined || functionRoleArn === undefined) return undefined;
+    const functionName = /:function:([^:]+)/.exec(functionArn)?.[1] ?? functionArn;
+    return iam.sessionPrincipal(functionRoleArn, functionName);
+  }
+
+  /**
+   * CreateEventSourceMapping's checks of the function's role: it must read the stream, and send to the on-failure
+   * destination. AWS refuses the mapping otherwise (`InvalidParameterValueException`); warn mode logs instead.
+   */
+  #checkRoleAtCreation(): void {
+    const iam = this.#options.iam;
+    const principal = this.#rolePrincipal();
+    if (iam === undefined || principal === undefined || iam.mode === 'off') return;
+    const allowed = (requests: readonly AccessRequest[]) =>
+      requests.every((request) => iam.decide({ principal, ...request }).decision === 'allow');
+    const refusals: string[] = [];
+    const streamArn = this.#options.streamArn;
+    if (!allowed(STREAM_READ_ACTIONS.map((action) => ({ action, resource: streamArn })))) {
+      refusals.push(
+        `Cannot access stream ${streamArn}. Please ensure the role can perform the GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions on your stream in IAM.`,
+      );
+    }
+    const destination = this.#options.onFailureDestinationArn;
+    const send = destination === undefined ? undefined : destinationAccess(destination);
+    if (send !== undefined && !allowed([send.request])) {
+      refusals.push(
+        `The provided execution role does not have permissions to call ${send.operation} on ${send.service}`,
+      );
+    }
+    for (const refusal of refusals) {
+      if (iam.mode === 'enforce') throw new AwsError('InvalidParameterValueException', refusal);
+      this.#log(
+        `IAM (warn) event source mapping ${this.#options.uuid} (${principal.arn}): InvalidParameterValueException: ${refusal}`,
+      );
+    }
   }
 
   /** Starts polling in the background (idempotent). */
@@ -541,6 +599,20 @@ export class DynamoDbStreamMapping {
     );
     const destination = this.#options.onFailureDestinationArn;
     if (!destination) return;
+    // Lambda sends to the destination as the function's role: a denial loses the record (nothing to retry).
+    const principal = this.#rolePrincipal();
+    const send = destinationAccess(destination);
+    if (principal !== undefined && send !== undefined) {
+      try {
+        this.#options.iam?.authorize({ principal, ...send.request });
+      } catch (error) {
+        if (!(error instanceof AccessDeniedError)) throw error;
+        this.#log(
+          `Event source mapping ${this.#options.uuid}: could not send the record of ${records.length} discarded record(s) to the on-failure destination ${destination}: ${error.type}: ${error.message}`,
+        );
+        return;
+      }
+    }
     const result = outcome.kind === 'success' ? undefined : outcome.result;
     const error = outcome.kind === 'error' ? outcome.error : undefined;
     const responseContext: Record<string, unknown> = {
@@ -611,6 +683,23 @@ export class DynamoDbStreamMapping {
       this.#sleepers.set(wake, kind);
     });
   }
+}
+
+/** The call Lambda makes to an on-failure destination (an SQS queue or SNS topic), and how AWS names it. */
+function destinationAccess(
+  arn: string,
+): { request: AccessRequest; operation: string; service: string } | undefined {
+  if (arn.startsWith('arn:aws:sqs:')) {
+    return {
+      request: { action: 'sqs:SendMessage', resource: arn },
+      operation: 'SendMessage',
+      service: 'SQS',
+    };
+  }
+  if (arn.startsWith('arn:aws:sns:')) {
+    return { request: { action: 'sns:Publish', resource: arn }, operation: 'Publish', service: 'SNS' };
+  }
+  return undefined;
 }
 
 function parseFilters(criteria: DynamoDbStreamMappingOptions['filterCriteria']): unknown[] {

@@ -1,6 +1,11 @@
-/** AWS::Lambda::EventSourceMapping → a DynamoDB stream poller (created here, started by the caller). */
+/**
+ * AWS::Lambda::EventSourceMapping → a DynamoDB stream poller (created here, started by the caller). Creating it
+ * checks what CreateEventSourceMapping checks (with IAM wired: the function's role may read the stream and send to
+ * the on-failure destination); a refusal fails the deploy with AWS's error.
+ */
 import { join } from 'node:path';
-import { deterministicUuid, resourceSeed } from '../cloudformation/model.ts';
+import { DeployError, deterministicUuid, resourceSeed } from '../cloudformation/model.ts';
+import { AwsError } from '../wire/aws-error.ts';
 import { functionRoles } from './aws-lambda-function.ts';
 import type { ResourceProvider, StreamMappingOptions } from './provider.ts';
 import { optionalNumber } from './support.ts';
@@ -27,8 +32,9 @@ export const lambdaEventSourceMapping: ResourceProvider = {
     }
     const onFailure = (p.DestinationConfig as { OnFailure?: { Destination?: string } } | undefined)?.OnFailure
       ?.Destination;
-    ctx.addMapping(
-      ctx.parts.createStreamMapping({
+    let mapping: ReturnType<typeof ctx.parts.createStreamMapping>;
+    try {
+      mapping = ctx.parts.createStreamMapping({
         uuid,
         functionArn,
         functionRoleArn: functionRoles(ctx).get(functionArn),
@@ -48,8 +54,16 @@ export const lambdaEventSourceMapping: ResourceProvider = {
         checkpointFile: join(ctx.dataDir, 'esm', `${uuid}.json`),
         pollIntervalMs: ctx.pollIntervalMs,
         region: ctx.region,
-      }),
-    );
+      });
+    } catch (error) {
+      // What CreateEventSourceMapping answers (an invalid BatchSize or filter, a role that may not read the
+      // stream or send to the on-failure destination), under AWS's error name.
+      if (error instanceof AwsError) {
+        throw new DeployError(ctx.logicalId, ctx.type, `${error.type}: ${error.message}`, { cause: error });
+      }
+      throw error;
+    }
+    ctx.addMapping(mapping);
     return { status: 'created', physicalId: uuid };
   },
 };

@@ -14,6 +14,9 @@ import {
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { dynamoDbAccess } from '../dynamodb/access.ts';
+import type { AccessRequest } from '../iam/access.ts';
+import { AccessDeniedError } from '../iam/authority.ts';
 import type { InvokeResult, LambdaInvoker } from '../types.ts';
 import { AwsError } from '../wire/aws-error.ts';
 
@@ -106,6 +109,17 @@ export type TaskOutcome =
   | { readonly ok: true; readonly output: unknown }
   | { readonly ok: false; readonly error: string; readonly cause: string };
 
+/**
+ * IAM for a task's calls: they are made as the state machine's role, and checked before they are sent (a denied
+ * call never reaches the service). Absent: no checks.
+ */
+export interface TaskAccess {
+  readonly region: string;
+  readonly accountId: string;
+  /** Returns if IAM allows every request; throws an `AccessDeniedError` (iam/authority.ts) otherwise. */
+  authorize(requests: readonly AccessRequest[]): void;
+}
+
 /** Failures of a task's own parameters that AWS reports as `States.Runtime` (not retryable, not catchable). */
 export class TaskParametersError extends Error {
   constructor(message: string) {
@@ -122,6 +136,7 @@ export class TaskParametersError extends Error {
 export async function invokeLambdaIntegration(
   lambda: LambdaInvoker,
   parameters: unknown,
+  access?: TaskAccess,
 ): Promise<TaskOutcome> {
   if (parameters === null || typeof parameters !== 'object' || Array.isArray(parameters)) {
     throw new TaskParametersError(
@@ -140,6 +155,9 @@ export async function invokeLambdaIntegration(
       ? `${functionName}:${params.Qualifier}`
       : functionName;
   const payload = params.Payload ?? {};
+  const qualifier = typeof params.Qualifier === 'string' ? params.Qualifier : undefined;
+  const denied = lambdaDenial(access, functionName, qualifier);
+  if (denied !== undefined) return denied;
   if (params.InvocationType === 'Event') {
     // Asynchronous invocation: Lambda accepts it (202) and the state does not wait for the function.
     void lambda.invoke(target, payload).catch(() => undefined);
@@ -176,11 +194,76 @@ export async function invokeLambdaFunction(
   lambda: LambdaInvoker,
   functionArn: string,
   input: unknown,
+  access?: TaskAccess,
 ): Promise<TaskOutcome> {
+  const denied = lambdaDenial(access, functionArn, undefined);
+  if (denied !== undefined) return denied;
   const called = await callLambda(lambda, functionArn, input);
   if (!called.ok) return called;
   if (called.result.functionError !== undefined) return functionErrorOutcome(called.result);
   return { ok: true, output: called.result.payload ?? null };
+}
+
+/**
+ * The outcome of a call IAM refuses `lambda:InvokeFunction` (on the function's ARN, qualified when a qualifier is
+ * used): as Lambda answers Step Functions, `Lambda.AWSLambdaException` with a 403 `AccessDeniedException` cause.
+ * Undefined when the call may go ahead.
+ */
+function lambdaDenial(
+  access: TaskAccess | undefined,
+  functionName: string,
+  qualifier: string | undefined,
+): TaskOutcome | undefined {
+  if (access === undefined) return undefined;
+  const resource = qualifiedFunctionArn(functionName, qualifier, access);
+  const denied = denial(access, [{ action: 'lambda:InvokeFunction', resource }]);
+  if (denied === undefined) return undefined;
+  return {
+    ok: false,
+    error: 'Lambda.AWSLambdaException',
+    cause: serviceCause(denied.message, 'AWSLambda', 403, 'AccessDeniedException'),
+  };
+}
+
+/** A function's ARN from a name, `name:qualifier`, partial ARN (`<acct>:function:<name>`) or ARN, plus a qualifier. */
+function qualifiedFunctionArn(
+  functionName: string,
+  qualifier: string | undefined,
+  where: { readonly region: string; readonly accountId: string },
+): string {
+  const arn = functionName.startsWith('arn:')
+    ? functionName
+    : /^\d{12}:function:/.test(functionName)
+      ? `arn:aws:lambda:${where.region}:${functionName}`
+      : `arn:aws:lambda:${where.region}:${where.accountId}:function:${functionName}`;
+  // arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]
+  return qualifier !== undefined && arn.split(':').length === 7 ? `${arn}:${qualifier}` : arn;
+}
+
+/** The denial IAM answers for the requests, or undefined when it allows them (or warns). */
+function denial(
+  access: TaskAccess | undefined,
+  requests: readonly AccessRequest[],
+): AccessDeniedError | undefined {
+  if (access === undefined || requests.length === 0) return undefined;
+  try {
+    access.authorize(requests);
+    return undefined;
+  } catch (error) {
+    if (error instanceof AccessDeniedError) return error;
+    throw error;
+  }
+}
+
+/** What IAM checks for a DynamoDB call of a task: each item, as DynamoDB authorizes the API request. */
+function dynamoDbDenial(
+  access: TaskAccess | undefined,
+  action: AwsSdkDynamoDbAction,
+  parameters: object,
+): AccessDeniedError | undefined {
+  if (access === undefined) return undefined;
+  const operation = `${action.charAt(0).toUpperCase()}${action.slice(1)}`;
+  return denial(access, dynamoDbAccess(operation, parameters as Record<string, unknown>, access));
 }
 
 async function callLambda(
@@ -241,11 +324,21 @@ export async function runDynamoDbIntegration(
   client: DynamoDBClient,
   action: DynamoDbAction,
   parameters: unknown,
+  access?: TaskAccess,
 ): Promise<TaskOutcome> {
   if (parameters === null || typeof parameters !== 'object' || Array.isArray(parameters)) {
     throw new TaskParametersError(
       `dynamodb:${action} needs Parameters with the API request (TableName, Key…); received ${JSON.stringify(parameters)}.`,
     );
+  }
+  const denied = dynamoDbDenial(access, action, parameters);
+  if (denied !== undefined) {
+    // AccessDeniedException is not one the DynamoDB model declares: the SDK's base class.
+    return {
+      ok: false,
+      error: 'DynamoDB.AmazonDynamoDBException',
+      cause: serviceCause(denied.message, 'AmazonDynamoDBv2', 400, 'AccessDeniedException'),
+    };
   }
   try {
     const response = await sendDynamoDb(client, action, parameters);
@@ -301,11 +394,20 @@ export async function runAwsSdkDynamoDb(
   client: DynamoDBClient,
   action: AwsSdkDynamoDbAction,
   parameters: unknown,
+  access?: TaskAccess,
 ): Promise<TaskOutcome> {
   if (parameters === null || typeof parameters !== 'object' || Array.isArray(parameters)) {
     throw new TaskParametersError(
       `aws-sdk:dynamodb:${action} needs Parameters with the API request (TableName, Key, TransactItems…); received ${JSON.stringify(parameters)}.`,
     );
+  }
+  const denied = dynamoDbDenial(access, action, parameters);
+  if (denied !== undefined) {
+    return {
+      ok: false,
+      error: 'DynamoDb.DynamoDbException',
+      cause: `${denied.message} (Service: DynamoDb, Status Code: 400, Request ID: ${randomUUID()})`,
+    };
   }
   try {
     const { $metadata: _metadata, ...response } = await sendDynamoDb(client, action, parameters);

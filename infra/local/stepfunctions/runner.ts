@@ -13,6 +13,7 @@ import {
   parseTaskResource,
   runAwsSdkDynamoDb,
   runDynamoDbIntegration,
+  type TaskAccess,
   type TaskOutcome,
   TaskParametersError,
   type TaskResource,
@@ -114,6 +115,8 @@ export interface RunnerDeps {
   readonly region: string;
   /** Multiplies Retry and Wait delays (0 < timeScale). */
   readonly timeScale: number;
+  /** IAM for the tasks' calls, made as the state machine's role. @default no checks */
+  readonly access?: TaskAccess;
 }
 
 /** The machine an execution runs. */
@@ -574,13 +577,13 @@ export class ExecutionRun {
   #call(resource: TaskResource, input: JsonValue): Promise<TaskOutcome> {
     switch (resource.kind) {
       case 'lambda-invoke':
-        return invokeLambdaIntegration(this.#deps.lambda, input);
+        return invokeLambdaIntegration(this.#deps.lambda, input, this.#deps.access);
       case 'lambda-function':
-        return invokeLambdaFunction(this.#deps.lambda, resource.functionArn, input);
+        return invokeLambdaFunction(this.#deps.lambda, resource.functionArn, input, this.#deps.access);
       case 'dynamodb':
-        return runDynamoDbIntegration(this.#deps.dynamodb, resource.resource, input);
+        return runDynamoDbIntegration(this.#deps.dynamodb, resource.resource, input, this.#deps.access);
       case 'aws-sdk-dynamodb':
-        return runAwsSdkDynamoDb(this.#deps.dynamodb, resource.resource, input);
+        return runAwsSdkDynamoDb(this.#deps.dynamodb, resource.resource, input, this.#deps.access);
       default:
         return Promise.reject(new TaskParametersError('unsupported resource'));
     }

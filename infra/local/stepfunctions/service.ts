@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type {
@@ -13,6 +13,7 @@ import type {
   StopExecutionInput,
   UpdateStateMachineInput,
 } from '@aws-sdk/client-sfn';
+import type { IamAuthority } from '../iam/authority.ts';
 import type { LambdaInvoker } from '../types.ts';
 import { AwsError, type JsonService } from '../wire/aws-error.ts';
 import { defineInput } from '../wire/input.ts';
@@ -26,6 +27,7 @@ import {
   toWire,
   withoutExecutionData,
 } from './history.ts';
+import type { TaskAccess } from './integrations.ts';
 import {
   type CompiledDefinition,
   compileDefinition,
@@ -49,6 +51,11 @@ export interface StepFunctionsServiceOptions {
   readonly timeScale?: number;
   readonly accountId: string;
   readonly region: string;
+  /**
+   * IAM: each task's calls (Lambda invocations, DynamoDB requests) are authorized as a session of the state
+   * machine's role before they are sent; a denial is the task error AWS reports. @default no checks
+   */
+  readonly iam?: IamAuthority;
 }
 
 /** A state machine to create, as the template declares it (definition substitutions already done). */
@@ -166,6 +173,7 @@ export class StepFunctionsService implements JsonService {
   readonly #timeScale: number;
   readonly #accountId: string;
   readonly #region: string;
+  readonly #iam: IamAuthority | undefined;
   readonly #store: ExecutionStore;
   readonly #machines = new Map<string, StateMachineEntry>();
   readonly #records = new Map<string, ExecutionRecord>();
@@ -184,6 +192,7 @@ export class StepFunctionsService implements JsonService {
     this.#timeScale = timeScale;
     this.#accountId = options.accountId;
     this.#region = options.region;
+    this.#iam = options.iam;
     this.#store = new ExecutionStore(
       options.dataDir === undefined ? undefined : join(options.dataDir, 'stepfunctions'),
     );
@@ -401,13 +410,38 @@ export class StepFunctionsService implements JsonService {
     const run = new ExecutionRun(
       record,
       { arn: machine.arn, name: machine.name, compiled: machine.compiled },
-      { lambda: this.#lambda, dynamodb: this.#dynamodb, region: this.#region, timeScale: this.#timeScale },
+      {
+        lambda: this.#lambda,
+        dynamodb: this.#dynamodb,
+        region: this.#region,
+        timeScale: this.#timeScale,
+        access: this.#taskAccess(machine),
+      },
       () => this.#store.save(record),
     );
     this.#runs.set(executionArn, run);
     void run.done.then(() => this.#runs.delete(executionArn));
     run.start();
     return { executionArn, startDate };
+  }
+
+  /**
+   * IAM for an execution's tasks: a session of the machine's role. Its name is a 32-hex-digit id, as Step Functions
+   * names its sessions, derived from the machine and role so that warn mode reports a denial once, not per execution.
+   */
+  #taskAccess(machine: StateMachineEntry): TaskAccess | undefined {
+    const iam = this.#iam;
+    if (iam === undefined) return undefined;
+    const sessionName = createHash('sha256')
+      .update(`${machine.arn}\n${machine.roleArn}`)
+      .digest('hex')
+      .slice(0, 32);
+    const principal = iam.sessionPrincipal(machine.roleArn, sessionName);
+    return {
+      region: this.#region,
+      accountId: this.#accountId,
+      authorize: (requests) => iam.authorizeAll(principal, requests),
+    };
   }
 
   #describe(record: ExecutionRecord): DescribeExecutionOutput {

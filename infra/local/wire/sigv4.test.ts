@@ -52,7 +52,11 @@ r = urllib.request.Request(prepared.url, data=prepared.body, method='POST', head
 print(urllib.request.urlopen(r).read().decode())
 `;
     const good = await run('python3', ['-c', script, url, credentials.secretAccessKey]);
-    expect(JSON.parse(good.stdout)).toEqual({ ok: true, accessKeyId: credentials.accessKeyId, service: 'execute-api' });
+    expect(JSON.parse(good.stdout)).toEqual({
+      ok: true,
+      accessKeyId: credentials.accessKeyId,
+      service: 'execute-api',
+    });
     const bad = await run('python3', ['-c', script, url, 'wrong']);
     expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, reason: 'signature-mismatch' });
   });
@@ -74,7 +78,11 @@ print(urllib.request.urlopen(r).read().decode())
     expect(headers['x-amz-content-sha256']).toBeUndefined();
     const send = async (body: string): Promise<SigV4Result> =>
       (await (await fetch(target, { method: 'PUT', headers, body })).json()) as SigV4Result;
-    expect(await send('original')).toEqual({ ok: true, accessKeyId: credentials.accessKeyId, service: 'execute-api' });
+    expect(await send('original')).toEqual({
+      ok: true,
+      accessKeyId: credentials.accessKeyId,
+      service: 'execute-api',
+    });
     expect(await send('tampered')).toMatchObject({ ok: false, reason: 'signature-mismatch' });
   });
 
