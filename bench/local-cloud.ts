@@ -4,6 +4,11 @@
  * machine (the floor: an order costs a dozen or more writes), so orders/s can be read as a share of it.
  *
  *   node bench/local-cloud.ts [--orders 200] [--warm-orders 50] [--latency-orders 30] [--time-scale 0.1]
+ *                             [--iam-rounds 3] [--iam-orders 100]
+ *
+ * Then the cost of IAM enforcement, side by side in one run: a second local cloud with `--iam off` next to the
+ * first (`--iam enforce`, the default), both warmed, then rounds of the same load on each in turn (off, enforce,
+ * enforce, off, …: drift of the machine falls on both), CPU per order of every process summed per mode.
  *
  * Runs in a temporary project folder with its own local cloud; prints figures, asserts nothing. "Sustained" is
  * read after a warm-up at the same concurrency (every sandbox the load needs already started), and comes with
@@ -32,6 +37,8 @@ const { values } = parseArgs({
     'warm-orders': { type: 'string', default: '50' },
     'latency-orders': { type: 'string', default: '30' },
     'time-scale': { type: 'string', default: '0.1' },
+    'iam-rounds': { type: 'string', default: '3' },
+    'iam-orders': { type: 'string', default: '100' },
   },
 });
 
@@ -113,6 +120,74 @@ function childrenOf(pid: number): number[] {
   }
 }
 
+/** CPU seconds of a local cloud: its process and DynamoDB Local's JVM (its child). */
+function cloudCpu(pid: number): { cloud: number; jvm: number } {
+  const jvm = childrenOf(pid)[0];
+  return { cloud: cpuSeconds(pid) ?? Number.NaN, jvm: jvm ? (cpuSeconds(jvm) ?? Number.NaN) : Number.NaN };
+}
+
+/**
+ * IAM on and off side by side: two clouds, the same load on each in turn, CPU per order per mode (cloud process,
+ * JVM, bench client), and the ratio.
+ */
+async function iamCost(enforced: { projectDir: string; pid: number }): Promise<void> {
+  const offDir = await mkdtemp(join(tmpdir(), 'saga-bench-iam-off-'));
+  try {
+    const off = await startLocalCloudDetached({
+      projectDir: offDir,
+      cdkOut: CDK_OUT,
+      timeScale: Number(values['time-scale']),
+      iam: 'off',
+    });
+    await cli(offDir, ['bench', '--orders', values['warm-orders'], '--concurrency', '10']);
+    const orders = Number(values['iam-orders']);
+    const totals = {
+      off: { cloud: 0, jvm: 0, client: 0, orders: 0 },
+      enforce: { cloud: 0, jvm: 0, client: 0, orders: 0 },
+    };
+    const round = async (mode: 'off' | 'enforce') => {
+      const { projectDir, pid } = mode === 'off' ? { projectDir: offDir, pid: off.pid } : enforced;
+      const before = cloudCpu(pid);
+      const client = process.cpuUsage();
+      await cli(projectDir, ['bench', '--orders', String(orders), '--concurrency', '10']);
+      const used = process.cpuUsage(client);
+      const after = cloudCpu(pid);
+      totals[mode].cloud += after.cloud - before.cloud;
+      totals[mode].jvm += after.jvm - before.jvm;
+      totals[mode].client += (used.user + used.system) / 1e6;
+      totals[mode].orders += orders;
+    };
+    for (let i = 0; i < Number(values['iam-rounds']); i++) {
+      // ABBA order: a machine that slows down or speeds up during the run weighs on both modes alike.
+      for (const mode of i % 2 === 0 ? (['off', 'enforce'] as const) : (['enforce', 'off'] as const)) {
+        await round(mode);
+      }
+    }
+    const ms = (seconds: number, n: number) => (1000 * seconds) / n;
+    const line = (mode: 'off' | 'enforce') => {
+      const t = totals[mode];
+      const total = ms(t.cloud + t.jvm + t.client, t.orders);
+      return {
+        total,
+        text:
+          `IAM ${mode.padEnd(7)}: ${total.toFixed(1)} ms CPU per order (local cloud ${ms(t.cloud, t.orders).toFixed(1)}, ` +
+          `DynamoDB Local ${ms(t.jvm, t.orders).toFixed(1)}, bench client ${ms(t.client, t.orders).toFixed(1)}) over ${t.orders} orders`,
+      };
+    };
+    const a = line('off');
+    const b = line('enforce');
+    console.log(a.text);
+    console.log(b.text);
+    console.log(
+      `IAM enforcement costs ${(((b.total - a.total) / a.total) * 100).toFixed(1)}% CPU per order ` +
+        `(${(b.total - a.total).toFixed(1)} ms; target < 5%), measured side by side in this run`,
+    );
+  } finally {
+    await stopLocalCloud({ projectDir: offDir, removeData: true });
+    await rm(offDir, { recursive: true, force: true });
+  }
+}
+
 const projectDir = await mkdtemp(join(tmpdir(), 'saga-bench-'));
 try {
   if (synthesisIsStale()) await synthesize();
@@ -167,6 +242,7 @@ try {
   console.log(
     `orders/s as a share of the write floor: ${load.ordersPerSecond.toFixed(1)} orders/s ≈ ${(load.ordersPerSecond * WRITES_PER_ORDER).toFixed(0)} write requests/s at ${WRITES_PER_ORDER} per order = ${((load.ordersPerSecond * WRITES_PER_ORDER * 100) / rate).toFixed(0)}% of ${rate.toFixed(0)}`,
   );
+  if (Number(values['iam-rounds']) > 0) await iamCost({ projectDir, pid: state.pid });
 } finally {
   await stopLocalCloud({ projectDir, removeData: true });
   await rm(projectDir, { recursive: true, force: true });
