@@ -217,7 +217,12 @@ describe('the local cloud runs the synthesized Saga stack', () => {
     // The stack uses only what the local cloud plays; roles, policies and permissions are enforced (IAM on).
     expect(cloud.unsupported).toEqual([]);
     expect(cloud.iam.mode).toBe('enforce');
-    const iamTypes = ['AWS::IAM::Role', 'AWS::IAM::Policy', 'AWS::Lambda::Permission', 'AWS::SQS::QueuePolicy'];
+    const iamTypes = [
+      'AWS::IAM::Role',
+      'AWS::IAM::Policy',
+      'AWS::Lambda::Permission',
+      'AWS::SQS::QueuePolicy',
+    ];
     const iamResources = cloud.deployment.resources.filter((r) => iamTypes.includes(r.type));
     expect(new Set(iamResources.map((r) => r.type))).toEqual(new Set(iamTypes));
     expect(iamResources.every((r) => r.status === 'created')).toBe(true);
