@@ -113,6 +113,9 @@ async function untilInterrupted(
   });
   const outcome = await Promise.race([settled, interrupted]);
   if (outcome !== undefined && !signal.aborted) return outcome();
+  // A terminal that turns Ctrl-C into SIGINT also flushes its pending output (unless NOFLSH), racing with us: what
+  // is written in the first milliseconds after the signal can be discarded. Let it finish first.
+  if (isTTY) await new Promise((resolve) => setTimeout(resolve, 50));
   // A spinner may hold the cursor at the end of its line.
   if (isTTY && !out.json) out.rawError('\n');
   const note =

@@ -49,8 +49,9 @@ export function spawnSaga(
     err += c.toString();
     changed();
   });
+  // 'close', not 'exit': only then has all the output been read (on a pty, `script` relays it after the exit).
   const exited = new Promise<{ code: number; at: number }>((resolve) => {
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => {
       resolve({
         code: code ?? 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGKILL' ? 9 : 15),
         at: Date.now(),
