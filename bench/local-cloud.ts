@@ -47,10 +47,13 @@ async function cli(cwd: string, argv: string[]): Promise<Record<string, unknown>
   const chunks: Buffer[] = [];
   stdout.on('data', (c: Buffer) => chunks.push(c));
   const stderr = new PassThrough();
-  stderr.resume();
+  const errors: Buffer[] = [];
+  stderr.on('data', (c: Buffer) => errors.push(c));
   const code = await run([...argv, '--json'], { cwd, stdout, stderr, env: { ...process.env, CI: 'true' } });
   if (code !== 0)
-    throw new Error(`saga ${argv.join(' ')} exited ${code}: ${Buffer.concat(chunks).toString()}`);
+    throw new Error(
+      `saga ${argv.join(' ')} exited ${code}: ${Buffer.concat(chunks).toString()}${Buffer.concat(errors).toString()}`,
+    );
   return Buffer.concat(chunks)
     .toString()
     .trim()

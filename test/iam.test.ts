@@ -10,7 +10,6 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Sha256 } from '@aws-crypto/sha256-js';
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import {
@@ -22,10 +21,11 @@ import {
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '@saga/local-cloud';
 import { type LocalCloud, startLocalCloud } from '@saga/local-cloud/in-process';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { callApi } from '../cli/target/http.ts';
 import { CDK_OUT, synthesisIsStale, synthesize } from '../cli/target/project.ts';
+import type { ResolvedTarget } from '../cli/target/target.ts';
 import { runCli } from './support/cli.ts';
 
 const PROJECT_DIR = join(import.meta.dirname, '..');
@@ -150,37 +150,24 @@ async function cloudOf(cdkOut: string, log: string[] = []) {
     return value;
   };
 
+  /** The stack as the CLI sees it: `callApi` signs POST /orders as `saga order` does. */
+  const target: ResolvedTarget = {
+    kind: 'local',
+    region: LOCAL_REGION,
+    endpoint: cloud.endpoint,
+    outputs: cloud.outputs as ResolvedTarget['outputs'],
+    credentials: LOCAL_CREDENTIALS,
+    clientConfig: () => config,
+  };
   const placeOrder = async (): Promise<{
     status: number;
     json: Record<string, unknown>;
     orderId: string;
   }> => {
     const orderId = ulid();
-    const url = new URL('orders', cloud.apiUrl.endsWith('/') ? cloud.apiUrl : `${cloud.apiUrl}/`);
-    const body = JSON.stringify({
-      orderId,
-      customerId: 'c-iam',
-      items: [{ sku: 'ceramic-mug', qty: 1 }],
-      currency: 'EUR',
-    });
-    const signer = new SignatureV4({
-      service: 'execute-api',
-      region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
-      sha256: Sha256,
-    });
-    const signed = await signer.sign({
-      method: 'POST',
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: Number(url.port),
-      path: url.pathname,
-      query: {},
-      headers: { host: url.host, 'content-type': 'application/json' },
-      body,
-    });
-    const response = await fetch(url, { method: 'POST', headers: signed.headers, body });
-    return { status: response.status, json: (await response.json()) as Record<string, unknown>, orderId };
+    const body = { orderId, customerId: 'c-iam', items: [{ sku: 'ceramic-mug', qty: 1 }], currency: 'EUR' };
+    const response = await callApi(target, 'POST', 'orders', { body });
+    return { status: response.status, json: response.body as Record<string, unknown>, orderId };
   };
 
   const executionArn = (orderId: string) =>
