@@ -113,6 +113,17 @@ describe('effectiveFlags and checkOutcome', () => {
     expect(notes).toEqual([]);
   });
 
+  test('a mismatch caused by an IAM denial names the step, the denied call and what to do', () => {
+    const denied = {
+      state: 'ShipOrder',
+      message:
+        'User: arn:aws:sts::000000000000:assumed-role/R/F is not authorized to perform: dynamodb:PutItem on resource: arn:aws:dynamodb:us-east-1:000000000000:table/T',
+    };
+    expect(() => checkOutcome('CANCELLED', expectedOutcome([]), () => {}, denied)).toThrowError(
+      /^The saga ended with order status CANCELLED, but the injected failures imply COMPLETED\. IAM denied ShipOrder a call \(User: .* dynamodb:PutItem on resource: .*table\/T\): the deployed template does not grant .* --iam warn/,
+    );
+  });
+
   test('an outcome left to chance by a rate is said, not judged', () => {
     const notes: string[] = [];
     const chance = expectedOutcome([{ ...parseFailSpec('inventory'), rate: 0.3 }]);

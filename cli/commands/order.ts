@@ -10,7 +10,7 @@ import {
   writeFailureFlag,
 } from '../../services/shared/failure-flags.ts';
 import type { CommandContext } from '../command.ts';
-import { CheckFailedError, noteForInterrupt, UserError } from '../errors.ts';
+import { CheckFailedError, EnvironmentError, noteForInterrupt, UserError } from '../errors.ts';
 import { executionArnFor } from '../target/executions.ts';
 import { type Expectation, expectedOutcome, type InjectedFlag } from '../target/expectations.ts';
 import { callApi } from '../target/http.ts';
@@ -126,7 +126,13 @@ export async function placeOrder(
   if (response.status !== 202 && response.status !== 200) {
     const detail = typeof response.body === 'object' ? JSON.stringify(response.body) : response.text;
     const error = `The order API answered ${response.status}: ${detail}`;
-    throw response.status >= 400 && response.status < 500 ? new UserError(error) : new Error(error);
+    if (response.status >= 400 && response.status < 500) throw new UserError(error);
+    // The stack failed, not saga: its function (or API Gateway's permission to call it) is what to look at.
+    throw new EnvironmentError(
+      `${error}. The order ${orderId} was not placed: the deployed stack failed to take it. ` +
+        `\`saga logs ${orderId}\` shows the order function's log lines (an AccessDeniedException there means ` +
+        'the deployed template does not grant what the function needs).',
+    );
   }
   const body = response.body as { orderId?: string; status?: string };
   return {
@@ -183,7 +189,12 @@ export default async function action(
   });
   const ddb = new DynamoDBClient(target.clientConfig());
   const flags = effectiveFlags(specs, await listFailureFlags(ddb, target.outputs.FailureFlagsTableName));
-  checkOutcome(summary.orderStatus, expectedOutcome(flags), (note) => out.line(out.style.dim(note)));
+  checkOutcome(
+    summary.orderStatus,
+    expectedOutcome(flags),
+    (note) => out.line(out.style.dim(note)),
+    summary.accessDenied,
+  );
   return 0;
 }
 
@@ -195,6 +206,7 @@ export function checkOutcome(
   orderStatus: string | null,
   expectation: Expectation,
   say: (note: string) => void,
+  accessDenied?: { readonly state: string; readonly message: string },
 ): void {
   if (!expectation.predictable) {
     say(`The outcome was not predictable (${expectation.reason}): ${expectation.possible.join(' or ')}.`);
@@ -202,7 +214,12 @@ export function checkOutcome(
   }
   if (orderStatus && orderStatus !== expectation.status) {
     throw new CheckFailedError(
-      `The saga ended with order status ${orderStatus}, but the injected failures imply ${expectation.status}.`,
+      `The saga ended with order status ${orderStatus}, but the injected failures imply ${expectation.status}.` +
+        (accessDenied
+          ? ` IAM denied ${accessDenied.state} a call (${accessDenied.message}): the deployed template does ` +
+            'not grant what that step needs; compare it with the synthesized one (infra/stack.ts), or redeploy ' +
+            'with `saga deploy --iam warn` to see every denial without failing on it.'
+          : ''),
     );
   }
 }

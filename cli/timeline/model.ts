@@ -135,6 +135,12 @@ export interface TimelineSummary {
   readonly eventCount: number;
   /** Number of times the execution was redriven. */
   readonly redrives: number;
+  /**
+   * The first call IAM denied (`AccessDeniedException`, or a cause saying "is not authorized to perform"): the
+   * state, and the denial's message. A saga that ends otherwise than its injected failures imply because of it
+   * has a template that does not grant what a step needs.
+   */
+  readonly accessDenied?: { readonly state: string; readonly message: string } | undefined;
 }
 
 /** The timeline of one execution. */
@@ -906,6 +912,7 @@ export function buildTimeline(
     orderStatus: orderStatusOf(entries),
     eventCount: ordered.length,
     redrives,
+    accessDenied: firstAccessDenied(entries),
   };
   return { entries, summary };
 }
@@ -930,6 +937,23 @@ function flatten(visits: readonly Visit[]): Visit[] {
   };
   walk(undefined);
   return out;
+}
+
+/** See {@link TimelineSummary.accessDenied}. */
+function firstAccessDenied(
+  entries: readonly TimelineEntry[],
+): { readonly state: string; readonly message: string } | undefined {
+  for (const entry of entries) {
+    for (const attempt of entry.errors) {
+      const text = `${attempt.error}: ${attempt.message ?? attempt.rawCause ?? ''}`;
+      if (/AccessDenied|is not authorized to perform/.test(text)) {
+        const message =
+          /User: .* is not authorized to perform: [^\s]+ on resource: [^\s]+/.exec(text)?.[0] ?? text;
+        return { state: entry.state, message };
+      }
+    }
+  }
+  return undefined;
 }
 
 /** See {@link TimelineSummary.compensatedInReverse} and {@link TimelineSummary.uncompensated}. */
