@@ -1,7 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import { GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import {
+  ExecutionDoesNotExist,
+  GetExecutionHistoryCommand,
+  ListExecutionsCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
 import type { CommandContext } from '../command.ts';
-import { noteForInterrupt, UserError } from '../errors.ts';
+import { EnvironmentError, noteForInterrupt, UserError } from '../errors.ts';
 import {
   checkExecutionArn,
   executionArnFor,
@@ -93,6 +98,9 @@ async function localTimeScale(ctx: CommandContext, target: ResolvedTarget): Prom
  * log lines are read as they arrive and shown in the same timeline. Returns the final summary (RUNNING when not
  * followed to the end).
  */
+/** How long `saga order` waits for its saga to start. */
+const START_WAIT_MS = 90_000;
+
 export async function followExecution(
   ctx: CommandContext,
   executionArn: string,
@@ -109,11 +117,19 @@ export async function followExecution(
   if (options.waitForStart) {
     const waiting = await out.progress('Waiting for the outbox publisher to start the saga');
     try {
-      await waitForExecutionToExist(sfn, executionArn, { signal: ctx.signal });
+      // Long enough for the sweeper to take over from a publisher that never starts it (PENDING for 60 s).
+      await waitForExecutionToExist(sfn, executionArn, { signal: ctx.signal, timeoutMs: START_WAIT_MS });
       waiting.stop();
     } catch (error) {
       waiting.fail('The saga did not start');
-      throw error;
+      if (!(error instanceof ExecutionDoesNotExist)) throw error;
+      const orderId = orderIdOfExecution(executionArn);
+      throw new EnvironmentError(
+        `The saga of order ${orderId} did not start within ${START_WAIT_MS / 1000} s: neither the outbox ` +
+          'publisher nor the sweeper (which starts orders left PENDING for 60 s) started its execution. ' +
+          `\`saga logs ${orderId}\` shows their log lines (an AccessDeniedException there means the deployed ` +
+          `template does not grant what they need); \`saga watch ${orderId}\` follows the saga if it starts later.`,
+      );
     }
   }
   const cursor = createHistoryCursor((page) =>
