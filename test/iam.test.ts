@@ -357,6 +357,41 @@ describe('IAM enforced as on AWS: one grant removed, one principal kind at a tim
     expect(await broken.queueMessages(dlq)).toEqual([]);
   });
 
+  test("the state machine's role: without dynamodb:GetItem on Orders, CheckOrder fails as DynamoDB.AmazonDynamoDBException", async () => {
+    const broken = await cloudOf(
+      variant('saga-getitem', (t) =>
+        removeAction(t, 'OrderSagaRoleDefaultPolicy', 'dynamodb:GetItem', 'Orders'),
+      ),
+    );
+    const denied = await broken.runOrder();
+    const orders = `arn:aws:dynamodb:us-east-1:000000000000:table/${broken.output('OrdersTableName')}`;
+    const failure = failures(denied.events).find((f) => f.startsWith('DynamoDB.AmazonDynamoDBException'));
+    expect(failure, failures(denied.events).join('\n')).toContain(
+      `is not authorized to perform: dynamodb:GetItem on resource: ${orders}`,
+    );
+    expect(failure).toContain('Error Code: AccessDeniedException');
+    // No step ran: nothing to compensate, the order is left PENDING for a human (or a redeploy) to settle.
+    expect(denied.status).toBe('PENDING');
+    expect(await timeline(denied.events)).toContain('dynamodb:GetItem');
+  });
+
+  test('events.amazonaws.com: without the Logs resource policy the OrderPlaced rule cannot write to its log group; the event goes to its DLQ', async () => {
+    const broken = await cloudOf(
+      variant('events-logs-policy', (t) => removeResourceNamed(t, 'EventsLogGroupPolicySagaOrderPlacedRuleABDADC111')),
+    );
+    const placed = await broken.runOrder();
+    expect(placed.status).toBe('COMPLETED');
+    const dlq = physical(broken.cloud, 'OrderPlacedTargetDlq4');
+    // Permission errors are not retried (EventBridge's rule DLQ docs): the event is in the DLQ at once.
+    await expect
+      .poll(async () => (await broken.queueMessages(dlq)).length, { timeout: 15_000, interval: 300 })
+      .toBeGreaterThan(0);
+
+    const granted = await original.runOrder();
+    expect(granted.status).toBe('COMPLETED');
+    expect(await original.queueMessages(physical(original.cloud, 'OrderPlacedTargetDlq4'))).toEqual([]);
+  });
+
   test('apigateway.amazonaws.com: without the Lambda permission POST /orders answers 500, as API Gateway does', async () => {
     const log: string[] = [];
     const broken = await cloudOf(
