@@ -36,6 +36,12 @@ export interface ExecutionRecord {
   output?: string;
   error?: string;
   cause?: string;
+  /** Times RedriveExecution restarted it (absent: never). */
+  redriveCount?: number;
+  /** When it was last redriven. */
+  redriveDate?: Date;
+  /** The `clientToken` of the last redrive, which makes a retry of that request idempotent. */
+  redriveToken?: string;
   readonly events: LocalHistoryEvent[];
 }
 

@@ -126,6 +126,21 @@ export interface RunnerMachine {
   readonly compiled: CompiledDefinition;
 }
 
+/** Where a redriven execution resumes: the state it failed in, entered again with the input it had then. */
+export interface ResumePoint {
+  /** A top-level state of the definition. */
+  readonly state: string;
+  /** The state's input, as JSON text (its `stateEnteredEventDetails.input`). */
+  readonly input: string;
+}
+
+/**
+ * The synthetic first state of a redriven run: a Pass state whose Result is the input of the state to resume and
+ * whose Next is that state. The interpreter runs from StartAt only; starting here (with the execution's own input)
+ * keeps `$$.Execution.Input` the execution's. Its events are not recorded.
+ */
+const REDRIVE_STATE = 'saga-local:redrive';
+
 /** Non-retryable, non-catchable `States.Runtime` failure (the interpreter honours these two flags). */
 class StatesRuntimeFailure extends Error {
   readonly isRetryable = false;
@@ -237,11 +252,14 @@ export class ExecutionRun {
     return this.#closed;
   }
 
-  /** Starts the interpreter. The record must already hold its ExecutionStarted event. */
-  start(): void {
+  /**
+   * Starts the interpreter. The record must already hold its ExecutionStarted event (and, for a redrive, its
+   * ExecutionRedriven event); with `resume`, the run starts at that state with that input.
+   */
+  start(resume?: ResumePoint): void {
     let run: LibraryRun;
     try {
-      const machine = new StateMachine(this.#runtimeDefinition() as unknown as StateMachineDefinition, {
+      const machine = new StateMachine(this.#runtimeDefinition(resume) as unknown as StateMachineDefinition, {
         validationOptions: { noValidate: true },
       });
       run = machine.run(JSON.parse(this.#record.input) as JsonValue, {
@@ -286,8 +304,18 @@ export class ExecutionRun {
 
   // A copy of the definition the interpreter runs: Task timeouts moved out of its way, and proxies that
   // tell us synchronously when a state is visited ($$.State.*) and when a state's Parameters are built.
-  #runtimeDefinition(): AslObject {
+  #runtimeDefinition(resume?: ResumePoint): AslObject {
     const copy = structuredClone(this.#machine.compiled.definition);
+    if (resume !== undefined) {
+      (copy.States as Record<string, AslObject>)[REDRIVE_STATE] = {
+        Type: 'Pass',
+        // Wrapped: the interpreter passes the input through when Result is falsy (null, 0, false, "").
+        Result: { value: JSON.parse(resume.input) as unknown },
+        OutputPath: '$.value',
+        Next: resume.state,
+      };
+      copy.StartAt = REDRIVE_STATE;
+    }
     const wrap = (machine: AslObject): void => {
       const states = machine.States as Record<string, AslObject>;
       for (const [name, state] of Object.entries(states)) {
@@ -345,7 +373,12 @@ export class ExecutionRun {
     const record = this.#record;
     const visit = (): { name: string; enteredTime: string; retryCount: number } => this.#visit;
     return {
-      Execution: { Id: record.executionArn, Name: record.name, RoleArn: record.roleArn, RedriveCount: 0 },
+      Execution: {
+        Id: record.executionArn,
+        Name: record.name,
+        RoleArn: record.roleArn,
+        RedriveCount: record.redriveCount ?? 0,
+      },
       StateMachine: { Id: this.#machine.arn, Name: this.#machine.name },
       // Getters: the interpreter shares this object across the run. With concurrent Map/Parallel branches
       // the value is the most recently entered state's.
@@ -409,6 +442,7 @@ export class ExecutionRun {
 
   #onLibraryEvent(event: LibraryEvent): void {
     const at = new Date(event.timestamp);
+    if ('state' in event && event.state.name === REDRIVE_STATE) return;
     switch (event.type) {
       case 'StateEntered': {
         const info = this.#machine.compiled.states.get(event.state.name);

@@ -9,6 +9,7 @@ import type {
   GetExecutionHistoryInput,
   ListExecutionsInput,
   ListStateMachinesInput,
+  RedriveExecutionInput,
   StartExecutionInput,
   StopExecutionInput,
   UpdateStateMachineInput,
@@ -33,6 +34,7 @@ import {
   compileDefinition,
   ExecutionRun,
   InvalidDefinitionError,
+  type ResumePoint,
 } from './runner.ts';
 import { ExecutionStore } from './store.ts';
 
@@ -105,6 +107,7 @@ const OPERATIONS = [
   'GetExecutionHistory',
   'ListExecutions',
   'StopExecution',
+  'RedriveExecution',
   'ListStateMachines',
   'DescribeStateMachine',
   'DescribeStateMachineForExecution',
@@ -140,6 +143,10 @@ const INPUT = {
     executionArn: 'string',
     error: { type: 'string', optional: true, max: 256 },
     cause: { type: 'string', optional: true, max: 32768 },
+  }),
+  RedriveExecution: defineInput<RedriveExecutionInput>()({
+    executionArn: 'string',
+    clientToken: { type: 'string', optional: true, min: 1, max: 64 },
   }),
   ListStateMachines: defineInput<ListStateMachinesInput>()({ maxResults: MAX_RESULTS, nextToken: 'string?' }),
   DescribeStateMachine: defineInput<DescribeStateMachineInput>()({ stateMachineArn: 'string' }),
@@ -259,6 +266,8 @@ export class StepFunctionsService implements JsonService {
         return toWire(this.#listExecutions(input));
       case 'StopExecution':
         return toWire(this.#stopExecution(input));
+      case 'RedriveExecution':
+        return toWire(this.#redriveExecution(input));
       case 'ListStateMachines':
         return toWire(this.#listStateMachines(input));
       case 'DescribeStateMachine':
@@ -407,6 +416,12 @@ export class StepFunctionsService implements JsonService {
     );
     this.#records.set(executionArn, record);
     this.#store.save(record);
+    this.#run(record, machine);
+    return { executionArn, startDate };
+  }
+
+  /** Runs an execution whose record holds its events so far (from StartAt, or from `resume` for a redrive). */
+  #run(record: ExecutionRecord, machine: StateMachineEntry, resume?: ResumePoint): void {
     const run = new ExecutionRun(
       record,
       { arn: machine.arn, name: machine.name, compiled: machine.compiled },
@@ -419,10 +434,61 @@ export class StepFunctionsService implements JsonService {
       },
       () => this.#store.save(record),
     );
+    const { executionArn } = record;
     this.#runs.set(executionArn, run);
-    void run.done.then(() => this.#runs.delete(executionArn));
-    run.start();
-    return { executionArn, startDate };
+    void run.done.then(() => {
+      if (this.#runs.get(executionArn) === run) this.#runs.delete(executionArn);
+    });
+    run.start(resume);
+  }
+
+  /**
+   * AWS RedriveExecution: restarts a FAILED, TIMED_OUT or ABORTED Standard execution from the state it ended in
+   * (the unsuccessful step), with the input that state had, keeping the history: an `ExecutionRedriven` event,
+   * then that state entered again. The same execution ARN, status RUNNING, `redriveCount` + 1. Not redrivable
+   * (see {@link redriveStatusOf}): `ExecutionNotRedrivable` with the reason DescribeExecution gives.
+   */
+  #redriveExecution(input: Record<string, unknown>): { redriveDate: Date } {
+    const { executionArn, clientToken } = INPUT.RedriveExecution.parse(input);
+    const record = this.#recordOf(executionArn);
+    // A retry of the redrive that succeeded (same clientToken): its answer again, not a second redrive.
+    if (
+      clientToken !== undefined &&
+      record.redriveToken === clientToken &&
+      record.redriveDate !== undefined
+    ) {
+      return { redriveDate: record.redriveDate };
+    }
+    const machine = this.#machineOf(record.stateMachineArn);
+    const verdict = redriveStatusOf(record, machine.type);
+    if (verdict.reason !== undefined) throw new AwsError('ExecutionNotRedrivable', verdict.reason);
+    if (this.#closing) {
+      throw new AwsError(
+        'ServiceUnavailable',
+        'The local cloud is shutting down; redrive the execution after it restarts.',
+        503,
+      );
+    }
+    const resume = resumePointOf(record, machine.compiled);
+    const redriveDate = new Date();
+    const redriveCount = (record.redriveCount ?? 0) + 1;
+    record.status = 'RUNNING';
+    record.stopDate = undefined;
+    record.output = undefined;
+    record.error = undefined;
+    record.cause = undefined;
+    record.redriveCount = redriveCount;
+    record.redriveDate = redriveDate;
+    record.redriveToken = clientToken;
+    appendEvent(
+      record,
+      'ExecutionRedriven',
+      { executionRedrivenEventDetails: { redriveCount } },
+      redriveDate,
+    );
+    this.#store.save(record);
+    this.#run(record, machine, resume);
+    return { redriveDate };
   }
 
   /**
@@ -458,8 +524,20 @@ export class StepFunctionsService implements JsonService {
       outputDetails: record.output === undefined ? undefined : { included: true },
       error: record.error,
       cause: record.cause,
-      redriveCount: 0,
+      redriveCount: record.redriveCount ?? 0,
+      redriveDate: record.redriveDate,
+      ...this.#redriveStatus(record),
     };
+  }
+
+  #redriveStatus(
+    record: ExecutionRecord,
+  ): Pick<DescribeExecutionOutput, 'redriveStatus' | 'redriveStatusReason'> {
+    const machine = this.#machines.get(record.stateMachineArn);
+    const { reason } = redriveStatusOf(record, machine?.type ?? 'STANDARD');
+    return reason === undefined
+      ? { redriveStatus: 'REDRIVABLE' }
+      : { redriveStatus: 'NOT_REDRIVABLE', redriveStatusReason: reason };
   }
 
   #history(input: Record<string, unknown>): { events: LocalHistoryEvent[]; nextToken?: string } {
@@ -520,7 +598,8 @@ export class StepFunctionsService implements JsonService {
       status: record.status,
       startDate: record.startDate,
       stopDate: record.stopDate,
-      redriveCount: 0,
+      redriveCount: record.redriveCount ?? 0,
+      redriveDate: record.redriveDate,
     }));
     const last = page.at(-1);
     return candidates.length > page.length && last !== undefined
@@ -628,6 +707,61 @@ export class StepFunctionsService implements JsonService {
     }
     throw new AwsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
   }
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** AWS: an execution may be redriven within 14 days of its end… */
+const REDRIVABLE_PERIOD_MS = 14 * DAY_MS;
+/** …and while it has been open less than the maximum execution time of one year. */
+const MAX_EXECUTION_TIME_MS = 365 * DAY_MS;
+/** AWS's quota of history events per execution (25,000); a redrive appends events. */
+const MAX_HISTORY_EVENTS = 25_000;
+
+/**
+ * Whether RedriveExecution would accept the execution, with AWS's `redriveStatusReason` when it would not (the
+ * reasons documented for DescribeExecution: RUNNING, SUCCEEDED, history event limit, max execution time,
+ * redrivable period; Express executions are never redrivable).
+ */
+export function redriveStatusOf(
+  record: Pick<ExecutionRecord, 'status' | 'startDate' | 'stopDate' | 'events'>,
+  type: 'STANDARD' | 'EXPRESS',
+  now: number = Date.now(),
+): { reason?: string } {
+  if (type === 'EXPRESS') return { reason: 'Execution is of type EXPRESS and cannot be redriven' };
+  if (record.status === 'RUNNING' || record.status === 'SUCCEEDED') {
+    return { reason: `Execution is ${record.status} and cannot be redriven` };
+  }
+  if (record.events.length >= MAX_HISTORY_EVENTS) return { reason: 'Execution history event limit exceeded' };
+  if (now - record.startDate.getTime() > MAX_EXECUTION_TIME_MS) {
+    return { reason: 'Execution has exceeded the max execution time' };
+  }
+  if (record.stopDate !== undefined && now - record.stopDate.getTime() > REDRIVABLE_PERIOD_MS) {
+    return { reason: 'Execution redrivable period exceeded' };
+  }
+  return {};
+}
+
+/**
+ * The state a redrive restarts at: the top-level state the execution ended in (entered and never exited: the
+ * task that failed or was aborted, or the Fail state), with the input it was entered with. None entered (it
+ * failed before its first state): StartAt with the execution input.
+ */
+export function resumePointOf(
+  record: Pick<ExecutionRecord, 'events' | 'input'>,
+  compiled: CompiledDefinition,
+): ResumePoint {
+  const topLevel = compiled.definition.States as Record<string, unknown>;
+  let open: ResumePoint | undefined;
+  for (const event of record.events) {
+    const entered = event.stateEnteredEventDetails;
+    if (entered?.name !== undefined && Object.hasOwn(topLevel, entered.name)) {
+      open = { state: entered.name, input: entered.input ?? 'null' };
+      continue;
+    }
+    const exited = event.stateExitedEventDetails;
+    if (exited?.name !== undefined && exited.name === open?.state) open = undefined;
+  }
+  return open ?? { state: String(compiled.definition.StartAt), input: record.input };
 }
 
 /** Compiles a definition; an invalid one is AWS's `InvalidDefinition`. */

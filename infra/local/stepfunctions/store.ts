@@ -135,6 +135,7 @@ function reviveRecord(raw: Record<string, unknown>): ExecutionRecord {
     ...(raw as unknown as ExecutionRecord),
     startDate: new Date(raw.startDate as string),
     ...(raw.stopDate === undefined ? {} : { stopDate: new Date(raw.stopDate as string) }),
+    ...(raw.redriveDate === undefined ? {} : { redriveDate: new Date(raw.redriveDate as string) }),
     events,
   };
 }
