@@ -377,7 +377,9 @@ describe('IAM enforced as on AWS: one grant removed, one principal kind at a tim
 
   test('events.amazonaws.com: without the Logs resource policy the OrderPlaced rule cannot write to its log group; the event goes to its DLQ', async () => {
     const broken = await cloudOf(
-      variant('events-logs-policy', (t) => removeResourceNamed(t, 'EventsLogGroupPolicySagaOrderPlacedRuleABDADC111')),
+      variant('events-logs-policy', (t) =>
+        removeResourceNamed(t, 'EventsLogGroupPolicySagaOrderPlacedRuleABDADC111'),
+      ),
     );
     const placed = await broken.runOrder();
     expect(placed.status).toBe('COMPLETED');

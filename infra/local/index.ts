@@ -41,5 +41,5 @@ export {
   type StopLocalCloudOptions,
   startLocalCloudDetached,
   stopLocalCloud,
-} from './lifecycle.ts';
+} from './lifecycle/index.ts';
 export { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from './types.ts';

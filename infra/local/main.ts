@@ -1,5 +1,5 @@
 /**
- * The entry of the local cloud's background process (started by lifecycle.ts, detached, output in
+ * The entry of the local cloud's background process (started by lifecycle/start.ts, detached, output in
  * cloud.log): runs `startLocalCloud` from cloud.ts, writes state.json once the cloud answers, and on
  * SIGTERM/SIGINT stops it and exits 0. A startup failure goes to cloud.log and error.json.
  *
@@ -22,7 +22,7 @@ import {
   localCloudPaths,
   writeLocalCloudState,
   writeStartupError,
-} from './lifecycle.ts';
+} from './lifecycle/index.ts';
 
 /** The process's arguments, parsed. */
 export interface MainArgs {

@@ -20,12 +20,13 @@ import {
   readLocalCloudState,
   startLocalCloudDetached,
   stopLocalCloud,
-} from './lifecycle.ts';
+} from './index.ts';
 
 // The real cloud (cloud.ts) needs DynamoDB Local and seconds per start; these tests drive the real lifecycle and the
 // real main.ts with stand-in starters, in real detached Node processes. The stand-in serves the health answer on
 // any path and reports the template's literal outputs, so an edit of the template is seen in the state.
-const here = import.meta.dirname;
+/** This package's folder (infra/local), where main.ts is. */
+const pkg = join(import.meta.dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'saga-lifecycle-'));
 
 /** An HTTP server answering `{"pid"}` on every path, on `port` (0: a free one). */
@@ -53,7 +54,7 @@ function templateOutputs(cdkOut, stackName) {
 const standIn = join(work, 'stand-in.mjs');
 writeFileSync(
   standIn,
-  `import { parseMainArgs, runLocalCloudProcess } from ${JSON.stringify(join(here, 'main.ts'))};
+  `import { parseMainArgs, runLocalCloudProcess } from ${JSON.stringify(join(pkg, 'main.ts'))};
 ${SERVE}
 await runLocalCloudProcess(parseMainArgs(process.argv.slice(2)), async (options) => {
   const server = await serve(options.edgePort);
@@ -69,8 +70,8 @@ await runLocalCloudProcess(parseMainArgs(process.argv.slice(2)), async (options)
 const failingStandIn = join(work, 'failing-stand-in.mjs');
 writeFileSync(
   failingStandIn,
-  `import { parseMainArgs, runLocalCloudProcess } from ${JSON.stringify(join(here, 'main.ts'))};
-import { JavaMissingError } from ${JSON.stringify(join(here, 'dynamodb', 'dynamodb-local.ts'))};
+  `import { parseMainArgs, runLocalCloudProcess } from ${JSON.stringify(join(pkg, 'main.ts'))};
+import { JavaMissingError } from ${JSON.stringify(join(pkg, 'dynamodb', 'dynamodb-local.ts'))};
 await runLocalCloudProcess(parseMainArgs(process.argv.slice(2)), async () => {
   throw new JavaMissingError('\`java\` was not found');
 });
@@ -82,7 +83,7 @@ const hangingStandIn = join(work, 'hanging-stand-in.mjs');
 writeFileSync(
   hangingStandIn,
   `import { spawn } from 'node:child_process';
-import { parseMainArgs, runLocalCloudProcess } from ${JSON.stringify(join(here, 'main.ts'))};
+import { parseMainArgs, runLocalCloudProcess } from ${JSON.stringify(join(pkg, 'main.ts'))};
 ${SERVE}
 await runLocalCloudProcess(parseMainArgs(process.argv.slice(2)), async () => {
   const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
@@ -426,7 +427,7 @@ describe('ensureLocalCloud: same settings → nothing; other settings → a rest
 });
 
 test('the health path polled by default is the one the edge serves', async () => {
-  const { EDGE_HEALTH_PATH } = await import('./edge/edge.ts');
+  const { EDGE_HEALTH_PATH } = await import('../edge/edge.ts');
   expect(DEFAULT_HEALTH_PATH).toBe(EDGE_HEALTH_PATH);
 });
 
@@ -564,7 +565,7 @@ describe('inspectCloudAssembly: what is wrong with an assembly, said before anyt
       );
     }
     // Inside this package, node_modules holds the SDK.
-    const inside = mkdtempSync(join(here, '..', '..', '.saga', 'lifecycle-test-'));
+    const inside = mkdtempSync(join(pkg, '..', '..', '.saga', 'lifecycle-test-'));
     try {
       writeAssembly(inside, { bundle });
       expect(inspectCloudAssembly(inside).stackName).toBe('Shop');
