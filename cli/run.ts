@@ -326,6 +326,36 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
     .action(on(() => import('./commands/watch.ts')));
 
   program
+    .command('graph')
+    .description(
+      'the state machine drawn from its definition (any ASL), with the path of an execution: states visited, ' +
+        'transitions walked, retries, where it failed, the compensations that ran',
+    )
+    .argument('[execution]', 'execution ARN or order id (none: the deployed state machine alone)')
+    .addOption(
+      new Option(
+        '--format <format>',
+        'text (default on a terminal), mermaid (default when piped) or svg (laid out by dagre)',
+      ).choices(['text', 'mermaid', 'svg']),
+    )
+    .option('--from-file <path>', 'draw the path of a saved `aws stepfunctions get-execution-history` JSON')
+    .option(
+      '--definition <path>',
+      'the definition to draw (ASL JSON, or describe-state-machine output) instead of the deployed one',
+    )
+    .addHelpText(
+      'after',
+      examples([
+        'saga graph --definition state-machines/order-saga.asl.json',
+        'saga graph 01JD8Z6Q3M4N5P6R7S8T9V0W1X',
+        'saga graph 01JD8Z6Q3M4N5P6R7S8T9V0W1X --format svg > saga.svg',
+        'saga graph --from-file h.json --definition state-machines/order-saga.asl.json --format mermaid',
+        'saga graph --definition state-machines/order-saga.asl.json --json',
+      ]),
+    )
+    .action(on(() => import('./commands/graph.ts')));
+
+  program
     .command('replay')
     .description(
       're-run an existing order (its saga, its forward steps, or its outbox delivery) and prove that no side effect ' +
@@ -354,21 +384,63 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
     .action(on(() => import('./commands/replay.ts')));
 
   program
+    .command('redrive')
+    .description(
+      "restart an order's failed (or timed-out, or aborted) execution from the state that failed, keeping its " +
+        'history (Step Functions RedriveExecution), once the cause is fixed; then follow it like saga watch',
+    )
+    .argument('<arn|orderId>', 'an execution ARN or name, or an order id: its latest failed execution')
+    .addHelpText(
+      'after',
+      examples([
+        'saga flags clear --order 01JD8Z6Q3M4N5P6R7S8T9V0W1X && saga redrive 01JD8Z6Q3M4N5P6R7S8T9V0W1X',
+        'saga redrive arn:aws:states:us-east-1:123456789012:execution:OrderSaga:01JD8Z6Q3M4N5P6R7S8T9V0W1X',
+      ]),
+    )
+    .action(on(() => import('./commands/redrive.ts')));
+
+  program
     .command('ls')
-    .description('recent orders with status, execution status, duration and the failure injected')
+    .description(
+      "recent orders, newest first: status, their latest execution's status and duration, the failures injected",
+    )
+    .option(
+      '--status <statuses>',
+      'only orders with this status (comma-separated for several): PENDING, CANCELLING, COMPLETED, CANCELLED, FAILED, COMPENSATION_FAILED',
+    )
+    .option(
+      '--since <when>',
+      'only orders created since: a duration back from now (10m, 2h, 1d) or an ISO time',
+    )
     .option('--limit <n>', 'how many orders, newest first', int('--limit', 1), 20)
-    .addHelpText('after', examples(['saga ls', 'saga ls --limit 5 --json']))
+    .addHelpText(
+      'after',
+      examples([
+        'saga ls',
+        'saga ls --status CANCELLED,COMPENSATION_FAILED',
+        'saga ls --since 10m --limit 50',
+        'saga ls --since 2026-12-03T10:00:00Z --json',
+      ]),
+    )
     .action(on(() => import('./commands/ls.ts')));
 
   program
     .command('logs')
     .description(
-      "the order's log lines from every function, merged by time (CloudWatch Logs filter on orderId)",
+      "an order's log lines from every function, merged by time (CloudWatch Logs filter on orderId); --follow tails them",
     )
-    .argument('<orderId>', 'the order id (see saga ls)')
+    .argument('[orderId]', 'the order id (see saga ls); with --follow and no id, every order')
+    .option('-f, --follow', 'keep printing new lines as they arrive, until Ctrl-C')
+    .option('--level <level>', 'hide lines below this level: debug, info, warn or error')
     .addHelpText(
       'after',
-      examples(['saga logs 01JD8Z6Q3M4N5P6R7S8T9V0W1X', 'saga logs 01JD8Z6Q3M4N5P6R7S8T9V0W1X --json']),
+      examples([
+        'saga logs 01JD8Z6Q3M4N5P6R7S8T9V0W1X',
+        'saga logs 01JD8Z6Q3M4N5P6R7S8T9V0W1X --level warn',
+        'saga logs 01JD8Z6Q3M4N5P6R7S8T9V0W1X --follow',
+        'saga logs --follow --level error',
+        'saga logs 01JD8Z6Q3M4N5P6R7S8T9V0W1X --json',
+      ]),
     )
     .action(on(() => import('./commands/logs.ts')));
 

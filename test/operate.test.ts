@@ -57,13 +57,16 @@ beforeAll(async () => {
 });
 
 describe('saga ls and saga logs', () => {
-  test('ls --json lists the orders of this file with their status, execution status and failures', async () => {
+  test('ls --json lists the orders of this file with their status, latest execution and failures, then a summary', async () => {
     const result = await runCli(['ls', '--json', '--limit', '200'], { cwd });
     expect(result.code, result.stderr).toBe(0);
-    const rows = jsonLines(result.stdout);
+    const lines = jsonLines(result.stdout);
+    const rows = lines.filter((r) => r.type === 'order');
     expect(rows.find((r) => r.orderId === happyId)).toMatchObject({
       status: 'COMPLETED',
       executionStatus: 'SUCCEEDED',
+      executionName: happyId,
+      executions: 1,
       failures: [],
       currency: 'EUR',
     });
@@ -75,6 +78,47 @@ describe('saga ls and saga logs', () => {
     // Newest first.
     const created = rows.map((r) => String(r.createdAt));
     expect(created).toEqual([...created].sort().reverse());
+    // The last line: how many were shown of how many matched.
+    expect(lines.at(-1)).toEqual({ type: 'summary', shown: rows.length, total: rows.length, limit: 200 });
+  });
+
+  test('ls --status, --since, --limit: filters, "N of M orders" and how to see them all', async () => {
+    const cancelled = jsonLines(
+      (await runCli(['ls', '--status', 'cancelled', '--json', '--limit', '200'], { cwd })).stdout,
+    );
+    const rows = cancelled.filter((r) => r.type === 'order');
+    expect(rows.map((r) => r.orderId)).toContain(cancelledId);
+    expect(rows.every((r) => r.status === 'CANCELLED')).toBe(true);
+    expect(cancelled.at(-1)).toMatchObject({ type: 'summary', total: rows.length, statuses: ['CANCELLED'] });
+
+    const recent = await runCli(['ls', '--since', '10m', '--limit', '1'], { cwd });
+    expect(recent.code, recent.stderr).toBe(0);
+    const total = jsonLines((await runCli(['ls', '--since', '10m', '--json'], { cwd })).stdout).at(-1)?.total;
+    expect(Number(total)).toBeGreaterThanOrEqual(2);
+    const footer = recent.stdout.trimEnd().split('\n').at(-1);
+    expect(footer).toMatch(
+      new RegExp(`^1 of ${total} orders created since .* \\(the last 10m\\), newest first\\.`),
+    );
+    expect(footer).toContain(`\`saga ls --since 10m --limit ${total}\` lists them all.`);
+
+    const none = await runCli(['ls', '--since', '2099-01-01T00:00:00Z'], { cwd });
+    expect(none.code).toBe(0);
+    expect(none.stdout).toContain('No orders created since 2099-01-01T00:00:00Z.');
+
+    const bad = await runCli(['ls', '--status', 'SHIPPED'], { cwd });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('PENDING, CANCELLING, COMPLETED, CANCELLED, FAILED, COMPENSATION_FAILED');
+  });
+
+  test('ls shows the latest execution of an order that was replayed, and how many it has', async () => {
+    const replayed = await runCli(['replay', happyId, '--json'], { cwd });
+    expect(replayed.code, replayed.stderr).toBe(0);
+    const rows = jsonLines((await runCli(['ls', '--json', '--limit', '200'], { cwd })).stdout);
+    const row = rows.find((r) => r.orderId === happyId);
+    expect(row).toMatchObject({ status: 'COMPLETED', executionStatus: 'SUCCEEDED', executions: 2 });
+    expect(String(row?.executionName)).toMatch(new RegExp(`^${happyId}-replay-`));
+    const table = await runCli(['ls', '--limit', '200'], { cwd });
+    expect(table.stdout.split('\n').find((l) => l.startsWith(happyId))).toContain('SUCCEEDED (latest of 2)');
   });
 
   test('the ORDER row records what was injected when it acted (`injected`), whatever the flags hold now', async () => {
@@ -98,16 +142,32 @@ describe('saga ls and saga logs', () => {
     expect(listed.find((r) => r.orderId === cancelledId)).toMatchObject({ failures: ['inventory:error'] });
   });
 
-  test("logs <id> --json merges the order's lines from every function, each carrying the order id, by time", async () => {
+  test("logs <id> --json merges the order's lines from every function, with the Powertools fields, by time", async () => {
     const result = await runCli(['logs', happyId, '--json'], { cwd });
     expect(result.code, result.stderr).toBe(0);
     const lines = jsonLines(result.stdout) as {
       type: string;
       timestamp: number;
       functionName: string;
-      fields?: { orderId?: string };
+      level: string;
+      message: string;
+      service?: string;
+      orderId?: string;
+      requestId?: string;
+      time: string;
+      fields: Record<string, unknown>;
     }[];
-    expect(lines.every((l) => l.type === 'log' && l.fields?.orderId === happyId)).toBe(true);
+    expect(lines.every((l) => l.type === 'log' && l.orderId === happyId)).toBe(true);
+    // Powertools' own keys on their own, the rest under `fields`.
+    for (const line of lines) {
+      expect(line.level).toMatch(/^(DEBUG|INFO|WARN|ERROR)$/);
+      expect(line.service).toEqual(expect.any(String));
+      expect(line.requestId).toEqual(expect.any(String));
+      expect(Date.parse(line.time)).not.toBeNaN();
+      expect(line.fields).toMatchObject({ function_name: line.functionName });
+      expect(line.fields).not.toHaveProperty('orderId');
+      expect(line.fields).not.toHaveProperty('level');
+    }
     const functions = new Set(lines.map((l) => shortFunctionName(l.functionName)));
     for (const fn of ['Order', 'OutboxPublisher', 'ChargePayment', 'ReserveInventory', 'ShipOrder']) {
       expect(functions).toContain(fn);
@@ -116,6 +176,41 @@ describe('saga ls and saga logs', () => {
     expect(times).toEqual([...times].sort((a, b) => a - b));
     // The order service accepted the order before any other function ran for it.
     expect(shortFunctionName(lines[0]?.functionName ?? '')).toBe('Order');
+  });
+
+  test('logs <id> --level warn hides the lines below WARN and says how many', async () => {
+    const all = jsonLines((await runCli(['logs', cancelledId, '--json'], { cwd })).stdout);
+    const warn = jsonLines(
+      (await runCli(['logs', cancelledId, '--json', '--level', 'warn'], { cwd })).stdout,
+    );
+    expect(warn.length).toBeGreaterThan(0);
+    expect(warn.length).toBeLessThan(all.length);
+    expect(warn.every((l) => l.level === 'WARN' || l.level === 'ERROR')).toBe(true);
+    expect(warn).toEqual(all.filter((l) => l.level === 'WARN' || l.level === 'ERROR'));
+    const text = await runCli(['logs', cancelledId, '--level', 'WARN'], { cwd });
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout.trimEnd().split('\n').at(-1)).toBe(
+      `${all.length - warn.length} of ${all.length} lines below WARN hidden.`,
+    );
+  });
+
+  test('logs --follow (a real process) prints the lines of an order placed meanwhile; Ctrl-C → 130 and what goes on', async () => {
+    const saga = spawnSaga(['logs', '--follow', '--json'], cwd);
+    onTestFinished(() => {
+      saga.child.kill('SIGKILL');
+    });
+    // Give the follow its first poll, so that the new order's lines come after it started.
+    await new Promise((r) => setTimeout(r, 1_500));
+    const orderId = await order([]);
+    await saga.waitFor(new RegExp(`"message":"ship done"[^\\n]*"orderId":"${orderId}"`), 30_000);
+    saga.interrupt();
+    const { code } = await saga.exited;
+    expect(code, saga.stderr()).toBe(130);
+    const lines = jsonLines(saga.stdout());
+    expect(lines.every((l) => l.type === 'log' && typeof l.orderId === 'string')).toBe(true);
+    // From now on: none of the orders placed before the follow.
+    expect(lines.some((l) => l.orderId === happyId || l.orderId === cancelledId)).toBe(false);
+    expect(saga.stderr()).toContain('Interrupted (Ctrl-C). Stopped following the logs');
   });
 });
 

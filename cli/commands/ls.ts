@@ -1,20 +1,47 @@
-import { DynamoDBClient, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, DynamoDBClient, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { type ExecutionListItem, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import type { CommandContext } from '../command.ts';
-import { resolveTarget } from '../target/target.ts';
-import { formatDuration } from '../ui/format.ts';
+import { UserError } from '../errors.ts';
+import { type ResolvedTarget, resolveTarget } from '../target/target.ts';
+import { formatDuration, plural } from '../ui/format.ts';
+import type { Output } from '../ui/output.ts';
+
+/** The statuses an ORDER row can have (design §3), in the order of the saga. */
+export const ORDER_STATUSES = [
+  'PENDING',
+  'CANCELLING',
+  'COMPLETED',
+  'CANCELLED',
+  'FAILED',
+  'COMPENSATION_FAILED',
+] as const;
+
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+/** Statuses of a Step Functions execution: a user who types one of these into --status meant the other column. */
+const EXECUTION_STATUSES = new Set(['RUNNING', 'SUCCEEDED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE']);
 
 /** Options of `saga ls`. */
 export interface LsOptions {
   /** How many orders, newest first. @default 20 */
   readonly limit: number;
+  /** Only orders whose ORDER row has one of these statuses. @default every status */
+  readonly statuses?: readonly OrderStatus[];
+  /** Only orders created at or after this instant (epoch ms). @default any time */
+  readonly since?: number;
 }
 
-/** One row of `saga ls`. */
+/** One row of `saga ls` (`--json`: one line each, `"type":"order"`). */
 export interface OrderListing {
   readonly orderId: string;
   readonly status: string;
+  /** The status of the order's latest execution (by start time), null when none was started. */
   readonly executionStatus: string | null;
+  /** The latest execution's name: the order id, or `<orderId>-replay-…` / `<orderId>-chaos-…` for re-runs. */
+  readonly executionName: string | null;
+  /** How many executions the order has (the first, replays, re-runs). */
+  readonly executions: number;
+  /** The latest execution's duration; null while it runs or when there is none. */
   readonly durationMs: number | null;
   readonly failures: readonly string[];
   readonly amount: number;
@@ -22,45 +49,173 @@ export interface OrderListing {
   readonly createdAt: string;
 }
 
-/** `saga ls`: recent orders with their status, execution status, duration and injected failures. */
-export async function listOrders(ctx: CommandContext, options: LsOptions): Promise<OrderListing[]> {
-  const target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
+/** What `saga ls` found: the rows shown and how many orders matched in all. */
+export interface OrderList {
+  readonly rows: readonly OrderListing[];
+  /** Orders that match the filters (`rows` holds the newest `limit` of them). */
+  readonly total: number;
+}
+
+/**
+ * Reads `--status`: one status or several, comma-separated, case-insensitive. An unknown one is exit 2 naming the
+ * valid ones.
+ */
+export function parseStatuses(value: string): OrderStatus[] {
+  const words = value
+    .split(',')
+    .map((w) => w.trim())
+    .filter((w) => w !== '');
+  const valid = ORDER_STATUSES.join(', ');
+  if (words.length === 0) {
+    throw new UserError(
+      `--status needs at least one order status (${valid}); received ${JSON.stringify(value)}.`,
+    );
+  }
+  const statuses: OrderStatus[] = [];
+  for (const word of words) {
+    const upper = word.toUpperCase().replace(/-/g, '_');
+    if (!(ORDER_STATUSES as readonly string[]).includes(upper)) {
+      const hint = EXECUTION_STATUSES.has(upper)
+        ? ` ${upper} is an execution status; --status filters the order's own status.`
+        : '';
+      throw new UserError(
+        `Unknown order status ${JSON.stringify(word)} in --status.${hint} The order statuses are ${valid} ` +
+          '(comma-separated for several: --status CANCELLED,COMPENSATION_FAILED).',
+      );
+    }
+    if (!statuses.includes(upper as OrderStatus)) statuses.push(upper as OrderStatus);
+  }
+  return statuses;
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = {
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+/** An ISO 8601 date, or date and time with an optional zone (none: local time). */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+/**
+ * Reads `--since`: a duration back from `now` (`30s`, `10m`, `2h`, `1d`, `1w`, or combined: `1h30m`) or an ISO 8601
+ * time (`2026-12-03T10:00:00Z`; a date alone is local midnight, a time without a zone local time). Returns epoch ms.
+ */
+export function parseSince(value: string, now = Date.now()): number {
+  const text = value.trim().toLowerCase();
+  const parts = [...text.matchAll(/(\d+)([smhdw])/g)];
+  if (parts.length > 0 && parts.map((p) => p[0]).join('') === text) {
+    return now - parts.reduce((sum, p) => sum + Number(p[1]) * (DURATION_UNITS[p[2] ?? 's'] ?? 0), 0);
+  }
+  if (ISO_TIME.test(value.trim())) {
+    const iso = value.trim().replace(' ', 'T');
+    // Date.parse reads a date alone as UTC but a date and time without a zone as local time: both local here.
+    const ms = Date.parse(iso.length === 10 ? `${iso}T00:00:00` : iso);
+    if (Number.isFinite(ms)) return ms;
+  }
+  throw new UserError(
+    `--since takes a duration back from now (30s, 10m, 2h, 1d, 1w, or combined: 1h30m) or an ISO 8601 time ` +
+      `(2026-12-03T10:00:00Z; 2026-12-03 is local midnight); received ${JSON.stringify(value)}.`,
+  );
+}
+
+const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/** The order id of an execution name: `<orderId>` or `<orderId>-<anything>` (replays, chaos re-runs). */
+export function orderIdOfExecutionName(name: string): string | undefined {
+  const id = name.slice(0, 26);
+  return ULID.test(id) && (name.length === 26 || name[26] === '-') ? id : undefined;
+}
+
+/** Per order: its latest execution (by start time) and how many it has. */
+export function latestExecutions(
+  executions: readonly ExecutionListItem[],
+): Map<string, { latest: ExecutionListItem; count: number }> {
+  const byOrder = new Map<string, { latest: ExecutionListItem; count: number }>();
+  for (const execution of executions) {
+    const orderId = orderIdOfExecutionName(execution.name ?? '');
+    if (orderId === undefined) continue;
+    const seen = byOrder.get(orderId);
+    const started = execution.startDate?.getTime() ?? 0;
+    if (!seen) byOrder.set(orderId, { latest: execution, count: 1 });
+    else {
+      seen.count += 1;
+      if (started > (seen.latest.startDate?.getTime() ?? 0)) seen.latest = execution;
+    }
+  }
+  return byOrder;
+}
+
+/** Executions start after their order is written; this much clock skew between the two is tolerated. */
+const CLOCK_SKEW_MS = 60_000;
+
+type Item = Record<string, AttributeValue>;
+
+/**
+ * `saga ls`: the orders that match, newest first, the newest `limit` of them with their latest execution (status,
+ * duration, how many executions) and the failures injected.
+ */
+export async function listOrders(target: ResolvedTarget, options: LsOptions): Promise<OrderList> {
   const ddb = new DynamoDBClient(target.clientConfig());
   const sfn = new SFNClient(target.clientConfig());
-  const orders: Record<string, { S?: string; N?: string; SS?: string[] }>[] = [];
-  let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
+  const filters = ['sk = :order'];
+  const values: Item = { ':order': { S: 'ORDER' } };
+  const names: Record<string, string> = {};
+  if (options.statuses && options.statuses.length > 0) {
+    names['#status'] = 'status';
+    const keys = options.statuses.map((status, i) => {
+      values[`:s${i}`] = { S: status };
+      return `:s${i}`;
+    });
+    filters.push(`#status IN (${keys.join(', ')})`);
+  }
+  if (options.since !== undefined) {
+    values[':since'] = { S: new Date(options.since).toISOString() };
+    filters.push('createdAt >= :since');
+  }
+  const orders: Item[] = [];
+  let start: Item | undefined;
   do {
     const page = await ddb.send(
       new ScanCommand({
         TableName: target.outputs.OrdersTableName,
-        FilterExpression: 'sk = :order',
-        ExpressionAttributeValues: { ':order': { S: 'ORDER' } },
+        FilterExpression: filters.join(' AND '),
+        ExpressionAttributeValues: values,
+        ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
         ExclusiveStartKey: start,
       }),
     );
-    orders.push(...((page.Items ?? []) as Record<string, { S?: string; N?: string; SS?: string[] }>[]));
+    orders.push(...(page.Items ?? []));
     start = page.LastEvaluatedKey;
   } while (start);
   orders.sort((a, b) => (b.createdAt?.S ?? '').localeCompare(a.createdAt?.S ?? ''));
   const recent = orders.slice(0, options.limit);
+  if (recent.length === 0) return { rows: [], total: orders.length };
 
-  const executions = new Map<string, ExecutionListItem>();
+  // Every execution of a listed order started after the oldest of them was created: page newest first until past it.
+  const wanted = new Set(recent.map((item) => (item.pk?.S ?? '').replace(/^ORDER#/, '')));
+  const oldest = Date.parse(recent.at(-1)?.createdAt?.S ?? '') - CLOCK_SKEW_MS;
+  const executions: ExecutionListItem[] = [];
   let token: string | undefined;
-  // Newest first: stop paging once every listed order has been seen or we went past the oldest one.
-  const oldest = recent.at(-1)?.createdAt?.S ?? '';
   do {
     const page = await sfn.send(
       new ListExecutionsCommand({
         stateMachineArn: target.outputs.StateMachineArn,
-        maxResults: 100,
+        maxResults: 1000,
         nextToken: token,
       }),
     );
-    for (const e of page.executions ?? []) if (e.name && !executions.has(e.name)) executions.set(e.name, e);
+    for (const e of page.executions ?? []) {
+      const orderId = orderIdOfExecutionName(e.name ?? '');
+      if (orderId !== undefined && wanted.has(orderId)) executions.push(e);
+    }
     token = page.nextToken;
-    const last = page.executions?.at(-1)?.startDate;
-    if (last && last.toISOString() < oldest) break;
+    const last = page.executions?.at(-1)?.startDate?.getTime();
+    if (last !== undefined && Number.isFinite(oldest) && last < oldest) break;
   } while (token);
+  const latest = latestExecutions(executions);
 
   const rows = await Promise.all(
     recent.map(async (item): Promise<OrderListing> => {
@@ -68,36 +223,40 @@ export async function listOrders(ctx: CommandContext, options: LsOptions): Promi
       // What the saga's steps recorded on the order when a flag acted (GLOBAL hits included); until one acts, the
       // order's own flags as they are set now.
       const injected = [...(item.injected?.SS ?? [])].sort();
-      const flags = await ddb.send(
-        new QueryCommand({
-          TableName: target.outputs.FailureFlagsTableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': { S: `ORDER#${orderId}` } },
-        }),
-      );
-      const execution = executions.get(orderId);
+      const failures =
+        injected.length > 0
+          ? injected
+          : (
+              (
+                await ddb.send(
+                  new QueryCommand({
+                    TableName: target.outputs.FailureFlagsTableName,
+                    KeyConditionExpression: 'pk = :pk',
+                    ExpressionAttributeValues: { ':pk': { S: `ORDER#${orderId}` } },
+                  }),
+                )
+              ).Items ?? []
+            ).map(describeFlag);
+      const execution = latest.get(orderId);
+      const run = execution?.latest;
       return {
         orderId,
         status: item.status?.S ?? 'UNKNOWN',
-        executionStatus: execution?.status ?? null,
-        durationMs:
-          execution?.startDate && execution.stopDate
-            ? execution.stopDate.getTime() - execution.startDate.getTime()
-            : null,
-        failures:
-          injected.length > 0
-            ? injected
-            : (flags.Items ?? []).map((f) => describeFlag(f as Record<string, { S?: string; N?: string }>)),
+        executionStatus: run?.status ?? null,
+        executionName: run?.name ?? null,
+        executions: execution?.count ?? 0,
+        durationMs: run?.startDate && run.stopDate ? run.stopDate.getTime() - run.startDate.getTime() : null,
+        failures,
         amount: Number(item.amount?.N ?? 0),
         currency: item.currency?.S ?? '',
         createdAt: item.createdAt?.S ?? '',
       };
     }),
   );
-  return rows;
+  return { rows, total: orders.length };
 }
 
-function describeFlag(flag: Record<string, { S?: string; N?: string }>): string {
+function describeFlag(flag: Item): string {
   const mode = flag.mode?.S ?? '?';
   const step = flag.sk?.S ?? '?';
   const times = flag.times?.N;
@@ -122,17 +281,56 @@ export function nextSteps(rows: readonly Pick<OrderListing, 'orderId' | 'status'
   ];
 }
 
-export default async function action(
-  ctx: CommandContext,
-  _args: readonly unknown[],
-  options: Record<string, unknown>,
-): Promise<number> {
-  const rows = await listOrders(ctx, { limit: (options.limit as number | undefined) ?? 20 });
-  const { out } = ctx;
-  for (const row of rows) out.data(row);
+/** The options as the user typed them (for the footer's "how to see more"). */
+export interface LsArguments {
+  readonly limit: number;
+  readonly status?: string;
+  readonly since?: string;
+}
+
+/** The filters in words: `with status CANCELLED, created since 2026-12-03T10:00:00.000Z (the last 10m)`; '' if none. */
+function describeFilters(options: LsOptions, args: LsArguments): string {
+  const parts: string[] = [];
+  if (options.statuses?.length) parts.push(`with status ${options.statuses.join(' or ')}`);
+  if (options.since !== undefined) {
+    const relative = args.since !== undefined && !ISO_TIME.test(args.since.trim());
+    parts.push(
+      `created since ${new Date(options.since).toISOString().replace(/\.\d{3}Z$/, 'Z')}${relative ? ` (the last ${args.since?.trim()})` : ''}`,
+    );
+  }
+  return parts.join(', ');
+}
+
+/** The `saga ls` command that lists every matching order: the same filters, a --limit that fits them all. */
+function commandForAll(options: LsOptions, args: LsArguments, total: number): string {
+  return [
+    'saga ls',
+    ...(options.statuses?.length ? [`--status ${options.statuses.join(',')}`] : []),
+    ...(args.since !== undefined ? [`--since ${args.since.trim()}`] : []),
+    `--limit ${total}`,
+  ].join(' ');
+}
+
+/** Writes the listing: JSON lines (one per order, then the summary) or the table and its footer. */
+export function renderOrderList(out: Output, list: OrderList, options: LsOptions, args: LsArguments): void {
+  const { rows, total } = list;
+  const filters = describeFilters(options, args);
+  for (const row of rows) out.data({ type: 'order', ...row });
+  out.data({
+    type: 'summary',
+    shown: rows.length,
+    total,
+    limit: options.limit,
+    ...(options.statuses?.length ? { statuses: options.statuses } : {}),
+    ...(options.since !== undefined ? { since: new Date(options.since).toISOString() } : {}),
+  });
   if (rows.length === 0) {
-    out.line(`No orders yet. Place one with ${out.style.accent('saga order')}.`);
-    return 0;
+    out.line(
+      filters === ''
+        ? `No orders yet. Place one with ${out.style.accent('saga order')}.`
+        : `No orders ${filters}. ${out.style.accent('saga ls')} without filters lists every order.`,
+    );
+    return;
   }
   const colour = (status: string) =>
     status === 'COMPLETED' || status === 'SUCCEEDED'
@@ -149,7 +347,9 @@ export default async function action(
       ...rows.map((r) => [
         r.orderId,
         colour(r.status),
-        r.executionStatus ? colour(r.executionStatus) : out.style.dim('none'),
+        r.executionStatus
+          ? `${colour(r.executionStatus)}${r.executions > 1 ? out.style.dim(` (latest of ${r.executions})`) : ''}`
+          : out.style.dim('none'),
         r.durationMs === null ? out.style.dim('—') : formatDuration(r.durationMs),
         r.failures.join(', ') || out.style.dim('—'),
         `${(r.amount / 100).toFixed(2)} ${r.currency}`,
@@ -158,6 +358,35 @@ export default async function action(
     ],
     { shrink: [4, 6] },
   );
+  const matching = filters === '' ? '' : ` ${filters}`;
+  out.line(
+    out.style.dim(
+      rows.length < total
+        ? `${rows.length} of ${plural(total, 'order')}${matching}, newest first. ` +
+            `\`${commandForAll(options, args, total)}\` lists them all.`
+        : `${plural(total, 'order')}${matching}.`,
+    ),
+  );
   for (const step of nextSteps(rows)) out.line(out.style.warn(step));
+}
+
+export default async function action(
+  ctx: CommandContext,
+  _args: readonly unknown[],
+  options: Record<string, unknown>,
+): Promise<number> {
+  const args: LsArguments = {
+    limit: (options.limit as number | undefined) ?? 20,
+    status: options.status as string | undefined,
+    since: options.since as string | undefined,
+  };
+  // The filters are checked before the stack is looked for: a typo is exit 2 whether or not a cloud runs.
+  const lsOptions: LsOptions = {
+    limit: args.limit,
+    ...(args.status !== undefined ? { statuses: parseStatuses(args.status) } : {}),
+    ...(args.since !== undefined ? { since: parseSince(args.since) } : {}),
+  };
+  const target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
+  renderOrderList(ctx.out, await listOrders(target, lsOptions), lsOptions, args);
   return 0;
 }

@@ -218,6 +218,16 @@ export function nextStep(summary: TimelineSummary, orderId: string): string | un
       `e.g. \`saga flags clear --order ${orderId}\`).`
     );
   }
+  // Ended in a Task (not in a Fail state the saga chose): RedriveExecution restarts it at that state.
+  if (
+    (summary.status === 'FAILED' || summary.status === 'TIMED_OUT' || summary.status === 'ABORTED') &&
+    summary.failState === undefined
+  ) {
+    return (
+      `The execution ${summary.status === 'FAILED' ? 'failed' : summary.status === 'ABORTED' ? 'was stopped' : 'timed out'} ` +
+      `in a step: \`saga redrive ${orderId}\` retries it from the state that failed once the cause is fixed.`
+    );
+  }
   if (summary.orderStatus === 'CANCELLING') {
     return `The order is CANCELLING with no compensation running: \`saga replay ${orderId}\` finishes them.`;
   }
