@@ -4,11 +4,11 @@
  * machine (the floor: an order costs a dozen or more writes), so orders/s can be read as a share of it.
  *
  *   node bench/local-cloud.ts [--orders 200] [--warm-orders 50] [--latency-orders 30] [--time-scale 0.1]
- *                             [--iam-rounds 3] [--iam-orders 100]
+ *                             [--iam-rounds 3] [--iam-orders 100] [--only-iam]
  *
- * Then the cost of IAM enforcement, side by side in one run: a second local cloud with `--iam off` next to the
- * first (`--iam enforce`, the default), both warmed, then rounds of the same load on each in turn (off, enforce,
- * enforce, off, …: drift of the machine falls on both), CPU per order of every process summed per mode.
+ * Then the cost of IAM enforcement, side by side in one run: two fresh local clouds, `--iam off` and `--iam enforce`
+ * (the default), both warmed, then rounds of the same load on each in turn (off, enforce, enforce, off, …: drift of
+ * the machine falls on both), CPU per order of every process summed per mode.
  *
  * Runs in a temporary project folder with its own local cloud; prints figures, asserts nothing. "Sustained" is
  * read after a warm-up at the same concurrency (every sandbox the load needs already started), and comes with
@@ -38,6 +38,7 @@ const { values } = parseArgs({
     'latency-orders': { type: 'string', default: '30' },
     'time-scale': { type: 'string', default: '0.1' },
     'iam-rounds': { type: 'string', default: '3' },
+    'only-iam': { type: 'boolean', default: false },
     'iam-orders': { type: 'string', default: '100' },
   },
 });
@@ -133,23 +134,32 @@ function cloudCpu(pid: number): { cloud: number; jvm: number } {
  * IAM on and off side by side: two clouds, the same load on each in turn, CPU per order per mode (cloud process,
  * JVM, bench client), and the ratio.
  */
-async function iamCost(enforced: { projectDir: string; pid: number }): Promise<void> {
-  const offDir = await mkdtemp(join(tmpdir(), 'saga-bench-iam-off-'));
+async function iamCost(): Promise<void> {
+  // Two fresh clouds (the first one's stock went to the figures above), started and warmed alike.
+  const dirs = {
+    off: await mkdtemp(join(tmpdir(), 'saga-bench-iam-off-')),
+    enforce: await mkdtemp(join(tmpdir(), 'saga-bench-iam-enforce-')),
+  };
   try {
-    const off = await startLocalCloudDetached({
-      projectDir: offDir,
-      cdkOut: CDK_OUT,
-      timeScale: Number(values['time-scale']),
-      iam: 'off',
-    });
-    await cli(offDir, ['bench', '--orders', values['warm-orders'], '--concurrency', '10']);
+    const pids = { off: 0, enforce: 0 };
+    for (const mode of ['off', 'enforce'] as const) {
+      const state = await startLocalCloudDetached({
+        projectDir: dirs[mode],
+        cdkOut: CDK_OUT,
+        timeScale: Number(values['time-scale']),
+        iam: mode,
+      });
+      pids[mode] = state.pid;
+      await cli(dirs[mode], ['bench', '--orders', values['warm-orders'], '--concurrency', '10']);
+    }
     const orders = Number(values['iam-orders']);
     const totals = {
       off: { cloud: 0, jvm: 0, client: 0, orders: 0 },
       enforce: { cloud: 0, jvm: 0, client: 0, orders: 0 },
     };
     const round = async (mode: 'off' | 'enforce') => {
-      const { projectDir, pid } = mode === 'off' ? { projectDir: offDir, pid: off.pid } : enforced;
+      const projectDir = dirs[mode];
+      const pid = pids[mode];
       const before = cloudCpu(pid);
       const client = process.cpuUsage();
       await cli(projectDir, ['bench', '--orders', String(orders), '--concurrency', '10']);
@@ -186,67 +196,74 @@ async function iamCost(enforced: { projectDir: string; pid: number }): Promise<v
         `(${(b.total - a.total).toFixed(1)} ms; target < 5%), measured side by side in this run`,
     );
   } finally {
-    await stopLocalCloud({ projectDir: offDir, removeData: true });
-    await rm(offDir, { recursive: true, force: true });
+    for (const dir of Object.values(dirs)) {
+      await stopLocalCloud({ projectDir: dir, removeData: true });
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 }
 
-const projectDir = await mkdtemp(join(tmpdir(), 'saga-bench-'));
-try {
-  if (synthesisIsStale()) await synthesize();
-  const coldStart = Date.now();
-  const state = await startLocalCloudDetached({
-    projectDir,
-    cdkOut: CDK_OUT,
-    timeScale: Number(values['time-scale']),
-  });
-  const coldMs = Date.now() - coldStart;
-  console.log(`cold start of the local cloud: ${(coldMs / 1000).toFixed(1)} s (target < 15 s)`);
-  const eatMyData = findEatMyData();
-  console.log(
-    `DynamoDB Local fsync: ${
-      process.env.SAGA_DYNAMODB_FSYNC === '1'
-        ? 'on (SAGA_DYNAMODB_FSYNC=1)'
-        : eatMyData
-          ? `skipped (${eatMyData})`
-          : 'on (libeatmydata not found)'
-    }`,
-  );
+/** Cold start, latency, sustained rate and CPU per order on one cloud (IAM enforced), and the write floor. */
+async function figures(): Promise<void> {
+  const projectDir = await mkdtemp(join(tmpdir(), 'saga-bench-'));
+  try {
+    if (synthesisIsStale()) await synthesize();
+    const coldStart = Date.now();
+    const state = await startLocalCloudDetached({
+      projectDir,
+      cdkOut: CDK_OUT,
+      timeScale: Number(values['time-scale']),
+    });
+    const coldMs = Date.now() - coldStart;
+    console.log(`cold start of the local cloud: ${(coldMs / 1000).toFixed(1)} s (target < 15 s)`);
+    const eatMyData = findEatMyData();
+    console.log(
+      `DynamoDB Local fsync: ${
+        process.env.SAGA_DYNAMODB_FSYNC === '1'
+          ? 'on (SAGA_DYNAMODB_FSYNC=1)'
+          : eatMyData
+            ? `skipped (${eatMyData})`
+            : 'on (libeatmydata not found)'
+      }`,
+    );
 
-  // Warm the Lambda sandboxes at the load's concurrency, then sequential happy-path orders for latency.
-  await cli(projectDir, ['bench', '--orders', values['warm-orders'], '--concurrency', '10']);
-  const latency = (
-    await cli(projectDir, ['bench', '--orders', values['latency-orders'], '--concurrency', '1'])
-  ).find((l) => l.type === 'bench') as { latencyMs: { p50: number; p99: number } };
-  console.log(
-    `happy path, order → terminal state, 1 client: p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms (target p50 < 300 ms)`,
-  );
-  const jvm = childrenOf(state.pid)[0];
-  const before = { cloud: cpuSeconds(state.pid), jvm: jvm && cpuSeconds(jvm), client: process.cpuUsage() };
-  const load = (await cli(projectDir, ['bench', '--orders', values.orders, '--concurrency', '10'])).find(
-    (l) => l.type === 'bench',
-  ) as { ordersPerSecond: number; latencyMs: { p50: number; p99: number }; violations: number };
-  const client = process.cpuUsage(before.client);
-  console.log(
-    `sustained, 10 clients, ${values.orders} orders: ${load.ordersPerSecond.toFixed(1)} orders/s ` +
-      `(p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms; invariant violations ${load.violations}) (target ≥ 20/s)`,
-  );
-  const perOrder = (start: number | undefined, end: number | undefined) =>
-    start === undefined || end === undefined
-      ? 'n/a'
-      : `${((1000 * (end - start)) / Number(values.orders)).toFixed(0)} ms`;
-  console.log(
-    `CPU per order (load and invariant check): local cloud ${perOrder(before.cloud, cpuSeconds(state.pid))}, ` +
-      `DynamoDB Local ${perOrder(before.jvm || undefined, jvm ? cpuSeconds(jvm) : undefined)}, ` +
-      `bench client ${perOrder(0, (client.user + client.system) / 1e6)}`,
-  );
-  const rate = await writeRate(state.dynamodbEndpoint, 5, 20);
-  console.log(`DynamoDB Local single-item PutItem (stream on), 20 clients: ${rate.toFixed(0)} writes/s`);
-  console.log(
-    `orders/s as a share of the write floor: ${load.ordersPerSecond.toFixed(1)} orders/s ≈ ${(load.ordersPerSecond * WRITES_PER_ORDER).toFixed(0)} write requests/s at ${WRITES_PER_ORDER} per order = ${((load.ordersPerSecond * WRITES_PER_ORDER * 100) / rate).toFixed(0)}% of ${rate.toFixed(0)}`,
-  );
-  if (Number(values['iam-rounds']) > 0) await iamCost({ projectDir, pid: state.pid });
-} finally {
-  await stopLocalCloud({ projectDir, removeData: true });
-  await rm(projectDir, { recursive: true, force: true });
+    // Warm the Lambda sandboxes at the load's concurrency, then sequential happy-path orders for latency.
+    await cli(projectDir, ['bench', '--orders', values['warm-orders'], '--concurrency', '10']);
+    const latency = (
+      await cli(projectDir, ['bench', '--orders', values['latency-orders'], '--concurrency', '1'])
+    ).find((l) => l.type === 'bench') as { latencyMs: { p50: number; p99: number } };
+    console.log(
+      `happy path, order → terminal state, 1 client: p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms (target p50 < 300 ms)`,
+    );
+    const jvm = childrenOf(state.pid)[0];
+    const before = { cloud: cpuSeconds(state.pid), jvm: jvm && cpuSeconds(jvm), client: process.cpuUsage() };
+    const load = (await cli(projectDir, ['bench', '--orders', values.orders, '--concurrency', '10'])).find(
+      (l) => l.type === 'bench',
+    ) as { ordersPerSecond: number; latencyMs: { p50: number; p99: number }; violations: number };
+    const client = process.cpuUsage(before.client);
+    console.log(
+      `sustained, 10 clients, ${values.orders} orders: ${load.ordersPerSecond.toFixed(1)} orders/s ` +
+        `(p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms; invariant violations ${load.violations}) (target ≥ 20/s)`,
+    );
+    const perOrder = (start: number | undefined, end: number | undefined) =>
+      start === undefined || end === undefined
+        ? 'n/a'
+        : `${((1000 * (end - start)) / Number(values.orders)).toFixed(0)} ms`;
+    console.log(
+      `CPU per order (load and invariant check): local cloud ${perOrder(before.cloud, cpuSeconds(state.pid))}, ` +
+        `DynamoDB Local ${perOrder(before.jvm || undefined, jvm ? cpuSeconds(jvm) : undefined)}, ` +
+        `bench client ${perOrder(0, (client.user + client.system) / 1e6)}`,
+    );
+    const rate = await writeRate(state.dynamodbEndpoint, 5, 20);
+    console.log(`DynamoDB Local single-item PutItem (stream on), 20 clients: ${rate.toFixed(0)} writes/s`);
+    console.log(
+      `orders/s as a share of the write floor: ${load.ordersPerSecond.toFixed(1)} orders/s ≈ ${(load.ordersPerSecond * WRITES_PER_ORDER).toFixed(0)} write requests/s at ${WRITES_PER_ORDER} per order = ${((load.ordersPerSecond * WRITES_PER_ORDER * 100) / rate).toFixed(0)}% of ${rate.toFixed(0)}`,
+    );
+  } finally {
+    await stopLocalCloud({ projectDir, removeData: true });
+    await rm(projectDir, { recursive: true, force: true });
+  }
 }
+
+if (!values['only-iam']) await figures();
+if (Number(values['iam-rounds']) > 0) await iamCost();
