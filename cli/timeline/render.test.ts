@@ -252,6 +252,8 @@ describe('what the lines say', () => {
 describe('toJsonLines', () => {
   const STEP_KEYS = ['type', 'state', 'phase', 'status', 'attempts', 'durationMs'];
   const OPTIONAL_STEP_KEYS = [
+    'startedAt',
+    'endedAt',
     'error',
     'cause',
     'backoffMs',
@@ -286,6 +288,9 @@ describe('toJsonLines', () => {
         expect(['succeeded', 'failed', 'caught', 'running']).toContain(parsed.status);
         expect(Number.isInteger(parsed.attempts) && Number.isInteger(parsed.durationMs)).toBe(true);
         if ('error' in parsed) expect(typeof parsed.error).toBe('string');
+        for (const key of ['startedAt', 'endedAt'] as const) {
+          if (key in parsed) expect(new Date(String(parsed[key])).toISOString()).toBe(parsed[key]);
+        }
       }
       const summary = JSON.parse(JSON.stringify(lines.at(-1))) as Record<string, unknown>;
       for (const key of SUMMARY_KEYS) expect(summary).toHaveProperty(key);
@@ -295,8 +300,24 @@ describe('toJsonLines', () => {
     },
   );
 
+  /** The lines without their timestamps (checked on their own below). */
+  const untimed = (lines: readonly object[]) =>
+    lines.map((line) => {
+      const { startedAt: _s, endedAt: _e, ...rest } = line as Record<string, unknown>;
+      return rest;
+    });
+
+  test('steps carry when they started and ended; the difference is their duration', () => {
+    const lines = toJsonLines(saga('saga-inventory-fails.json'));
+    for (const line of lines) {
+      if (line.type !== 'step') continue;
+      expect(line.startedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      expect(Date.parse(line.endedAt ?? '') - Date.parse(line.startedAt ?? '')).toBe(line.durationMs);
+    }
+  });
+
   test('the inventory-failure saga, line by line', () => {
-    expect(toJsonLines(saga('saga-inventory-fails.json'))).toEqual([
+    expect(untimed(toJsonLines(saga('saga-inventory-fails.json')))).toEqual([
       {
         type: 'step',
         state: 'ChargePayment',
@@ -357,7 +378,7 @@ describe('toJsonLines', () => {
   });
 
   test('retries carry their backoff', () => {
-    expect(toJsonLines(saga('saga-payment-transient.json'))[0]).toEqual({
+    expect(untimed(toJsonLines(saga('saga-payment-transient.json')))[0]).toEqual({
       type: 'step',
       state: 'ChargePayment',
       phase: 'forward',

@@ -527,6 +527,10 @@ export interface StepJsonLine {
   readonly status: EntryStatus;
   readonly attempts: number;
   readonly durationMs: number;
+  /** When the state was entered (ISO 8601), if the history has timestamps. */
+  readonly startedAt?: string;
+  /** When it was left (or failed); absent while it runs. */
+  readonly endedAt?: string;
   readonly error?: string;
   /** The cause as a message (Lambda's `errorMessage`), not the raw JSON. */
   readonly cause?: string;
@@ -557,6 +561,10 @@ export interface SummaryJsonLine {
 
 export type TimelineJsonLine = StepJsonLine | SummaryJsonLine;
 
+function iso(ms: number | undefined): string | undefined {
+  return ms === undefined ? undefined : new Date(ms).toISOString();
+}
+
 /** The design §6 `watch --json` objects: one per visit, then the summary. Serialise each as one line. */
 export function toJsonLines(model: TimelineModel): TimelineJsonLine[] {
   const optional = <K extends string, V>(key: K, value: V | undefined) =>
@@ -569,6 +577,8 @@ export function toJsonLines(model: TimelineModel): TimelineJsonLine[] {
       status: entry.status,
       attempts: entry.attempts,
       durationMs: entry.durationMs,
+      ...optional('startedAt', iso(entry.startMs)),
+      ...optional('endedAt', iso(entry.endMs)),
       ...optional('error', entry.error),
       ...optional('cause', entry.cause),
       ...optional('backoffMs', entry.backoffMs.length > 0 ? entry.backoffMs : undefined),
