@@ -293,6 +293,7 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
     .addOption(new Option('--currency <code>', 'currency').choices(['EUR', 'USD', 'GBP']).default('EUR'))
     .option('--no-watch', 'do not follow the execution')
     .option('--logs', "interleave the order's log lines with the timeline", false)
+    .option('--detail', "with --json: each step also carries the state's input and output", false)
     .addHelpText(
       'after',
       examples([
@@ -313,6 +314,7 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
     .argument('[execution]', 'execution ARN or order id')
     .option('--no-follow', 'print the timeline so far and stop')
     .option('--logs', "interleave the order's log lines", false)
+    .option('--detail', "with --json: each step also carries the state's input and output", false)
     .option('--from-file <path>', 'render a saved `aws stepfunctions get-execution-history` JSON')
     .addHelpText('after', `\n${TIMELINE_LEGEND}`)
     .addHelpText(

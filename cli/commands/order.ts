@@ -31,6 +31,8 @@ export interface OrderOptions {
   readonly watch: boolean;
   /** Also show the order's log lines (with watch). @default false */
   readonly logs: boolean;
+  /** `--json`: each step also carries its input and output. @default false */
+  readonly detail?: boolean;
 }
 
 /** The `order` JSON contract (design §6). */
@@ -160,6 +162,7 @@ export default async function action(
     currency: (options.currency as string | undefined) ?? 'EUR',
     watch: options.watch !== false,
     logs: Boolean(options.logs),
+    detail: Boolean(options.detail),
   };
   // Usage errors first (exit 2 without a stack), then one look-up of the stack for placing and following.
   const specs = parseFailSpecs(orderOptions.fail);
@@ -184,6 +187,7 @@ export default async function action(
   const { followExecution } = await import('./watch.ts');
   const summary = await followExecution(ctx, placed.executionArn, {
     logs: orderOptions.logs,
+    detail: orderOptions.detail,
     waitForStart: true,
     target,
   });

@@ -40,6 +40,8 @@ export interface WatchOptions {
   readonly logs: boolean;
   /** Render a saved `aws stepfunctions get-execution-history` JSON instead of a live execution. */
   readonly fromFile?: string;
+  /** `--json`: each step also carries its input and output. @default false */
+  readonly detail?: boolean;
 }
 
 /** Options of {@link followExecution}. */
@@ -51,6 +53,8 @@ export interface FollowOptions {
   readonly waitForStart?: boolean;
   /** The stack, when the caller has resolved it already. @default resolved from the context */
   readonly target?: ResolvedTarget;
+  /** `--json`: each step also carries its input and output. @default false */
+  readonly detail?: boolean;
 }
 
 function isThrottle(error: unknown): boolean {
@@ -144,6 +148,7 @@ export async function followExecution(
     width: out.width,
     style: out.style,
     functionLabel: shortFunctionName,
+    detail: options.detail,
   });
   const timeScale = await localTimeScale(ctx, target);
   let model: TimelineModel | undefined;
@@ -235,7 +240,11 @@ export function nextStep(summary: TimelineSummary, orderId: string): string | un
 }
 
 /** Renders a saved `get-execution-history` output (no stack needed). */
-export async function renderHistoryFile(ctx: CommandContext, path: string): Promise<TimelineSummary> {
+export async function renderHistoryFile(
+  ctx: CommandContext,
+  path: string,
+  detail = false,
+): Promise<TimelineSummary> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -272,6 +281,7 @@ export async function renderHistoryFile(ctx: CommandContext, path: string): Prom
     width: out.width,
     style: out.style,
     cut: out.interactive,
+    detail,
   });
   write(out, printer.update(model, [], { last: true }));
   const next = nextStep(model.summary, orderIdOf(events) ?? '<orderId>');
@@ -330,7 +340,7 @@ export async function watch(
           `\`saga watch --from-file ${options.fromFile}\` renders the saved history.`,
       );
     }
-    return await renderHistoryFile(ctx, options.fromFile);
+    return await renderHistoryFile(ctx, options.fromFile, options.detail);
   }
   let arn: string;
   let target: ResolvedTarget | undefined;
@@ -347,7 +357,12 @@ export async function watch(
     target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
     arn = 'arn' in named ? named.arn : executionArnFor(target, named.name);
   }
-  return await followExecution(ctx, arn, { logs: options.logs, follow: options.follow, target });
+  return await followExecution(ctx, arn, {
+    logs: options.logs,
+    follow: options.follow,
+    target,
+    detail: options.detail,
+  });
 }
 
 export default async function action(
@@ -359,6 +374,7 @@ export default async function action(
     follow: options.follow !== false,
     logs: Boolean(options.logs),
     fromFile: options.fromFile as string | undefined,
+    detail: Boolean(options.detail),
   });
   return 0;
 }

@@ -96,6 +96,10 @@ export interface TimelineEntry {
   readonly aborted: boolean;
   /** Running and its last attempt failed: waiting for the next retry. */
   readonly retrying: boolean;
+  /** The state's input as the history recorded it (JSON text), if it did. */
+  readonly input?: string | undefined;
+  /** The state's output (JSON text), once it exited, if the history recorded it. */
+  readonly output?: string | undefined;
 }
 
 /** Execution-level facts. */
@@ -368,6 +372,8 @@ interface Scope {
 }
 
 interface Visit {
+  input?: string | undefined;
+  output?: string | undefined;
   readonly order: number;
   readonly key: string;
   readonly state: string;
@@ -417,6 +423,12 @@ function detailsOf(event: HistoryEventLike): Details {
     if (key.endsWith('EventDetails') && typeof value === 'object' && value !== null) return value as Details;
   }
   return {};
+}
+
+/** A history field that holds JSON: as the API sends it (text), or as a saved file may hold it (parsed). */
+function jsonText(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 function text(value: unknown): string | undefined {
@@ -652,6 +664,7 @@ export function buildTimeline(
 
     if (type.endsWith('StateEntered')) {
       const visit = openVisit(event, index, at);
+      visit.input = jsonText(details.input);
       ownerOf.set(event, visit);
       return;
     }
@@ -664,6 +677,7 @@ export function buildTimeline(
       ownerOf.set(event, visit);
       visit.open = false;
       visit.endMs = at;
+      visit.output = jsonText(details.output);
       const last = lastAttempt(visit);
       const failed =
         (last?.failure !== undefined && !last.succeeded) ||
@@ -884,6 +898,8 @@ export function buildTimeline(
       items: visit.stateType === 'Parallel' ? visit.branches || undefined : visit.items,
       aborted: visit.aborted,
       retrying,
+      input: visit.input,
+      output: visit.output,
     };
   };
 

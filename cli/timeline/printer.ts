@@ -44,6 +44,8 @@ export interface TimelinePrinterOptions {
   readonly cut?: boolean;
   /** The label of a log line's function. @default the function name */
   readonly functionLabel?: (functionName: string) => string;
+  /** `json`: each step also carries its input and output. @default false */
+  readonly detail?: boolean;
 }
 
 /** What to write after one poll. */
@@ -117,7 +119,7 @@ export function createTimelinePrinter(options: TimelinePrinterOptions): Timeline
         ...(nameWidth === undefined ? {} : { nameWidth }),
       };
       const rows = renderTimelineRows(model, renderOptions);
-      const json = options.mode === 'json' ? toJsonLines(model) : [];
+      const json = options.mode === 'json' ? toJsonLines(model, { detail: options.detail }) : [];
       type Item = { at: number; line: string; document: TimelineJsonLine | LogJsonLine };
       // Visits in timeline order, each once, as far as every visit before it has ended (all on the last update).
       const steps: Item[] = [];

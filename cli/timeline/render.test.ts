@@ -254,6 +254,8 @@ describe('toJsonLines', () => {
   const OPTIONAL_STEP_KEYS = [
     'startedAt',
     'endedAt',
+    'input',
+    'output',
     'error',
     'cause',
     'backoffMs',
@@ -313,6 +315,23 @@ describe('toJsonLines', () => {
       if (line.type !== 'step') continue;
       expect(line.startedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
       expect(Date.parse(line.endedAt ?? '') - Date.parse(line.startedAt ?? '')).toBe(line.durationMs);
+    }
+  });
+
+  test('with detail, each step carries its input and output, parsed; without, neither', () => {
+    const [charge, reserve] = toJsonLines(saga('saga-inventory-fails.json'), { detail: true });
+    expect(charge).toMatchObject({
+      state: 'ChargePayment',
+      input: { orderId: '01JDQ3Z8K4M2N6P8R0T2V4X6Z8', amount: 2500 },
+      output: { payment: { chargeId: 'ch_3Q9xYz' } },
+    });
+    expect(reserve).toMatchObject({
+      state: 'ReserveInventory',
+      input: { payment: { chargeId: 'ch_3Q9xYz' } },
+    });
+    for (const line of toJsonLines(saga('saga-inventory-fails.json'))) {
+      expect(line).not.toHaveProperty('input');
+      expect(line).not.toHaveProperty('output');
     }
   });
 

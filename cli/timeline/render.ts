@@ -544,6 +544,9 @@ export interface StepJsonLine {
   readonly parent?: string;
   readonly iteration?: number;
   readonly branch?: number;
+  /** With `--detail`: the state's input and output, parsed (the history's JSON text). */
+  readonly input?: unknown;
+  readonly output?: unknown;
 }
 
 /** The last `--json` line (design §6). */
@@ -561,12 +564,25 @@ export interface SummaryJsonLine {
 
 export type TimelineJsonLine = StepJsonLine | SummaryJsonLine;
 
+/** A history's JSON text, parsed (text that is not JSON stays text). */
+function parsed(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 function iso(ms: number | undefined): string | undefined {
   return ms === undefined ? undefined : new Date(ms).toISOString();
 }
 
 /** The design §6 `watch --json` objects: one per visit, then the summary. Serialise each as one line. */
-export function toJsonLines(model: TimelineModel): TimelineJsonLine[] {
+export function toJsonLines(
+  model: TimelineModel,
+  options: { readonly detail?: boolean } = {},
+): TimelineJsonLine[] {
   const optional = <K extends string, V>(key: K, value: V | undefined) =>
     (value === undefined ? {} : { [key]: value }) as Partial<Record<K, V>>;
   const steps = model.entries.map(
@@ -587,6 +603,9 @@ export function toJsonLines(model: TimelineModel): TimelineJsonLine[] {
       ...optional('parent', entry.parent?.state),
       ...optional('iteration', entry.iteration),
       ...optional('branch', entry.branch),
+      ...(options.detail
+        ? { ...optional('input', parsed(entry.input)), ...optional('output', parsed(entry.output)) }
+        : {}),
     }),
   );
   const { summary } = model;
