@@ -3,28 +3,15 @@
  * execution's path marked with the timeline's glyphs (⇒ for the transitions it walked). Pure.
  */
 import { GLYPHS } from '../timeline/glyphs.ts';
+import { PLAIN_STYLE, type TimelineStyle } from '../timeline/render.ts';
 import { truncate } from '../ui/format.ts';
 import { describeRetry } from './asl.ts';
 import { childrenOf, type GraphEdge, type GraphModel, type GraphNode, nodeOutcome } from './model.ts';
 
-/** Colours (cli/ui passes chalk's; tests pass identity). */
-export interface GraphTextStyle {
-  readonly ok: (s: string) => string;
-  readonly fail: (s: string) => string;
-  readonly warn: (s: string) => string;
-  readonly dim: (s: string) => string;
-  readonly bold: (s: string) => string;
-  readonly accent: (s: string) => string;
-}
+/** Colours: the timeline's (cli/ui passes chalk's; tests pass identity). */
+export type GraphTextStyle = TimelineStyle;
 
-const PLAIN: GraphTextStyle = {
-  ok: (s) => s,
-  fail: (s) => s,
-  warn: (s) => s,
-  dim: (s) => s,
-  bold: (s) => s,
-  accent: (s) => s,
-};
+const PLAIN: GraphTextStyle = PLAIN_STYLE;
 
 export interface RenderGraphTextOptions {
   readonly style?: GraphTextStyle;
