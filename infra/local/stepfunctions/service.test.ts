@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../types.ts';
 import { AwsError } from '../wire/aws-error.ts';
 import type { LocalHistoryEvent } from './history.ts';
 import { RESTART_CAUSE, StepFunctionsService, type StepFunctionsServiceOptions } from './service.ts';
-import { eventTypes, TestFunctions } from './testing.ts';
+import { eventTypes, statesEntered, TestFunctions } from './testing.ts';
 
 const dynamodb = testDynamoDbClient();
 const ROLE = `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/saga-test`;
@@ -378,42 +378,152 @@ describe('persistence under dataDir/stepfunctions', () => {
     await second.close();
   });
 
-  test('an execution RUNNING when the process died is FAILED (States.Runtime) after a restart', async () => {
-    const crashed = makeService({ dataDir });
-    const arn = await start(crashed, { id: 'crash', hold: true }, 'crash');
-    const file = join(dataDir, 'stepfunctions', 'Gate', 'crash.json');
+  test('an execution RUNNING when the process died carries on after a restart, its history continued', async () => {
+    // Prepare (exits before the crash) → Work (its Lambda call is in flight at the crash) → Done.
+    const machine = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stateMachine:Resume`;
+    const definition = JSON.stringify({
+      StartAt: 'Prepare',
+      States: {
+        Prepare: { Type: 'Pass', Result: 'prepared', ResultPath: '$.prep', Next: 'Work' },
+        Work: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::lambda:invoke',
+          Parameters: { FunctionName: 'work', 'Payload.$': '$' },
+          OutputPath: '$.Payload',
+          Next: 'Done',
+        },
+        Done: { Type: 'Pass', End: true },
+      },
+    });
+    const withMachine = (lambda: TestFunctions): StepFunctionsService => {
+      const service = makeService({ dataDir, lambda });
+      service.createStateMachine({
+        name: 'Resume',
+        arn: machine,
+        definition,
+        roleArn: ROLE,
+        type: 'STANDARD',
+      });
+      return service;
+    };
+    // The first process's call never returns: it "dies" with the process.
+    const lost = new TestFunctions({ work: () => new Promise(() => undefined) });
+    const crashed = withMachine(lost);
+    const { executionArn: arn } = (await crashed.handle('StartExecution', {
+      stateMachineArn: machine,
+      name: 'crash',
+      input: '{"id":"crash"}',
+    })) as { executionArn: string };
+    const file = join(dataDir, 'stepfunctions', 'Resume', 'crash.json');
     // Events are written as they arrive: wait until the file shows the task started.
     for (
       let i = 0;
-      i < 100 && !(existsSync(file) && readFileSync(file, 'utf8').includes('TaskStarted'));
+      i < 200 && !(existsSync(file) && readFileSync(file, 'utf8').includes('TaskStarted'));
       i++
     ) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     expect(JSON.parse(readFileSync(file, 'utf8')).status).toBe('RUNNING');
+    const before = crashed.getExecutionHistory(arn);
 
-    // The "crashed" instance is never closed before the new one reads the directory.
-    const restarted = makeService({ dataDir });
-    const described = await restarted.waitForExecution(arn);
-    expect(described).toMatchObject({ status: 'FAILED', error: 'States.Runtime', cause: RESTART_CAUSE });
+    // The "crashed" instance is never closed (close() would abort it) before the new one reads the directory.
+    const redone = new TestFunctions({ work: (payload) => payload });
+    const restarted = makeService({ dataDir, lambda: redone });
+    // Not resumed before its state machine exists (the cloud deploys it after the service starts).
+    expect(redone.calls).toEqual([]);
+    restarted.createStateMachine({
+      name: 'Resume',
+      arn: machine,
+      definition,
+      roleArn: ROLE,
+      type: 'STANDARD',
+    });
+    const described = await restarted.waitForExecution(arn, { timeoutMs: 10_000 });
+    expect(described).toMatchObject({ status: 'SUCCEEDED', redriveCount: 0 });
+    expect(JSON.parse(String(described.output))).toEqual({ id: 'crash', prep: 'prepared' });
+    // The task that was mid-invocation ran again, with the input Work was entered with.
+    expect(redone.calls.map((c) => c.payload)).toEqual([{ id: 'crash', prep: 'prepared' }]);
+
     const events = restarted.getExecutionHistory(arn);
+    expect(events.slice(0, before.length)).toEqual(before);
     expect(eventTypes(events)).toEqual([
       'ExecutionStarted',
+      'PassStateEntered',
+      'PassStateExited',
       'TaskStateEntered',
       'TaskScheduled',
       'TaskStarted',
+      // The restart: Work entered again (no ExecutionRedriven), then the run carries on.
+      'TaskStateEntered',
+      'TaskScheduled',
+      'TaskStarted',
+      'TaskSucceeded',
+      'TaskStateExited',
+      'PassStateEntered',
+      'PassStateExited',
+      'ExecutionSucceeded',
+    ]);
+    expect(statesEntered(events)).toEqual(['Prepare', 'Work', 'Work', 'Done']);
+    // Ids carry on, one after the other.
+    expect(events.map((e) => e.id)).toEqual(events.map((_, i) => i + 1));
+    expect(events[6]?.stateEnteredEventDetails?.input).toBe(events[3]?.stateEnteredEventDetails?.input);
+    await restarted.close();
+    expect(JSON.parse(readFileSync(file, 'utf8')).status).toBe('SUCCEEDED');
+  });
+
+  test('an execution RUNNING before it entered a state starts at StartAt after a restart', async () => {
+    const first = makeService({ dataDir });
+    const arn = await start(first, { id: 'early' }, 'early');
+    await first.waitForExecution(arn);
+    await first.close();
+    // Rewrite it as the process would have left it right after ExecutionStarted.
+    const file = join(dataDir, 'stepfunctions', 'Gate', 'early.json');
+    const record = JSON.parse(readFileSync(file, 'utf8'));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...record,
+        status: 'RUNNING',
+        stopDate: undefined,
+        output: undefined,
+        events: [record.events[0]],
+      }),
+    );
+    const restarted = makeService({ dataDir });
+    expect(await restarted.waitForExecution(arn, { timeoutMs: 10_000 })).toMatchObject({
+      status: 'SUCCEEDED',
+      output: '{"id":"early"}',
+    });
+    expect(statesEntered(restarted.getExecutionHistory(arn))).toEqual(['Work', 'Done']);
+    await restarted.close();
+  });
+
+  test('an execution that cannot be resumed is FAILED (States.Runtime) after a restart, and the reason logged', async () => {
+    const first = makeService({ dataDir });
+    const arn = await start(first, { id: 'broken' }, 'broken');
+    await first.waitForExecution(arn);
+    await first.close();
+    const file = join(dataDir, 'stepfunctions', 'Gate', 'broken.json');
+    const record = JSON.parse(readFileSync(file, 'utf8'));
+    // The Work state entered with an input that is not JSON: the resume throws.
+    const events = record.events.slice(0, 2);
+    events[1].stateEnteredEventDetails.input = '{not json';
+    writeFileSync(
+      file,
+      JSON.stringify({ ...record, status: 'RUNNING', stopDate: undefined, output: undefined, events }),
+    );
+    const logged: string[] = [];
+    const restarted = makeService({ dataDir, log: (line) => logged.push(line) });
+    const described = await restarted.waitForExecution(arn);
+    expect(described).toMatchObject({ status: 'FAILED', error: 'States.Runtime', cause: RESTART_CAUSE });
+    expect(eventTypes(restarted.getExecutionHistory(arn))).toEqual([
+      'ExecutionStarted',
+      'TaskStateEntered',
       'ExecutionFailed',
     ]);
-    expect(events.at(-1)?.executionFailedEventDetails).toEqual({
-      error: 'States.Runtime',
-      cause: RESTART_CAUSE,
-    });
+    expect(logged.join('\n')).toContain('could not resume');
     expect(JSON.parse(readFileSync(file, 'utf8')).status).toBe('FAILED');
     await restarted.close();
-
-    await open('crash');
-    await crashed.waitForExecution(arn);
-    await crashed.close();
   });
 
   test('close() waits for running executions, then stops the stragglers', async () => {

@@ -58,6 +58,8 @@ export interface StepFunctionsServiceOptions {
    * machine's role before they are sent; a denial is the task error AWS reports. @default no checks
    */
   readonly iam?: IamAuthority;
+  /** Where the service reports what it could not do quietly (an execution it could not resume). @default stderr */
+  readonly log?: (message: string) => void;
 }
 
 /** A state machine to create, as the template declares it (definition substitutions already done). */
@@ -94,7 +96,7 @@ export class StepFunctionsConfigError extends Error {
   }
 }
 
-/** Cause recorded on executions found RUNNING when the service starts (see the constructor). */
+/** Cause recorded on an execution found RUNNING at start that could not be resumed (see #resumeAfterRestart). */
 export const RESTART_CAUSE = 'local cloud restarted while the execution was running';
 /** Cause recorded on executions still running when {@link StepFunctionsService.close} gives up waiting. */
 export const STOP_CAUSE = 'local cloud stopped while the execution was running';
@@ -185,6 +187,9 @@ export class StepFunctionsService implements JsonService {
   readonly #machines = new Map<string, StateMachineEntry>();
   readonly #records = new Map<string, ExecutionRecord>();
   readonly #runs = new Map<string, ExecutionRun>();
+  /** Executions found RUNNING on disk at start, waiting for their state machine to be created to carry on. */
+  readonly #interrupted: ExecutionRecord[] = [];
+  readonly #log: (message: string) => void;
   #closing = false;
 
   constructor(options: StepFunctionsServiceOptions) {
@@ -200,29 +205,15 @@ export class StepFunctionsService implements JsonService {
     this.#accountId = options.accountId;
     this.#region = options.region;
     this.#iam = options.iam;
+    this.#log = options.log ?? ((message) => console.error(message));
     this.#store = new ExecutionStore(
       options.dataDir === undefined ? undefined : join(options.dataDir, 'stepfunctions'),
     );
     for (const record of this.#store.loadAll()) {
-      if (record.status === 'RUNNING') {
-        // The interpreter's state (where it was, its pending retries) died with the process, and resuming
-        // half a saga could repeat side effects in ways AWS never would. AWS itself never loses a running
-        // execution, so no choice is faithful; we close it visibly: FAILED, States.Runtime, with a cause that
-        // says why, and an ExecutionFailed event so that histories stay well-formed.
-        const now = new Date();
-        appendEvent(
-          record,
-          'ExecutionFailed',
-          { executionFailedEventDetails: { error: 'States.Runtime', cause: RESTART_CAUSE } },
-          now,
-        );
-        record.status = 'FAILED';
-        record.stopDate = now;
-        record.error = 'States.Runtime';
-        record.cause = RESTART_CAUSE;
-        this.#store.saveSync(record);
-      }
       this.#records.set(record.executionArn, record);
+      // The interpreter's state died with the process; AWS never loses a running execution, so the execution
+      // carries on from the state it was in once its state machine is deployed again (see #resumeAfterRestart).
+      if (record.status === 'RUNNING') this.#interrupted.push(record);
     }
   }
 
@@ -251,6 +242,50 @@ export class StepFunctionsService implements JsonService {
       creationDate: previous?.creationDate ?? new Date(),
       compiled,
     });
+    this.#resumeAfterRestart(spec.arn);
+  }
+
+  /**
+   * Executions that were RUNNING when the previous process died carry on, as on AWS: each restarts at the
+   * top-level state it was in (entered, not exited), with the input it was entered with, continuing its history
+   * (no ExecutionRedriven event, redriveCount unchanged). A Task that was mid-invocation is invoked again, as Step
+   * Functions does after a lost invocation. Nothing entered yet: StartAt with the execution input. Only if the
+   * resume itself throws is the execution closed visibly: FAILED, States.Runtime, {@link RESTART_CAUSE}.
+   */
+  #resumeAfterRestart(stateMachineArn: string): void {
+    const machine = this.#machines.get(stateMachineArn);
+    if (machine === undefined) return;
+    for (let i = this.#interrupted.length - 1; i >= 0; i--) {
+      const record = this.#interrupted[i];
+      if (record === undefined || record.stateMachineArn !== stateMachineArn) continue;
+      this.#interrupted.splice(i, 1);
+      if (record.status !== 'RUNNING') continue;
+      try {
+        const resume = resumePointOf(record, machine.compiled);
+        // Checked here, where a failure can still be reported as the restart's: the runner would fail the
+        // execution with a bare interpreter message.
+        JSON.parse(resume.input);
+        this.#run(record, machine, resume);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        this.#log(
+          `stepfunctions: could not resume ${record.executionArn} after the restart (${reason}); marking it FAILED`,
+        );
+        this.#runs.delete(record.executionArn);
+        const now = new Date();
+        appendEvent(
+          record,
+          'ExecutionFailed',
+          { executionFailedEventDetails: { error: 'States.Runtime', cause: RESTART_CAUSE } },
+          now,
+        );
+        record.status = 'FAILED';
+        record.stopDate = now;
+        record.error = 'States.Runtime';
+        record.cause = RESTART_CAUSE;
+        this.#store.saveSync(record);
+      }
+    }
   }
 
   /** Answers one `AWSStepFunctions.<operation>` request; throws AwsError as AWS would. */
