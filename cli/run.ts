@@ -358,6 +358,28 @@ function buildProgram(out: Output, dispatch: Dispatch): Command {
     .action(on(() => import('./commands/graph.ts')));
 
   program
+    .command('diff')
+    .description(
+      'two executions side by side, aligned per state: visits, status, attempts, durations, errors; the first ' +
+        'divergence highlighted (exit 0: a difference is information)',
+    )
+    .argument(
+      '[a]',
+      'execution ARN, order id (its latest execution) or execution name; a file with --from-file',
+    )
+    .argument('[b]', 'the other one')
+    .option('--from-file', 'a and b are saved `aws stepfunctions get-execution-history` JSON files', false)
+    .addHelpText(
+      'after',
+      examples([
+        'saga diff 01JD8Z6Q3M4N5P6R7S8T9V0W1X 01JD8Z7A1B2C3D4E5F6G7H8J9K',
+        'saga diff 01JD8Z6Q3M4N5P6R7S8T9V0W1X 01JD8Z6Q3M4N5P6R7S8T9V0W1X-replay-1',
+        'saga diff --from-file happy.json shipping-fails.json --json',
+      ]),
+    )
+    .action(on(() => import('./commands/diff.ts')));
+
+  program
     .command('replay')
     .description(
       're-run an existing order (its saga, its forward steps, or its outbox delivery) and prove that no side effect ' +

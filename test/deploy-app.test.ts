@@ -4,7 +4,7 @@
  * resolved, the function runs with the new variable (its log lines carry it), and the copy's bundles find the AWS
  * SDK in the project's node_modules. Deploying it again after the edit restarts the cloud on the same edge port.
  */
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ let app: string;
 beforeAll(async () => {
   project = await mkdtemp(join(tmpdir(), 'saga-deploy-app-'));
   // Under the project, as a user's copy would be: the bundles resolve @aws-sdk/* from its node_modules.
+  mkdirSync(join(PACKAGE_ROOT, '.saga'), { recursive: true });
   app = mkdtempSync(join(PACKAGE_ROOT, '.saga', 'app-'));
   cpSync(CDK_OUT, app, { recursive: true });
 });

@@ -565,6 +565,8 @@ describe('inspectCloudAssembly: what is wrong with an assembly, said before anyt
       );
     }
     // Inside this package, node_modules holds the SDK.
+    // .saga/ does not exist yet in a fresh clone.
+    mkdirSync(join(pkg, '..', '..', '.saga'), { recursive: true });
     const inside = mkdtempSync(join(pkg, '..', '..', '.saga', 'lifecycle-test-'));
     try {
       writeAssembly(inside, { bundle });
