@@ -66,8 +66,8 @@ export async function synthesize(): Promise<void> {
  */
 export function checkAssembly(received: string, cwd: string, stackName = STACK_NAME): string {
   const dir = resolve(cwd, received);
-  const wrong = (what: string, todo: string) =>
-    new UserError(`--app ${JSON.stringify(received)}: ${what}. ${todo}`);
+  const wrong = (what: string, advice: string) =>
+    new UserError(`--app ${JSON.stringify(received)}: ${what}. ${advice}`);
   const pass =
     'Pass the folder of a synthesized cloud assembly (what `cdk synth` or `npm run synth` writes: cdk.out, or a copy of it)';
   if (!existsSync(dir)) throw wrong(`there is no folder ${dir}`, `${pass}.`);

@@ -2,7 +2,7 @@
  * The zod the services validate with: zod 4's tree-shakable `zod/mini` API (a Lambda bundle keeps only the schemas
  * and checks it uses; the chainable classic API drags all of zod in), with the English messages classic zod
  * installs by default, so that an issue reads `Invalid input: expected string, received number`, not `Invalid input`.
- * Import it as a namespace: `import * as z from './zod.ts'`.
+ * Import it as a namespace: `import * as z from '../shared/zod.ts'`.
  *
  * The messages come from {@link englishIssueMessage}, zod's English locale (`zod/locales` `en`) cut down to the
  * issues these schemas can raise (types, sizes, string prefixes and patterns, enums, unknown keys): the full
