@@ -122,6 +122,19 @@ export interface BuildGraphOptions {
 type MutableNode = { -readonly [K in keyof GraphNode]: GraphNode[K] };
 type MutableEdge = { -readonly [K in keyof GraphEdge]: GraphEdge[K] };
 
+/** What a node says about an execution before the history is read: nothing visited yet. */
+const NOT_VISITED_YET = {
+  visited: false,
+  visits: 0,
+  attempts: 0,
+  retries: 0,
+  failed: false,
+  ended: false,
+  caught: false,
+  compensation: false,
+  error: undefined,
+} as const satisfies Partial<MutableNode>;
+
 /** Collects every state of every scope, naming each (scope, name) with a unique id. */
 function collectNodes(definition: AslStates): { nodes: MutableNode[]; edges: MutableEdge[] } {
   type Scoped = {
@@ -200,15 +213,7 @@ function collectNodes(definition: AslStates): { nodes: MutableNode[]; edges: Mut
       detail: stateDetail(state),
       retry: (state.Retry ?? []).map(summarizeRetrier),
       inDefinition: true,
-      visited: false,
-      visits: 0,
-      attempts: 0,
-      retries: 0,
-      failed: false,
-      ended: false,
-      caught: false,
-      compensation: false,
-      error: undefined,
+      ...NOT_VISITED_YET,
     });
   }
   for (const s of scoped) {
@@ -304,15 +309,7 @@ export function buildGraph(
         detail: shortResource(entry.resource),
         retry: [],
         inDefinition: false,
-        visited: false,
-        visits: 0,
-        attempts: 0,
-        retries: 0,
-        failed: false,
-        ended: false,
-        caught: false,
-        compensation: false,
-        error: undefined,
+        ...NOT_VISITED_YET,
       };
       if (definition)
         warnings.push(
