@@ -35,7 +35,7 @@ const FLAGS = ['BatchGetItem', 'UpdateItem'];
  */
 const EXPECTED_GRANTS: Record<string, Record<string, string[]>> = {
   OrderFunction: { Orders: ['GetItem', 'PutItem'], Idempotency: POWERTOOLS },
-  OutboxPublisherFunction: { FailureFlags: FLAGS },
+  OutboxPublisherFunction: { Orders: ['UpdateItem'], FailureFlags: FLAGS },
   OutboxSweeperFunction: { Orders: ['Scan'] },
   ChargePaymentFunction: {
     Payments: ['PutItem', 'Query'],

@@ -103,7 +103,7 @@ export type DynamoDbAction =
 const POWERTOOLS_IDEMPOTENCY: readonly DynamoDbAction[] = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'];
 /** services/shared/failure-flags.ts: one BatchGetItem (order + GLOBAL flag), UpdateItem to take one of `remaining`. */
 const FAILURE_FLAG_READER: readonly DynamoDbAction[] = ['BatchGetItem', 'UpdateItem'];
-/** services/shared/saga-action.ts `recordInjection`: UpdateItem `ADD injected :spec` on the ORDER row. */
+/** services/shared/injection-record.ts `recordInjection`: UpdateItem `ADD injected :spec` on the ORDER row. */
 const INJECTION_RECORD: DynamoDbAction = 'UpdateItem';
 
 /**
@@ -117,8 +117,9 @@ export const TABLE_GRANTS: Readonly<
 > = {
   // TransactWriteItems Put ORDER + Put OUTBOX; GetItem for GET /orders/{id} and for a repeated POST.
   OrderFunction: { Orders: ['GetItem', 'PutItem'], Idempotency: POWERTOOLS_IDEMPOTENCY },
-  // Reads the Orders stream through its event source mapping (stream actions, granted by the mapping).
-  OutboxPublisherFunction: { FailureFlags: FAILURE_FLAG_READER },
+  // Reads the Orders stream through its event source mapping (stream actions, granted by the mapping); records a
+  // failure injected on it on the ORDER row (INJECTION_RECORD).
+  OutboxPublisherFunction: { Orders: [INJECTION_RECORD], FailureFlags: FAILURE_FLAG_READER },
   // Scan for stale PENDING orders.
   OutboxSweeperFunction: { Orders: ['Scan'] },
   // Query the CHARGE/REFUND ledger; TransactWriteItems Put CHARGE + ConditionCheck ORDER is PENDING. Every saga
@@ -516,6 +517,7 @@ export class SagaStack extends Stack {
         EVENT_BUS_NAME: this.eventBus.eventBusName,
         STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
         FAILURE_FLAGS_TABLE: this.failureFlagsTable.tableName,
+        ORDERS_TABLE: this.ordersTable.tableName,
       },
     });
     const publisherDlq = this.deadLetterQueue('OutboxPublisherDlq', removalPolicy);

@@ -439,12 +439,43 @@ describe('order-saga.asl.json: structure', () => {
       'MarkCompensationFailed',
     );
     expect(state('MarkOrderCancelled').Next).toBe('OrderCancelled');
-    expect(state('MarkCompensationFailed').Next).toBe('CompensationFailed');
+    expect(state('MarkCompensationFailed').Next).toBe('RetryCompensations');
     expect(orderWriteOf('MarkCompensationFailed').update.ExpressionAttributeValues).toMatchObject({
       ':compensationError': { 'S.$': 'States.JsonToString($.compensationErrors)' },
     });
-    for (const fail of ['OrderCancelled', 'CompensationFailed', 'PaymentFailed'])
-      expect(state(fail).Type, fail).toBe('Fail');
+    for (const fail of ['OrderCancelled', 'PaymentFailed']) expect(state(fail).Type, fail).toBe('Fail');
+    // No Fail state after COMPENSATION_FAILED: a redrive would only fail there again.
+    expect(Object.keys(ASL.States)).not.toContain('CompensationFailed');
+  });
+
+  it('after COMPENSATION_FAILED runs each failed compensation once more, uncaught: the point a redrive restarts from', async () => {
+    const release = { Error: 'ReleaseFailed', Cause: 'stock service down' };
+    const refund = { Error: 'RefundFailed', Cause: 'provider refused' };
+    const input = (errors: Record<string, unknown>) => ({ orderId: 'o-1', compensationErrors: errors });
+    expect(await choiceTarget('RetryCompensations', input({ release, refund }))).toBe(
+      'RetryReleaseInventory',
+    );
+    expect(await choiceTarget('RetryCompensations', input({ release }))).toBe('RetryReleaseInventory');
+    expect(await choiceTarget('RetryCompensations', input({ refund }))).toBe('RetryRefundPayment');
+    expect(state('RetryReleaseInventory').Next).toBe('RetryRefundIfFailed');
+    expect(await choiceTarget('RetryRefundIfFailed', input({ release, refund }))).toBe('RetryRefundPayment');
+    expect(await choiceTarget('RetryRefundIfFailed', input({ release }))).toBe('MarkOrderCancelled');
+    expect(state('RetryRefundPayment').Next).toBe('MarkOrderCancelled');
+    for (const [again, first] of [
+      ['RetryReleaseInventory', 'ReleaseInventory'],
+      ['RetryRefundPayment', 'RefundPayment'],
+    ] as const) {
+      const s = state(again);
+      // Uncaught and not retried: its failure is the execution's, and RedriveExecution restarts this state.
+      expect(s.Catch, again).toBeUndefined();
+      expect(s.Retry, again).toBeUndefined();
+      // The same call as the first pass: same function, payload, idempotency key and result.
+      expect(s.Parameters, again).toEqual(state(first).Parameters);
+      expect(s.ResultPath, again).toBe(state(first).ResultPath);
+      expect(s.Comment, again).toMatch(
+        new RegExp(`^Compensation of ${first === 'RefundPayment' ? 'ChargePayment' : 'ReserveInventory'}`),
+      );
+    }
   });
 
   it('reaches a compensation only through a cancel decision or CheckOrder, and goes forward again only through CheckOrder', () => {
@@ -1202,16 +1233,20 @@ describe('order-saga.asl.json: behaviour (aws-local-stepfunctions + DynamoDB Loc
         ReleaseInventory: () => fail('ReleaseFailed', 'stock service down'),
       },
     });
-    const attempts = 1 + (state('ReleaseInventory').Retry?.at(-1)?.MaxAttempts ?? 0);
+    // The first pass with its retries, then once more after the order is marked (RetryReleaseInventory).
+    const attempts = 1 + (state('ReleaseInventory').Retry?.at(-1)?.MaxAttempts ?? 0) + 1;
     expect(r.payloads.ReleaseInventory).toHaveLength(attempts);
-    expect(r.error?.name).toBe('CompensationFailed');
-    expect(r.entered.slice(-5)).toEqual([
+    expect(r.error?.name).toBe('ReleaseFailed');
+    expect(r.entered.slice(-6)).toEqual([
       'ReleaseInventory',
       'RefundPayment',
       'CompensationsDone',
       'MarkCompensationFailed',
-      'CompensationFailed',
+      'RetryCompensations',
+      'RetryReleaseInventory',
     ]);
+    // The refund succeeded in the first pass: it is not run again.
+    expect(r.payloads.RefundPayment).toHaveLength(1);
     expect(r.order).toMatchObject({ status: 'COMPENSATION_FAILED', failureReason: 'ShippingUnavailable' });
     expect(JSON.parse(String(r.order?.compensationError))).toEqual({
       release: { Error: 'ReleaseFailed', Cause: 'stock service down' },
@@ -1238,7 +1273,8 @@ describe('order-saga.asl.json: behaviour (aws-local-stepfunctions + DynamoDB Loc
         RefundPayment: () => fail('RefundFailed', 'provider refused'),
       },
     });
-    expect(r.error?.name).toBe('CompensationFailed');
+    expect(r.error?.name).toBe('RefundFailed');
+    expect(r.entered.slice(-2)).toEqual(['RetryCompensations', 'RetryRefundPayment']);
     expect(r.order).toMatchObject({ status: 'COMPENSATION_FAILED', failureReason: 'OutOfStock' });
     expect(JSON.parse(String(r.order?.compensationError))).toEqual({
       refund: { Error: 'RefundFailed', Cause: 'provider refused' },

@@ -78,7 +78,9 @@ type SagaState =
   | 'MarkOrderCompleted'
   | 'MarkOrderFailed'
   | 'MarkOrderCancelled'
-  | 'MarkCompensationFailed';
+  | 'MarkCompensationFailed'
+  | 'RetryReleaseInventory'
+  | 'RetryRefundPayment';
 
 /** The saga steps a flag targets, and the Task state that runs each. */
 type SagaStep = 'payment' | 'inventory' | 'shipping' | 'refund' | 'release';
@@ -91,6 +93,20 @@ const STATE_OF_STEP: Readonly<Record<SagaStep, SagaState>> = {
 };
 const LAMBDA_STATES: readonly SagaState[] = Object.values(STATE_OF_STEP);
 const COMPENSATIONS: readonly SagaState[] = ['ReleaseInventory', 'RefundPayment'];
+/**
+ * After the order is marked COMPENSATION_FAILED each failed compensation runs once more, uncaught and not retried
+ * (the state a redrive restarts from): the same function as the first pass.
+ */
+const AGAIN: Readonly<Record<'refund' | 'release', SagaState>> = {
+  refund: 'RetryRefundPayment',
+  release: 'RetryReleaseInventory',
+};
+/** The Task states that run a step's function: its own, and for a compensation its second pass. */
+const statesOfStep = (step: SagaStep): SagaState[] =>
+  step === 'refund' || step === 'release' ? [STATE_OF_STEP[step], AGAIN[step]] : [STATE_OF_STEP[step]];
+/** The first-pass state of a compensation's second pass (same function, same idempotency key); else itself. */
+const firstPassOf = (state: string): string =>
+  state === AGAIN.refund ? STATE_OF_STEP.refund : state === AGAIN.release ? STATE_OF_STEP.release : state;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Retries, from the ASL
@@ -127,13 +143,20 @@ type OutcomeName =
   | 'shippingCancelled'
   | 'shippingReleaseStuck'
   | 'shippingRefundStuck'
-  | 'shippingBothStuck';
+  | 'shippingBothStuck'
+  | 'shippingReleaseRecovered'
+  | 'shippingRefundRecovered'
+  | 'inventoryRefundRecovered';
 
 /** One terminal shape of the saga, derived by hand from design §3–§4a and the ASL. */
 interface Outcome {
   readonly execution: 'SUCCEEDED' | 'FAILED';
   /** The Fail state's error (DescribeExecution `error`). */
-  readonly executionError?: 'PaymentFailed' | 'OrderCancelled' | 'CompensationFailed';
+  /**
+   * `compensation`: the execution failed in the second pass of the compensation that failed (first in run order):
+   * its error is the one the flag injects.
+   */
+  readonly executionError?: 'PaymentFailed' | 'OrderCancelled' | 'compensation';
   readonly order: OrderStatus;
   /** The Task states entered, in order (retries stay inside a state; Choice states are not Tasks). */
   readonly states: readonly SagaState[];
@@ -232,9 +255,9 @@ const OUTCOMES = {
   },
   inventoryRefundStuck: {
     execution: 'FAILED',
-    executionError: 'CompensationFailed',
+    executionError: 'compensation',
     order: 'COMPENSATION_FAILED',
-    states: [...AFTER_INVENTORY, 'MarkCompensationFailed'],
+    states: [...AFTER_INVENTORY, 'MarkCompensationFailed', 'RetryRefundPayment'],
     compensations: ['ReleaseInventory', 'RefundPayment'],
     failedStep: 'ReserveInventory',
     failedCompensations: ['refund'],
@@ -257,9 +280,9 @@ const OUTCOMES = {
   /** The release fails for good; the refund still runs (design §4a rule 5). */
   shippingReleaseStuck: {
     execution: 'FAILED',
-    executionError: 'CompensationFailed',
+    executionError: 'compensation',
     order: 'COMPENSATION_FAILED',
-    states: [...AFTER_SHIPPING, 'MarkCompensationFailed'],
+    states: [...AFTER_SHIPPING, 'MarkCompensationFailed', 'RetryReleaseInventory'],
     compensations: ['ReleaseInventory', 'RefundPayment'],
     failedStep: 'ShipOrder',
     failedCompensations: ['release'],
@@ -270,9 +293,9 @@ const OUTCOMES = {
   },
   shippingRefundStuck: {
     execution: 'FAILED',
-    executionError: 'CompensationFailed',
+    executionError: 'compensation',
     order: 'COMPENSATION_FAILED',
-    states: [...AFTER_SHIPPING, 'MarkCompensationFailed'],
+    states: [...AFTER_SHIPPING, 'MarkCompensationFailed', 'RetryRefundPayment'],
     compensations: ['ReleaseInventory', 'RefundPayment'],
     failedStep: 'ShipOrder',
     failedCompensations: ['refund'],
@@ -283,9 +306,9 @@ const OUTCOMES = {
   },
   shippingBothStuck: {
     execution: 'FAILED',
-    executionError: 'CompensationFailed',
+    executionError: 'compensation',
     order: 'COMPENSATION_FAILED',
-    states: [...AFTER_SHIPPING, 'MarkCompensationFailed'],
+    states: [...AFTER_SHIPPING, 'MarkCompensationFailed', 'RetryReleaseInventory'],
     compensations: ['ReleaseInventory', 'RefundPayment'],
     failedStep: 'ShipOrder',
     failedCompensations: ['release', 'refund'],
@@ -293,6 +316,41 @@ const OUTCOMES = {
     netCents: AMOUNT,
     holdsStock: true,
     healsTo: 'shippingCancelled',
+  },
+  /** The release failed its whole first pass, then succeeded when run once more: CANCELLED all the same. */
+  shippingReleaseRecovered: {
+    execution: 'FAILED',
+    executionError: 'OrderCancelled',
+    order: 'CANCELLED',
+    states: [...AFTER_SHIPPING, 'MarkCompensationFailed', 'RetryReleaseInventory', 'MarkOrderCancelled'],
+    compensations: ['ReleaseInventory', 'RefundPayment'],
+    failedStep: 'ShipOrder',
+    ledger: { charges: 1, refunds: 1, reservations: 2, releases: 2, shipments: 0 },
+    netCents: 0,
+    holdsStock: false,
+  },
+  /** The refund failed its whole first pass, then succeeded when run once more. */
+  shippingRefundRecovered: {
+    execution: 'FAILED',
+    executionError: 'OrderCancelled',
+    order: 'CANCELLED',
+    states: [...AFTER_SHIPPING, 'MarkCompensationFailed', 'RetryRefundPayment', 'MarkOrderCancelled'],
+    compensations: ['ReleaseInventory', 'RefundPayment'],
+    failedStep: 'ShipOrder',
+    ledger: { charges: 1, refunds: 1, reservations: 2, releases: 2, shipments: 0 },
+    netCents: 0,
+    holdsStock: false,
+  },
+  inventoryRefundRecovered: {
+    execution: 'FAILED',
+    executionError: 'OrderCancelled',
+    order: 'CANCELLED',
+    states: [...AFTER_INVENTORY, 'MarkCompensationFailed', 'RetryRefundPayment', 'MarkOrderCancelled'],
+    compensations: ['ReleaseInventory', 'RefundPayment'],
+    failedStep: 'ReserveInventory',
+    ledger: { charges: 1, refunds: 1, reservations: 0, releases: 0, shipments: 0 },
+    netCents: 0,
+    holdsStock: false,
   },
 } as const satisfies Record<OutcomeName, Outcome>;
 
@@ -319,6 +377,10 @@ interface ModeCase {
   readonly spec: string;
   readonly failsForGood: boolean;
   readonly injected: number;
+  /** A compensation only: the failures injected in its second pass (after MarkCompensationFailed). */
+  readonly again?: number;
+  /** A compensation only: its first pass failed for good, its second pass succeeded (the order is CANCELLED). */
+  readonly recovered?: boolean;
 }
 
 /**
@@ -331,13 +393,30 @@ function modeCases(step: SagaStep): ModeCase[] {
   const retries = RETRIES[STATE_OF_STEP[step]];
   const attempts = 1 + retries;
   const compensation = step === 'refund' || step === 'release';
+  if (!compensation) {
+    return [
+      { spec: `${step}:error`, failsForGood: true, injected: 1 },
+      { spec: `${step}:transient:${retries}`, failsForGood: false, injected: retries },
+      { spec: `${step}:transient:${attempts}`, failsForGood: true, injected: attempts },
+      { spec: `${step}:throttle`, failsForGood: false, injected: 1 },
+      { spec: `${step}:throttle:${attempts}`, failsForGood: true, injected: attempts },
+      { spec: `${step}:timeout`, failsForGood: true, injected: attempts },
+      { spec: `${step}:crash-after-commit`, failsForGood: false, injected: 1 },
+      { spec: `${step}:die-after-commit`, failsForGood: false, injected: 1 },
+      { spec: `${step}:timeout-after-commit`, failsForGood: false, injected: 1 },
+      { spec: `${step}:latency:${LATENCY_MS}`, failsForGood: false, injected: 0 },
+    ];
+  }
+  // A compensation runs `attempts` times, then (the order marked COMPENSATION_FAILED) once more.
   return [
-    { spec: `${step}:error`, failsForGood: true, injected: compensation ? attempts : 1 },
+    { spec: `${step}:error`, failsForGood: true, injected: attempts, again: 1 },
     { spec: `${step}:transient:${retries}`, failsForGood: false, injected: retries },
-    { spec: `${step}:transient:${attempts}`, failsForGood: true, injected: attempts },
+    { spec: `${step}:transient:${attempts}`, failsForGood: false, injected: attempts, recovered: true },
+    { spec: `${step}:transient:${attempts + 1}`, failsForGood: true, injected: attempts, again: 1 },
     { spec: `${step}:throttle`, failsForGood: false, injected: 1 },
-    { spec: `${step}:throttle:${attempts}`, failsForGood: true, injected: attempts },
-    { spec: `${step}:timeout`, failsForGood: true, injected: attempts },
+    { spec: `${step}:throttle:${attempts}`, failsForGood: false, injected: attempts, recovered: true },
+    { spec: `${step}:throttle:${attempts + 1}`, failsForGood: true, injected: attempts, again: 1 },
+    { spec: `${step}:timeout`, failsForGood: true, injected: attempts, again: 1 },
     { spec: `${step}:crash-after-commit`, failsForGood: false, injected: 1 },
     { spec: `${step}:die-after-commit`, failsForGood: false, injected: 1 },
     { spec: `${step}:timeout-after-commit`, failsForGood: false, injected: 1 },
@@ -361,7 +440,7 @@ function forwardCells(
 function compensationCells(
   forward: 'inventory:error' | 'shipping:error',
   step: 'refund' | 'release',
-  outcomes: { stuck: OutcomeName; undone: OutcomeName },
+  outcomes: { stuck: OutcomeName; undone: OutcomeName; recovered: OutcomeName },
   only?: (m: ModeCase) => boolean,
 ): Cell[] {
   const forwardState = STATE_OF_STEP[parseFailSpec(forward).step as SagaStep];
@@ -371,8 +450,12 @@ function compensationCells(
       const mode = parseFailSpec(m.spec).mode;
       const cell: Cell = {
         flags: [forward, m.spec],
-        outcome: m.failsForGood ? outcomes.stuck : outcomes.undone,
-        injected: { [forwardState]: 1, [STATE_OF_STEP[step]]: m.injected },
+        outcome: m.failsForGood ? outcomes.stuck : m.recovered ? outcomes.recovered : outcomes.undone,
+        injected: {
+          [forwardState]: 1,
+          [STATE_OF_STEP[step]]: m.injected,
+          ...(m.again ? { [AGAIN[step]]: m.again } : {}),
+        },
       };
       if (!m.failsForGood) return cell;
       return { ...cell, heals: mode === 'error' || mode === 'timeout' ? 'flagsCleared' : 'first' };
@@ -391,16 +474,18 @@ const CELLS: readonly Cell[] = [
   ...compensationCells('shipping:error', 'release', {
     stuck: 'shippingReleaseStuck',
     undone: 'shippingCancelled',
+    recovered: 'shippingReleaseRecovered',
   }),
   ...compensationCells('shipping:error', 'refund', {
     stuck: 'shippingRefundStuck',
     undone: 'shippingCancelled',
+    recovered: 'shippingRefundRecovered',
   }),
   // After an inventory failure the refund is the only compensation with something to undo.
   ...compensationCells(
     'inventory:error',
     'refund',
-    { stuck: 'inventoryRefundStuck', undone: 'inventoryCancelled' },
+    { stuck: 'inventoryRefundStuck', undone: 'inventoryCancelled', recovered: 'inventoryRefundRecovered' },
     (m) => ['error', 'transient', 'throttle', 'die-after-commit'].includes(parseFailSpec(m.spec).mode),
   ),
 
@@ -427,6 +512,8 @@ const CELLS: readonly Cell[] = [
       ShipOrder: 1,
       ReleaseInventory: compensationAttempts('release'),
       RefundPayment: compensationAttempts('refund'),
+      // The execution fails in the release's second pass: the refund's is not reached.
+      RetryReleaseInventory: 1,
     },
     heals: 'flagsCleared',
   },
@@ -865,7 +952,18 @@ describe('fault matrix', () => {
 
     // Terminal status of the execution and of the order.
     expect(result.execution.status, why).toBe(expected.execution);
-    expect(result.execution.error, why).toBe(expected.executionError);
+    const specs = cell.flags.map(parseFailSpec);
+    if (expected.executionError === 'compensation') {
+      // The second pass of the first compensation that failed (the release runs before the refund).
+      const failed = (['release', 'refund'] as const).find((step) =>
+        expected.failedCompensations?.includes(step),
+      );
+      const spec = specs.find((s) => s.step === failed);
+      if (!spec) throw new Error(`${why}: no flag for the failed compensation ${failed}`);
+      expect([injectedErrorName(spec), 'Sandbox.Timedout'], why).toContain(result.execution.error);
+    } else {
+      expect(result.execution.error, why).toBe(expected.executionError);
+    }
     expect(order?.status?.S, why).toBe(expected.order);
     expect(order?.status?.S, why).toBe(expectedOrderStatus(cell.flags.map(parseFailSpec)));
     expect(Number(order?.amount?.N), why).toBe(AMOUNT);
@@ -884,10 +982,9 @@ describe('fault matrix', () => {
     // The failures the flags injected. A Lambda timeout no flag asked for (a loaded machine, scaled timeout) can
     // take the place of an injected failure, never add one; an in-progress answer follows an unknown outcome.
     const failures = failuresByState(result.events);
-    const specs = cell.flags.map(parseFailSpec);
-    for (const state of LAMBDA_STATES) {
+    for (const state of [...LAMBDA_STATES, ...Object.values(AGAIN)]) {
       const errors = failures.get(state) ?? [];
-      const spec = specs.find((s) => STATE_OF_STEP[s.step as SagaStep] === state);
+      const spec = specs.find((s) => statesOfStep(s.step as SagaStep).includes(state));
       const errorName = spec ? injectedErrorName(spec) : undefined;
       const want = cell.injected[state] ?? 0;
       const injected = errors.filter((e) => e === errorName).length;
@@ -906,7 +1003,8 @@ describe('fault matrix', () => {
       expect(injected + unasked, `${why}: failures in ${state}: ${errors.join(', ')}`).toBeGreaterThanOrEqual(
         want,
       );
-      if (!spec) continue;
+      // The checks below are of the flag's first pass (a second pass runs only when that one failed for good).
+      if (!spec || state !== STATE_OF_STEP[spec.step as SagaStep]) continue;
       if (spec.mode === 'die-after-commit') {
         // The in-progress record of the dead invocation answers the retries until it expires.
         expect(inProgress, `${why}: ${IN_PROGRESS} in ${state}: ${errors.join(', ')}`).toBeGreaterThan(0);
@@ -918,10 +1016,13 @@ describe('fault matrix', () => {
         ).toContainEqual(expect.objectContaining({ mode: 'latency', latencyMs: spec.latencyMs }));
       }
       if (COUNTED.includes(spec.mode) || afterCommit) {
-        // Each failure the flag hands out is taken from `remaining` and shows in the history.
+        // Each failure the flag hands out is taken from `remaining` and shows in the history (both passes).
+        const handedOut = statesOfStep(spec.step as SagaStep)
+          .map((s) => (failures.get(s) ?? []).filter((e) => e === errorName).length)
+          .reduce((a, b) => a + b, 0);
         const flag = result.flagRows.find((r) => r.sk?.S === spec.step);
         expect(Number(flag?.remaining?.N), `${why}: ${spec.step} flag remaining`).toBe(
-          (spec.times ?? 1) - injected,
+          (spec.times ?? 1) - handedOut,
         );
       }
     }
@@ -1053,8 +1154,9 @@ describe('re-runs of every settled cell change nothing', () => {
     expect(done.map((r) => r.phase)).toEqual(RERUN_PHASES);
     const outcome: Outcome = OUTCOMES[cell.outcome];
     // Executions of this order that ran a Lambda task successfully so far (each leaves an Idempotency record).
-    const succeededSoFar = new Set(statesSucceeded(result.events));
-    const killedSoFar = new Set(statesKilled(result.events));
+    // A second pass shares its idempotency record with the first: count it as the first.
+    const succeededSoFar = new Set([...statesSucceeded(result.events)].map(firstPassOf));
+    const killedSoFar = new Set([...statesKilled(result.events)].map(firstPassOf));
 
     for (const one of done) {
       const why = `${name}, re-run ${one.phase} (order ${result.orderId}; ${one.execution.error ?? ''} ${one.execution.cause ?? ''})`;
@@ -1073,8 +1175,8 @@ describe('re-runs of every settled cell change nothing', () => {
         expect(deleted, `${why}: Idempotency records deleted`).toBeGreaterThanOrEqual(completed);
         expect(deleted, `${why}: Idempotency records deleted`).toBeLessThanOrEqual(maybe);
       }
-      for (const s of statesSucceeded(one.events)) succeededSoFar.add(s);
-      for (const s of statesKilled(one.events)) killedSoFar.add(s);
+      for (const s of statesSucceeded(one.events)) succeededSoFar.add(firstPassOf(s));
+      for (const s of statesKilled(one.events)) killedSoFar.add(firstPassOf(s));
 
       // Nothing forward ever runs again: no new charge, reservation or shipment.
       for (const [table, sk] of [
@@ -1100,12 +1202,13 @@ describe('re-runs of every settled cell change nothing', () => {
       expect(entered.slice(0, 3), why).toEqual(['CheckOrder', 'ReleaseInventory', 'RefundPayment']);
       if (expectation === 'stillStuck') {
         // The compensation still fails (its flag fails every attempt): the order stays as it was.
-        expect(one.execution.error, why).toBe('CompensationFailed');
+        expect(one.execution.error, why).toBe(result.execution.error);
         expect(entered, why).toEqual([
           'CheckOrder',
           'ReleaseInventory',
           'RefundPayment',
           'MarkCompensationFailed',
+          ...outcome.states.slice(-1),
         ]);
         expect(one.after.order?.status?.S, why).toBe('COMPENSATION_FAILED');
         expect(

@@ -116,3 +116,61 @@ describe('saga redrive', () => {
     expect(byArn.stderr).toContain('nothing to redo');
   });
 });
+
+describe('saga redrive of a COMPENSATION_FAILED order', () => {
+  test('a refund that failed for good, then the flag cleared: the redrive finishes it, the order ends CANCELLED', async () => {
+    const orderId = ulid();
+    const arn = executionArnFor(target, orderId);
+    for (const spec of ['shipping:error', 'refund:error'])
+      await writeFailureFlag(ddb, target.outputs.FailureFlagsTableName, { orderId }, parseFailSpec(spec));
+    const placed = await callApi(target, 'POST', '/orders', {
+      body: { orderId, customerId: 'c-redrive', items: [{ sku: 'espresso-beans', qty: 1 }], currency: 'EUR' },
+    });
+    expect(placed.status, placed.text).toBe(202);
+    await waitForExecutionToExist(sfn, arn, { timeoutMs: 60_000 });
+    const failed = await until(
+      'the saga to fail',
+      async () => {
+        const d = await sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
+        return d.status === 'RUNNING' ? undefined : d;
+      },
+      120_000,
+    );
+    // It ends in the refund's second pass (a Task, not a Fail state): the state a redrive restarts from.
+    expect(failed).toMatchObject({ status: 'FAILED', error: 'RefundFailed', redriveStatus: 'REDRIVABLE' });
+    const order = async () =>
+      (await orderRows(ddb, target.outputs.OrdersTableName, orderId)).find((r) => r.sk?.S === 'ORDER');
+    expect((await order())?.status?.S).toBe('COMPENSATION_FAILED');
+
+    // The timeline says what to do next.
+    const watched = await runCli(['watch', orderId, '--no-follow'], { cwd });
+    expect(watched.stdout).toContain(`saga flags clear --order ${orderId}`);
+    expect(watched.stdout).toContain(`saga redrive ${orderId}`);
+
+    const cleared = await runCli(['flags', 'clear', '--order', orderId], { cwd });
+    expect(cleared.code, cleared.stderr).toBe(0);
+    const redriven = await runCli(['redrive', orderId], { cwd });
+    expect(redriven.code, redriven.stdout + redriven.stderr).toBe(0);
+    expect(redriven.stdout).toContain('redriven ×1');
+
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
+    // The saga's own end for a cancelled order is its OrderCancelled Fail state.
+    expect(described).toMatchObject({ status: 'FAILED', error: 'OrderCancelled', redriveCount: 1 });
+    const history = await readHistory(sfn, arn);
+    const types = history.map((e) => e.type);
+    const redrive = types.indexOf('ExecutionRedriven');
+    expect(types[redrive - 1]).toBe('ExecutionFailed');
+    expect(history[redrive]?.executionRedrivenEventDetails).toEqual({ redriveCount: 1 });
+    const after = history.slice(redrive + 1).flatMap((e) => e.stateEnteredEventDetails?.name ?? []);
+    expect(after).toEqual(['RetryRefundPayment', 'MarkOrderCancelled', 'OrderCancelled']);
+
+    const row = await order();
+    expect(row?.status?.S).toBe('CANCELLED');
+    expect(row?.compensationError).toBeUndefined();
+    const payments = await orderRows(ddb, target.outputs.PaymentsTableName, orderId);
+    expect(payments.map((r) => r.sk?.S).sort()).toEqual(['CHARGE', 'REFUND']);
+    // The flag left on the order is the shipping failure: §4b holds for a CANCELLED order.
+    const invariants = await checkInvariants(target, [{ orderId, specs: [parseFailSpec('shipping:error')] }]);
+    expect(invariants.filter((i) => !i.ok)).toEqual([]);
+  });
+});

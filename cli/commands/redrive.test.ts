@@ -67,4 +67,10 @@ describe('the footer suggests a redrive', () => {
       nextStep(summary({ failState: 'CompensationFailed', orderStatus: 'COMPENSATION_FAILED' }), ID),
     ).toMatch(/saga replay/);
   });
+
+  test('for a COMPENSATION_FAILED order whose execution failed in the compensation: clear the cause, redrive', () => {
+    const advice = nextStep(summary({ orderStatus: 'COMPENSATION_FAILED' }), ID);
+    expect(advice).toMatch(`saga flags clear --order ${ID}`);
+    expect(advice).toMatch(`\`saga redrive ${ID}\` finishes it from the step that failed`);
+  });
 });

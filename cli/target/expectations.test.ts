@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { parseFailSpec } from '../../services/shared/failure-flags.ts';
 import {
+  attemptsFor,
   expectedOrderStatus,
   expectedOutcome,
   type InjectedFlag,
@@ -35,6 +36,31 @@ const CONTRACT: SagaDefinition = {
 };
 
 const expected = (...specs: string[]) => expectedOrderStatus(specs.map(parseFailSpec), CONTRACT);
+
+describe('attemptsFor counts every state that invokes the same function', () => {
+  test("a compensation's Retry* state adds its attempt after the order is marked COMPENSATION_FAILED", () => {
+    // The saga's ASL: RefundPayment (1 + 6) then RetryRefundPayment (1, no retrier), the same function.
+    expect(attemptsFor('RefundPayment', 'TransientError')).toBe(
+      1 +
+        retriesFor('RefundPayment', 'TransientError') +
+        1 +
+        retriesFor('RetryRefundPayment', 'TransientError'),
+    );
+    expect(attemptsFor('ReleaseInventory', 'ThrottlingException')).toBe(8);
+    expect(attemptsFor('ChargePayment', 'TransientError')).toBe(
+      1 + retriesFor('ChargePayment', 'TransientError'),
+    );
+  });
+
+  test('the last attempt decides: refund:transient:7 now ends CANCELLED, :8 COMPENSATION_FAILED', () => {
+    const real = (...specs: string[]) => expectedOrderStatus(specs.map(parseFailSpec));
+    expect(real('shipping', 'refund:transient:7')).toBe('CANCELLED');
+    expect(real('shipping', 'refund:transient:8')).toBe('COMPENSATION_FAILED');
+    expect(real('shipping', 'release:throttle:7')).toBe('CANCELLED');
+    expect(real('shipping', 'release:throttle:8')).toBe('COMPENSATION_FAILED');
+    expect(real('shipping', 'refund:error')).toBe('COMPENSATION_FAILED');
+  });
+});
 
 describe('retriesFor reads the retriers as Step Functions picks them', () => {
   test('the first retrier that matches wins: a business error gets 0, the rest fall to States.ALL', () => {

@@ -49,9 +49,18 @@ interface AslRetrier {
   readonly MaxAttempts?: number;
 }
 
-/** The part of an ASL definition the expectations read: each state's retriers. */
+/** The part of an ASL definition the expectations read: each state's retriers and the function it invokes. */
 export interface SagaDefinition {
-  readonly States: Readonly<Record<string, { readonly Retry?: readonly AslRetrier[] }>>;
+  readonly States: Readonly<
+    Record<
+      string,
+      {
+        readonly Type?: string;
+        readonly Retry?: readonly AslRetrier[];
+        readonly Parameters?: { readonly FunctionName?: unknown };
+      }
+    >
+  >;
 }
 
 let cachedDefinition: SagaDefinition | undefined;
@@ -95,7 +104,20 @@ export function failsForGood(spec: FailSpec | undefined, definition = sagaDefini
   if (spec.mode === 'error' || spec.mode === 'timeout') return true;
   const error = COUNTED_MODE_ERRORS[spec.mode];
   if (error === undefined) return false;
-  return (spec.times ?? DEFAULT_TRANSIENT_TIMES) > retriesFor(STEP_STATES[spec.step], error, definition);
+  return (spec.times ?? DEFAULT_TRANSIENT_TIMES) >= attemptsFor(STEP_STATES[spec.step], error, definition);
+}
+
+/**
+ * How many times one order's saga invokes a step's function, at most, before giving up on `error`: the attempts
+ * (1 + retries) of the step's state plus those of every other Task state invoking the same function — for a
+ * compensation, its `Retry*` state, which runs it once more after the order is marked COMPENSATION_FAILED.
+ */
+export function attemptsFor(state: string, error: string, definition = sagaDefinition()): number {
+  const fn = definition.States[state]?.Parameters?.FunctionName;
+  const states = Object.entries(definition.States)
+    .filter(([name, s]) => name === state || (fn !== undefined && s.Parameters?.FunctionName === fn))
+    .map(([name]) => name);
+  return states.reduce((sum, name) => sum + 1 + retriesFor(name, error, definition), 0);
 }
 
 /**

@@ -12,8 +12,14 @@ import type {
 } from 'aws-lambda';
 import { dynamoDbClient } from '../shared/clients.ts';
 import { requireEnv } from '../shared/env.ts';
-import { injectAfterCommit, injectBefore, readFailureFlag } from '../shared/failure-flags.ts';
+import {
+  type FailureFlag,
+  injectAfterCommit,
+  injectBefore,
+  readFailureFlag,
+} from '../shared/failure-flags.ts';
 import { NAME_DEDUPE_MESSAGE } from '../shared/idempotency-hit.ts';
+import { recordInjection } from '../shared/injection-record.ts';
 import { beginInvocation, logger } from '../shared/logger.ts';
 import { eventBridgeClient, sfnClient } from './clients.ts';
 import {
@@ -24,7 +30,7 @@ import {
   publishOutboxEvent,
 } from './publisher.ts';
 
-const env = requireEnv('EVENT_BUS_NAME', 'STATE_MACHINE_ARN', 'FAILURE_FLAGS_TABLE');
+const env = requireEnv('EVENT_BUS_NAME', 'STATE_MACHINE_ARN', 'FAILURE_FLAGS_TABLE', 'ORDERS_TABLE');
 const deps: PublisherDeps = {
   eventBridge: eventBridgeClient,
   sfn: sfnClient,
@@ -54,7 +60,14 @@ export const handler = async (
         'publisher',
       );
       if (flag) logger.info('Failure flag active', { flag });
-      const injection = { client: dynamoDbClient, table: env.FAILURE_FLAGS_TABLE, lambdaContext: context };
+      const orderId = outboxEvent.orderId;
+      const injection = {
+        client: dynamoDbClient,
+        table: env.FAILURE_FLAGS_TABLE,
+        lambdaContext: context,
+        // What hit the order is kept on it (`saga ls`), as the saga's steps do.
+        onInject: (acting: FailureFlag) => recordInjection(dynamoDbClient, env.ORDERS_TABLE, orderId, acting),
+      };
       const outcome = await publishOutboxEvent(deps, outboxEvent, {
         before: () => injectBefore(flag, injection),
         afterCommit: () => injectAfterCommit(flag, injection),

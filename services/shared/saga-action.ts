@@ -7,7 +7,7 @@
  */
 import { makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { parse } from '@aws-lambda-powertools/parser';
-import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { InvalidInputError } from './errors.ts';
 import {
@@ -16,12 +16,12 @@ import {
   type InjectionContext,
   injectAfterCommit,
   injectBefore,
-  injectedSpec,
   readFailureFlag,
 } from './failure-flags.ts';
 import type { FailureHooks } from './hooks.ts';
 import { idempotencyOptions } from './idempotency.ts';
 import { LEDGER_HIT_MESSAGE } from './idempotency-hit.ts';
+import { recordInjection } from './injection-record.ts';
 import { beginInvocation, logger } from './logger.ts';
 import type * as z from './zod.ts';
 
@@ -54,35 +54,6 @@ export interface SagaActionEnvironment {
   readonly failureFlagsTable: string;
   /** Where an injected failure is recorded on the ORDER row (`injected`). @default process.env.ORDERS_TABLE */
   readonly ordersTable?: string;
-}
-
-/**
- * Records on the ORDER row that a failure flag acted on this order's step: `ADD injected :spec` (a string set,
- * see {@link injectedSpec}), so `saga ls` shows what happened even after the flags are cleared, GLOBAL hits
- * included. No condition: it only adds to the set. A failure to record is logged, never the step's failure.
- */
-export async function recordInjection(
-  client: DynamoDBClient,
-  ordersTable: string | undefined,
-  orderId: string,
-  flag: FailureFlag,
-): Promise<void> {
-  if (!ordersTable) return;
-  try {
-    await client.send(
-      new UpdateItemCommand({
-        TableName: ordersTable,
-        Key: { pk: { S: `ORDER#${orderId}` }, sk: { S: 'ORDER' } },
-        UpdateExpression: 'ADD injected :spec',
-        // Never creates a bare ORDER row (a step invoked directly for an order that does not exist).
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':spec': { SS: [injectedSpec(flag)] } },
-      }),
-    );
-  } catch (error) {
-    if ((error as Error).name === 'ConditionalCheckFailedException') return;
-    logger.warn('Could not record the injected failure on the order', { error, flag });
-  }
 }
 
 /** Validates a task payload or throws {@link InvalidInputError} listing every problem. */

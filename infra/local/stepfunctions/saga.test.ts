@@ -327,19 +327,21 @@ describe('the order saga', () => {
   });
 
   test('a refund that keeps failing leaves COMPENSATION_FAILED naming it (JSON); a re-run resumes and cancels', async () => {
-    const refundFailures = Array.from({ length: 7 }, () => 'TransientError');
+    // 1 + 6 retries in RefundPayment, then once more in RetryRefundPayment after the order is marked.
+    const refundFailures = Array.from({ length: 8 }, () => 'TransientError');
     const { status, error, events } = await placeAndRun('01COMPFAIL', {
       reserve: ['OutOfStock'],
       refund: refundFailures,
     });
     expect(status).toBe('FAILED');
-    expect(error).toBe('CompensationFailed');
-    expect(statesEntered(events).slice(-5)).toEqual([
+    expect(error).toBe('TransientError');
+    expect(statesEntered(events).slice(-6)).toEqual([
       'ReleaseInventory',
       'RefundPayment',
       'CompensationsDone',
       'MarkCompensationFailed',
-      'CompensationFailed',
+      'RetryCompensations',
+      'RetryRefundPayment',
     ]);
     const row = await orderRow('01COMPFAIL');
     expect(row.status).toBe('COMPENSATION_FAILED');
@@ -360,5 +362,31 @@ describe('the order saga', () => {
       'OrderCancelled',
     ]);
     expect((await orderRow('01COMPFAIL')).status).toBe('CANCELLED');
+  });
+  test('a COMPENSATION_FAILED execution redriven once the refund works again: RetryRefundPayment, CANCELLED', async () => {
+    const refundFailures = Array.from({ length: 8 }, () => 'TransientError');
+    const first = await placeAndRun('01COMPREDRIVE', { reserve: ['OutOfStock'], refund: refundFailures });
+    expect(first.status).toBe('FAILED');
+    expect((await orderRow('01COMPREDRIVE')).status).toBe('COMPENSATION_FAILED');
+    const refundsBefore = functions.calls.filter((c) => c.name === 'refund').length;
+
+    // The plan's eight failures are spent: the next refund succeeds.
+    const executionArn = `${machineArn.replace(':stateMachine:', ':execution:')}:01COMPREDRIVE`;
+    await service.handle('RedriveExecution', { executionArn });
+    const described = await service.waitForExecution(executionArn, { timeoutMs: 20_000 });
+    expect(described.status).toBe('FAILED');
+    expect(described.error).toBe('OrderCancelled');
+    const events = [...service.getExecutionHistory(executionArn)];
+    const redriven = events.findIndex((e) => e.type === 'ExecutionRedriven');
+    expect(redriven).toBeGreaterThan(0);
+    expect(statesEntered(events.slice(redriven))).toEqual([
+      'RetryRefundPayment',
+      'MarkOrderCancelled',
+      'OrderCancelled',
+    ]);
+    expect(functions.calls.filter((c) => c.name === 'refund').length).toBe(refundsBefore + 1);
+    const row = await orderRow('01COMPREDRIVE');
+    expect(row.status).toBe('CANCELLED');
+    expect(row.compensationError).toBeUndefined();
   });
 });
