@@ -1,4 +1,4 @@
-import { DescribeTableCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   type _Record,
   DescribeStreamCommand,
@@ -374,8 +374,37 @@ describe('outbox publisher failure flags', () => {
     expect((await publish(event, lambdaContext())).batchItemFailures).toHaveLength(1);
     expect(await publish(event, lambdaContext())).toEqual({ batchItemFailures: [] });
     expect(startCalls()).toHaveLength(1);
+    // What hit the order stays on its ORDER row (`saga ls`), as for the saga's steps.
+    expect(await injectedOn(orderId)).toEqual(['publisher:transient:1']);
+  });
+
+  test('a GLOBAL publisher flag that hits is recorded on the order it hit, not on others', async () => {
+    const hit = await order();
+    await writeFailureFlag(
+      client,
+      tables.FAILURE_FLAGS_TABLE,
+      GLOBAL_SCOPE,
+      parseFailSpec('publisher:transient'),
+    );
+    await publish(await streamEvent(), lambdaContext());
+    expect(await injectedOn(hit)).toEqual(['GLOBAL publisher:transient:1']);
+    const spared = await order();
+    await publish(await streamEvent(), lambdaContext());
+    expect(await injectedOn(spared)).toBeUndefined();
   });
 });
+
+/** The ORDER row's `injected` string set, sorted. */
+async function injectedOn(orderId: string): Promise<string[] | undefined> {
+  const { Item } = await client.send(
+    new GetItemCommand({
+      TableName: tables.ORDERS_TABLE,
+      Key: { pk: { S: `ORDER#${orderId}` }, sk: { S: 'ORDER' } },
+      ConsistentRead: true,
+    }),
+  );
+  return Item?.injected?.SS?.sort();
+}
 
 describe('startSaga (shared with the outbox sweeper)', () => {
   const input = {
