@@ -11,7 +11,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { readLocalCloudState, stopLocalCloud } from '@saga/local-cloud';
 import { ulid } from 'ulid';
 import { beforeAll, describe, expect, inject, onTestFinished, test } from 'vitest';
-import { shortFunctionName } from '../cli/commands/logs.ts';
+import { shortFunctionName } from '../cli/saga/log-tail.ts';
 import {
   executionArnFor,
   listAllExecutions,

@@ -4,7 +4,9 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { ulid } from 'ulid';
 import { type FailSpec, writeFailureFlag } from '../../services/shared/failure-flags.ts';
 import type { CommandContext } from '../command.ts';
+import type { ArgsOf, benchCommand, OptionsOf } from '../definitions.ts';
 import { CheckFailedError, noteForInterrupt, UserError } from '../errors.ts';
+import { parseSpecForCli } from '../saga/orders.ts';
 import { executionArnFor, waitForExecutionToEnd } from '../target/executions.ts';
 import { callApi } from '../target/http.ts';
 import {
@@ -14,7 +16,6 @@ import {
   readStock,
 } from '../target/invariants.ts';
 import { resolveTarget } from '../target/target.ts';
-import { parseSpecForCli } from './flags.ts';
 
 /** Options of `saga bench`. */
 export interface BenchOptions {
@@ -226,35 +227,27 @@ export async function bench(ctx: CommandContext, options: BenchOptions): Promise
 
 export default async function action(
   ctx: CommandContext,
-  _args: readonly unknown[],
-  options: Record<string, unknown>,
+  _args: ArgsOf<typeof benchCommand>,
+  options: OptionsOf<typeof benchCommand>,
 ): Promise<number> {
-  const result = await bench(ctx, {
-    orders: options.orders as number,
-    concurrency: options.concurrency as number,
-    mix: options.mix as string,
-  });
+  const result = await bench(ctx, options);
   const { out } = ctx;
-  out.data({ type: 'bench', ...result });
-  out.line(
-    `${result.orders} orders in ${(result.durationMs / 1000).toFixed(1)} s at concurrency ${result.concurrency}: ` +
-      `${out.style.bold(result.ordersPerSecond.toFixed(1))} orders/s`,
-  );
-  out.line(
-    `order → terminal state: p50 ${result.latencyMs.p50} ms · p95 ${result.latencyMs.p95} ms · p99 ${result.latencyMs.p99} ms · max ${result.latencyMs.max} ms`,
-  );
-  out.line(
-    `executions: ${Object.entries(result.statuses)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(' · ')}`,
-  );
-  out.line();
-  const nameWidth = Math.max(...result.invariants.map((inv) => inv.name.length));
-  for (const inv of result.invariants) {
-    out.line(
-      `${inv.ok ? out.style.ok('✓') : out.style.fail('✗')} ${inv.name.padEnd(nameWidth)}  ${out.style.dim(inv.detail)}`,
-    );
-  }
+  out.result({ type: 'bench', ...result }, (style) => {
+    const nameWidth = Math.max(...result.invariants.map((inv) => inv.name.length));
+    return [
+      `${result.orders} orders in ${(result.durationMs / 1000).toFixed(1)} s at concurrency ${result.concurrency}: ` +
+        `${style.bold(result.ordersPerSecond.toFixed(1))} orders/s`,
+      `order → terminal state: p50 ${result.latencyMs.p50} ms · p95 ${result.latencyMs.p95} ms · p99 ${result.latencyMs.p99} ms · max ${result.latencyMs.max} ms`,
+      `executions: ${Object.entries(result.statuses)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(' · ')}`,
+      '',
+      ...result.invariants.map(
+        (inv) =>
+          `${inv.ok ? style.ok('✓') : style.fail('✗')} ${inv.name.padEnd(nameWidth)}  ${style.dim(inv.detail)}`,
+      ),
+    ];
+  });
   if (result.violations > 0) {
     throw new CheckFailedError(`${result.violations} invariant(s) violated.`);
   }

@@ -16,6 +16,7 @@ import {
 import { assertStock, Lock, type RunnerContext, type RunResult, runSchedule } from '../chaos/runner.ts';
 import { parseSchedule, type Schedule, scheduleToJson } from '../chaos/schedule.ts';
 import type { CommandContext } from '../command.ts';
+import type { ArgsOf, chaosCommand, OptionsOf } from '../definitions.ts';
 import { AbortError, UserError } from '../errors.ts';
 import { listAllExecutions, readHistory } from '../target/executions.ts';
 import type { SagaDefinition } from '../target/expectations.ts';
@@ -167,18 +168,10 @@ async function replaySchedule(
 
 export default async function action(
   ctx: CommandContext,
-  _args: readonly unknown[],
-  raw: Record<string, unknown>,
+  _args: ArgsOf<typeof chaosCommand>,
+  raw: OptionsOf<typeof chaosCommand>,
 ): Promise<number> {
-  let options: ChaosOptions = {
-    budget: (raw.budget as string | undefined) ?? DEFAULT_BUDGET,
-    concurrency: (raw.concurrency as number | undefined) ?? 3,
-    ...(raw.runs === undefined ? {} : { runs: raw.runs as number }),
-    ...(raw.seed === undefined ? {} : { seed: raw.seed as number }),
-    ...(raw.shrinkBudget === undefined ? {} : { shrinkBudget: raw.shrinkBudget as string }),
-    ...(raw.path === undefined ? {} : { path: raw.path as string }),
-    ...(raw.replay === undefined ? {} : { replay: raw.replay as string }),
-  };
+  let options: ChaosOptions = raw;
   const { out } = ctx;
   checkChaosOptions(options);
   const replaying = options.replay !== undefined;

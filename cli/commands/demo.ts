@@ -3,13 +3,13 @@ import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IDEMPOTENCY_KEY_PREFIXES } from '../../services/shared/idempotency-hit.ts';
 import type { CommandContext } from '../command.ts';
 import { CheckFailedError, noteForInterrupt } from '../errors.ts';
+import { followExecution } from '../saga/follow.ts';
+import { parseFailSpecs, placeOrder } from '../saga/orders.ts';
+import { type AnsweredBy, type ReplayVia, replay } from '../saga/replay.ts';
 import { expectedOrderStatus } from '../target/expectations.ts';
 import { readLedger } from '../target/ledger.ts';
 import { type ResolvedTarget, resolveTarget } from '../target/target.ts';
 import { plural } from '../ui/format.ts';
-import { parseFailSpecs, placeOrder } from './order.ts';
-import { type AnsweredBy, type ReplayVia, replay } from './replay.ts';
-import { followExecution } from './watch.ts';
 
 /** One chapter of the tour. */
 interface Chapter {
@@ -165,7 +165,7 @@ export async function demo(ctx: CommandContext): Promise<DemoResult> {
   const { out } = ctx;
   const { readLocalCloudState } = await import('@saga/local-cloud');
   if (ctx.globals.target !== 'aws' && !(await readLocalCloudState(ctx.projectDir))) {
-    const { deploy } = await import('./deploy.ts');
+    const { deploy } = await import('../saga/deploy.ts');
     await deploy(ctx, { timeScale: 0.1 });
   }
   const target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
@@ -182,8 +182,6 @@ export async function demo(ctx: CommandContext): Promise<DemoResult> {
         fail: chapter.fail,
         customer: 'cust-demo',
         currency: 'EUR',
-        watch: true,
-        logs: false,
       },
       target,
     );

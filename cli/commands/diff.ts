@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { CommandContext } from '../command.ts';
+import type { ArgsOf, diffCommand, OptionsOf } from '../definitions.ts';
 import { UserError } from '../errors.ts';
+import { parseExecutionArgument } from '../saga/follow.ts';
 import { executionArnFor, listAllExecutions, readHistory } from '../target/executions.ts';
 import { type ResolvedTarget, resolveTarget } from '../target/target.ts';
 import { buildDiff, type DiffDocument, renderDiff } from '../timeline/diff.ts';
@@ -12,7 +14,6 @@ import {
   parseHistoryFile,
   type TimelineModel,
 } from '../timeline/index.ts';
-import { parseExecutionArgument } from './watch.ts';
 
 /** Options of `saga diff`. */
 export interface DiffOptions {
@@ -101,12 +102,12 @@ export async function loadDiff(
   args: readonly string[],
   options: DiffOptions,
 ): Promise<DiffDocument> {
-  if (args.length !== 2) {
+  const [a, b] = args;
+  if (args.length !== 2 || a === undefined || b === undefined) {
     throw new UserError(
-      `saga diff compares two executions: received ${args.length === 0 ? 'none' : args.map((a) => JSON.stringify(a)).join(' ')}. ${USAGE}`,
+      `saga diff compares two executions: received ${args.length === 0 ? 'none' : args.map((arg) => JSON.stringify(arg)).join(' ')}. ${USAGE}`,
     );
   }
-  const [a, b] = args as [string, string];
   if (options.fromFile) {
     const [modelA, modelB] = await Promise.all([modelFromFile(a), modelFromFile(b)]);
     return buildDiff({ source: a, model: modelA }, { source: b, model: modelB });
@@ -141,24 +142,16 @@ export async function diff(
 ): Promise<DiffDocument> {
   const doc = await loadDiff(ctx, args, options);
   const { out } = ctx;
-  if (out.json) {
-    out.data(doc);
-  } else {
-    for (const line of renderDiff(doc, {
-      style: out.style,
-      width: out.interactive ? out.width : undefined,
-    }))
-      out.line(line);
-  }
+  out.result(doc, (style) => renderDiff(doc, { style, width: out.interactive ? out.width : undefined }));
   return doc;
 }
 
 export default async function action(
   ctx: CommandContext,
-  args: readonly unknown[],
-  options: Record<string, unknown>,
+  args: ArgsOf<typeof diffCommand>,
+  options: OptionsOf<typeof diffCommand>,
 ): Promise<number> {
-  const given = args.filter((a) => a !== undefined).map(String);
+  const given = args.filter((a) => a !== undefined);
   await diff(ctx, given, { fromFile: Boolean(options.fromFile) });
   return 0;
 }

@@ -1,4 +1,5 @@
 import type { CommandContext } from '../command.ts';
+import type { ArgsOf, doctorCommand, OptionsOf } from '../definitions.ts';
 import { CDK_OUT, synthesisIsStale } from '../target/project.ts';
 
 /** One check of `saga doctor`. */
@@ -147,24 +148,24 @@ export async function doctor(ctx: CommandContext, options: DoctorOptions): Promi
 
 export default async function action(
   ctx: CommandContext,
-  _args: readonly unknown[],
-  options: Record<string, unknown>,
+  _args: ArgsOf<typeof doctorCommand>,
+  options: OptionsOf<typeof doctorCommand>,
 ): Promise<number> {
   const { chooseTarget } = await import('../target/target.ts');
-  const aws = Boolean(options.aws) || (await chooseTarget(ctx.projectDir, ctx.globals)) === 'aws';
+  const aws = options.aws || (await chooseTarget(ctx.projectDir, ctx.globals)) === 'aws';
   const checks = await doctor(ctx, { aws });
   const { out } = ctx;
   for (const check of checks) {
-    out.data({ type: 'check', ...check });
-    const glyph =
-      check.status === 'ok'
-        ? out.style.ok('✓')
-        : check.status === 'warn'
-          ? out.style.warn('!')
-          : out.style.fail('✗');
-    out.line(`${glyph} ${check.name.padEnd(22)} ${check.detail}`);
-    if (check.fix && check.status !== 'ok')
-      out.line(`  ${' '.repeat(22)} ${out.style.dim(`fix: ${check.fix}`)}`);
+    out.result({ type: 'check', ...check }, (style) => {
+      const glyph =
+        check.status === 'ok' ? style.ok('✓') : check.status === 'warn' ? style.warn('!') : style.fail('✗');
+      return [
+        `${glyph} ${check.name.padEnd(22)} ${check.detail}`,
+        ...(check.fix && check.status !== 'ok'
+          ? [`  ${' '.repeat(22)} ${style.dim(`fix: ${check.fix}`)}`]
+          : []),
+      ];
+    });
   }
   return checks.some((c) => c.status === 'fail') ? 3 : 0;
 }

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { GLOBAL_SCOPE } from '../../services/shared/failure-flags.ts';
 import { runCli, tempProject } from '../../test/support/cli.ts';
 import { UserError } from '../errors.ts';
-import { parseSpecForCli, scopeOf } from './flags.ts';
+import { scopeOf } from './flags.ts';
 
 describe('scopeOf', () => {
   test('--global → GLOBAL, --order <ULID> → that order (upper-cased)', () => {
@@ -19,28 +19,6 @@ describe('scopeOf', () => {
   ])('%j → UserError', (options, message) => {
     expect(() => scopeOf(options)).toThrowError(UserError);
     expect(() => scopeOf(options)).toThrowError(message);
-  });
-});
-
-describe('parseSpecForCli', () => {
-  test('publisher is a valid step for flags', () => {
-    expect(parseSpecForCli('publisher:transient:3')).toEqual({
-      step: 'publisher',
-      mode: 'transient',
-      times: 3,
-    });
-  });
-
-  test('a bad spec is a UserError (exit 2), not a FailSpecError', () => {
-    let caught: unknown;
-    try {
-      parseSpecForCli('payment:latency:abc');
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught).toBeInstanceOf(UserError);
-    expect((caught as Error).message).toContain("MS must be a positive whole number, got 'abc'");
-    expect((caught as Error).cause).toBeInstanceOf(Error);
   });
 });
 

@@ -8,12 +8,13 @@ import {
   formatFailSpec,
   GLOBAL_SCOPE,
   listFailureFlags,
-  parseFailSpec,
   STEPS,
   writeFailureFlag,
 } from '../../services/shared/failure-flags.ts';
 import type { CommandContext } from '../command.ts';
+import type { ArgsOf, flagsClearCommand, flagsSetCommand, OptionsOf } from '../definitions.ts';
 import { UserError } from '../errors.ts';
+import { parseSpecForCli } from '../saga/orders.ts';
 import { parseOrderId } from '../target/executions.ts';
 import { resolveTarget } from '../target/target.ts';
 
@@ -31,16 +32,6 @@ export function scopeOf(options: ScopeOptions): FlagScope {
   throw new UserError(
     'Say which orders the flag is for: --order <orderId> (one order) or --global (every order).',
   );
-}
-
-/** Parses a failure spec for the CLI: a bad one is a usage error (exit 2) listing the valid steps and modes. */
-export function parseSpecForCli(spec: string) {
-  try {
-    return parseFailSpec(spec);
-  } catch (error) {
-    if (error instanceof FailSpecError) throw new UserError(error.message, { cause: error });
-    throw error;
-  }
 }
 
 /** A mode that fails a number of times (`transient[:N]`, `throttle[:N]`); without N and with a rate, it has no end. */
@@ -117,10 +108,11 @@ export async function setFlag(
     if (error instanceof FailSpecError) throw new UserError(error.message, { cause: error });
     throw error;
   }
-  ctx.out.data({ type: 'flag', ...describe(stored) });
   const lasting = stored.times === undefined && isCounted(stored) ? ', until cleared' : '';
-  ctx.out.success(
-    `Set ${formatFailSpec(parsed)} for ${stored.pk}${options.rate === undefined ? '' : ` (rate ${options.rate}${lasting})`}.`,
+  ctx.out.result(
+    { type: 'flag', ...describe(stored) },
+    (style) =>
+      `${style.ok('✓')} Set ${formatFailSpec(parsed)} for ${stored.pk}${options.rate === undefined ? '' : ` (rate ${options.rate}${lasting})`}.`,
   );
   return 0;
 }
@@ -149,20 +141,24 @@ export async function clearFlags(
     const scope: FlagScope = f.pk === GLOBAL_SCOPE ? GLOBAL_SCOPE : { orderId: f.pk.slice('ORDER#'.length) };
     await deleteFailureFlag(ddb, table, scope, f.sk as FailureStep);
   }
-  ctx.out.data({ type: 'cleared', count: doomed.length });
-  ctx.out.success(`Cleared ${doomed.length} flag${doomed.length === 1 ? '' : 's'}.`);
+  ctx.out.result(
+    { type: 'cleared', count: doomed.length },
+    (style) => `${style.ok('✓')} Cleared ${doomed.length} flag${doomed.length === 1 ? '' : 's'}.`,
+  );
   return 0;
 }
 
 /** commander actions of the `flags` sub-commands. */
 export const actions = {
   list: (ctx: CommandContext) => listFlags(ctx),
-  set: (ctx: CommandContext, args: readonly unknown[], options: Record<string, unknown>) =>
-    setFlag(ctx, String(args[0]), options as ScopeOptions & { rate?: number }),
-  clear: (ctx: CommandContext, args: readonly unknown[], options: Record<string, unknown>) =>
-    clearFlags(
-      ctx,
-      args[0] === undefined ? undefined : String(args[0]),
-      options as ScopeOptions & { all?: boolean },
-    ),
+  set: (
+    ctx: CommandContext,
+    [spec]: ArgsOf<typeof flagsSetCommand>,
+    options: OptionsOf<typeof flagsSetCommand>,
+  ) => setFlag(ctx, spec, options),
+  clear: (
+    ctx: CommandContext,
+    [step]: ArgsOf<typeof flagsClearCommand>,
+    options: OptionsOf<typeof flagsClearCommand>,
+  ) => clearFlags(ctx, step, options),
 };

@@ -11,19 +11,18 @@ import { lambdaContext } from '../../services/shared/testing.ts';
 import { CapturedStream, runCli, tempProject } from '../../test/support/cli.ts';
 import type { CommandContext } from '../command.ts';
 import { interruptNote, UserError } from '../errors.ts';
+import { createLogTail, shortFunctionName } from '../saga/log-tail.ts';
 import type { StackOutputs } from '../target/context.ts';
 import type { OrderLogLine } from '../target/logs.ts';
 import type { ResolvedTarget } from '../target/target.ts';
 import { Output } from '../ui/output.ts';
 import {
   createLinePrinter,
-  createLogTail,
   follow,
   type LogRecord,
   levelRank,
   parseLevel,
   parseLogsOptions,
-  shortFunctionName,
   shownAtLevel,
   toLogRecord,
 } from './logs.ts';

@@ -1,25 +1,11 @@
 import { type AttributeValue, DynamoDBClient, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { type ExecutionListItem, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import type { CommandContext } from '../command.ts';
-import { UserError } from '../errors.ts';
+import type { ArgsOf, lsCommand, OptionsOf } from '../definitions.ts';
+import { ISO_TIME, type OrderStatus } from '../saga/order-filters.ts';
 import { type ResolvedTarget, resolveTarget } from '../target/target.ts';
 import { formatDuration, plural } from '../ui/format.ts';
 import type { Output } from '../ui/output.ts';
-
-/** The statuses an ORDER row can have (design §3), in the order of the saga. */
-export const ORDER_STATUSES = [
-  'PENDING',
-  'CANCELLING',
-  'COMPLETED',
-  'CANCELLED',
-  'FAILED',
-  'COMPENSATION_FAILED',
-] as const;
-
-export type OrderStatus = (typeof ORDER_STATUSES)[number];
-
-/** Statuses of a Step Functions execution: a user who types one of these into --status meant the other column. */
-const EXECUTION_STATUSES = new Set(['RUNNING', 'SUCCEEDED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE']);
 
 /** Options of `saga ls`. */
 export interface LsOptions {
@@ -54,71 +40,6 @@ export interface OrderList {
   readonly rows: readonly OrderListing[];
   /** Orders that match the filters (`rows` holds the newest `limit` of them). */
   readonly total: number;
-}
-
-/**
- * Reads `--status`: one status or several, comma-separated, case-insensitive. An unknown one is exit 2 naming the
- * valid ones.
- */
-export function parseStatuses(value: string): OrderStatus[] {
-  const words = value
-    .split(',')
-    .map((w) => w.trim())
-    .filter((w) => w !== '');
-  const valid = ORDER_STATUSES.join(', ');
-  if (words.length === 0) {
-    throw new UserError(
-      `--status needs at least one order status (${valid}); received ${JSON.stringify(value)}.`,
-    );
-  }
-  const statuses: OrderStatus[] = [];
-  for (const word of words) {
-    const upper = word.toUpperCase().replace(/-/g, '_');
-    if (!(ORDER_STATUSES as readonly string[]).includes(upper)) {
-      const hint = EXECUTION_STATUSES.has(upper)
-        ? ` ${upper} is an execution status; --status filters the order's own status.`
-        : '';
-      throw new UserError(
-        `Unknown order status ${JSON.stringify(word)} in --status.${hint} The order statuses are ${valid} ` +
-          '(comma-separated for several: --status CANCELLED,COMPENSATION_FAILED).',
-      );
-    }
-    if (!statuses.includes(upper as OrderStatus)) statuses.push(upper as OrderStatus);
-  }
-  return statuses;
-}
-
-const DURATION_UNITS: Readonly<Record<string, number>> = {
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-};
-
-/** An ISO 8601 date, or date and time with an optional zone (none: local time). */
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
-
-/**
- * Reads `--since`: a duration back from `now` (`30s`, `10m`, `2h`, `1d`, `1w`, or combined: `1h30m`) or an ISO 8601
- * time (`2026-12-03T10:00:00Z`; a date alone is local midnight, a time without a zone local time). Returns epoch ms.
- */
-export function parseSince(value: string, now = Date.now()): number {
-  const text = value.trim().toLowerCase();
-  const parts = [...text.matchAll(/(\d+)([smhdw])/g)];
-  if (parts.length > 0 && parts.map((p) => p[0]).join('') === text) {
-    return now - parts.reduce((sum, p) => sum + Number(p[1]) * (DURATION_UNITS[p[2] ?? 's'] ?? 0), 0);
-  }
-  if (ISO_TIME.test(value.trim())) {
-    const iso = value.trim().replace(' ', 'T');
-    // Date.parse reads a date alone as UTC but a date and time without a zone as local time: both local here.
-    const ms = Date.parse(iso.length === 10 ? `${iso}T00:00:00` : iso);
-    if (Number.isFinite(ms)) return ms;
-  }
-  throw new UserError(
-    `--since takes a duration back from now (30s, 10m, 2h, 1d, 1w, or combined: 1h30m) or an ISO 8601 time ` +
-      `(2026-12-03T10:00:00Z; 2026-12-03 is local midnight); received ${JSON.stringify(value)}.`,
-  );
 }
 
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -315,76 +236,76 @@ function commandForAll(options: LsOptions, args: LsArguments, total: number): st
 export function renderOrderList(out: Output, list: OrderList, options: LsOptions, args: LsArguments): void {
   const { rows, total } = list;
   const filters = describeFilters(options, args);
+  // Under --json one line per order, then the summary; for people the table, then its footer.
   for (const row of rows) out.data({ type: 'order', ...row });
-  out.data({
+  const summary = {
     type: 'summary',
     shown: rows.length,
     total,
     limit: options.limit,
     ...(options.statuses?.length ? { statuses: options.statuses } : {}),
     ...(options.since !== undefined ? { since: new Date(options.since).toISOString() } : {}),
-  });
-  if (rows.length === 0) {
-    out.line(
-      filters === ''
-        ? `No orders yet. Place one with ${out.style.accent('saga order')}.`
-        : `No orders ${filters}. ${out.style.accent('saga ls')} without filters lists every order.`,
+  };
+  out.result(summary, (style) => {
+    if (rows.length === 0) {
+      return filters === ''
+        ? `No orders yet. Place one with ${style.accent('saga order')}.`
+        : `No orders ${filters}. ${style.accent('saga ls')} without filters lists every order.`;
+    }
+    const colour = (status: string) =>
+      status === 'COMPLETED' || status === 'SUCCEEDED'
+        ? style.ok(status)
+        : status === 'PENDING' || status === 'RUNNING'
+          ? style.accent(status)
+          : status === 'CANCELLED' || status === 'CANCELLING'
+            ? style.warn(status)
+            : style.fail(status);
+    // On a terminal the table fits its width: the failures, then the creation time, are cut first.
+    const table = out.tableLines(
+      [
+        ['order', 'status', 'execution', 'duration', 'failure injected', 'amount', 'created'],
+        ...rows.map((r) => [
+          r.orderId,
+          colour(r.status),
+          r.executionStatus
+            ? `${colour(r.executionStatus)}${r.executions > 1 ? style.dim(` (latest of ${r.executions})`) : ''}`
+            : style.dim('none'),
+          r.durationMs === null ? style.dim('—') : formatDuration(r.durationMs),
+          r.failures.join(', ') || style.dim('—'),
+          `${(r.amount / 100).toFixed(2)} ${r.currency}`,
+          r.createdAt.replace('T', ' ').slice(0, 19),
+        ]),
+      ],
+      { shrink: [4, 6] },
     );
-    return;
-  }
-  const colour = (status: string) =>
-    status === 'COMPLETED' || status === 'SUCCEEDED'
-      ? out.style.ok(status)
-      : status === 'PENDING' || status === 'RUNNING'
-        ? out.style.accent(status)
-        : status === 'CANCELLED' || status === 'CANCELLING'
-          ? out.style.warn(status)
-          : out.style.fail(status);
-  // On a terminal the table fits its width: the failures, then the creation time, are cut first.
-  out.table(
-    [
-      ['order', 'status', 'execution', 'duration', 'failure injected', 'amount', 'created'],
-      ...rows.map((r) => [
-        r.orderId,
-        colour(r.status),
-        r.executionStatus
-          ? `${colour(r.executionStatus)}${r.executions > 1 ? out.style.dim(` (latest of ${r.executions})`) : ''}`
-          : out.style.dim('none'),
-        r.durationMs === null ? out.style.dim('—') : formatDuration(r.durationMs),
-        r.failures.join(', ') || out.style.dim('—'),
-        `${(r.amount / 100).toFixed(2)} ${r.currency}`,
-        r.createdAt.replace('T', ' ').slice(0, 19),
-      ]),
-    ],
-    { shrink: [4, 6] },
-  );
-  const matching = filters === '' ? '' : ` ${filters}`;
-  out.line(
-    out.style.dim(
-      rows.length < total
-        ? `${rows.length} of ${plural(total, 'order')}${matching}, newest first. ` +
-            `\`${commandForAll(options, args, total)}\` lists them all.`
-        : `${plural(total, 'order')}${matching}.`,
-    ),
-  );
-  for (const step of nextSteps(rows)) out.line(out.style.warn(step));
+    const matching = filters === '' ? '' : ` ${filters}`;
+    return [
+      ...table,
+      style.dim(
+        rows.length < total
+          ? `${rows.length} of ${plural(total, 'order')}${matching}, newest first. ` +
+              `\`${commandForAll(options, args, total)}\` lists them all.`
+          : `${plural(total, 'order')}${matching}.`,
+      ),
+      ...nextSteps(rows).map((step) => style.warn(step)),
+    ];
+  });
 }
 
 export default async function action(
   ctx: CommandContext,
-  _args: readonly unknown[],
-  options: Record<string, unknown>,
+  _args: ArgsOf<typeof lsCommand>,
+  options: OptionsOf<typeof lsCommand>,
 ): Promise<number> {
   const args: LsArguments = {
-    limit: (options.limit as number | undefined) ?? 20,
-    status: options.status as string | undefined,
-    since: options.since as string | undefined,
+    limit: options.limit,
+    ...(options.since !== undefined ? { since: options.since.text } : {}),
   };
-  // The filters are checked before the stack is looked for: a typo is exit 2 whether or not a cloud runs.
+  // The filters were read with the command line (cli/definitions.ts): a typo is exit 2 whether or not a cloud runs.
   const lsOptions: LsOptions = {
     limit: args.limit,
-    ...(args.status !== undefined ? { statuses: parseStatuses(args.status) } : {}),
-    ...(args.since !== undefined ? { since: parseSince(args.since) } : {}),
+    ...(options.status !== undefined ? { statuses: options.status } : {}),
+    ...(options.since !== undefined ? { since: options.since.at } : {}),
   };
   const target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
   renderOrderList(ctx.out, await listOrders(target, lsOptions), lsOptions, args);

@@ -1,9 +1,9 @@
 import type { ExecutionListItem } from '@aws-sdk/client-sfn';
 import { describe, expect, test } from 'vitest';
 import { UserError } from '../errors.ts';
+import { nextStep } from '../saga/follow.ts';
 import type { TimelineSummary } from '../timeline/index.ts';
 import { latestRedrivable, notRedrivableAdvice } from './redrive.ts';
-import { nextStep } from './watch.ts';
 
 const ID = '01JD8Z6Q3M4N5P6R7S8T9V0W1X';
 const at = (minute: number) => new Date(Date.UTC(2026, 0, 1, 10, minute));

@@ -5,11 +5,12 @@ import {
   SFNClient,
 } from '@aws-sdk/client-sfn';
 import type { CommandContext } from '../command.ts';
+import type { ArgsOf, redriveCommand } from '../definitions.ts';
 import { CheckFailedError, UserError } from '../errors.ts';
+import { followExecution, parseExecutionArgument } from '../saga/follow.ts';
 import { executionArnFor, listAllExecutions } from '../target/executions.ts';
 import { resolveTarget } from '../target/target.ts';
 import type { TimelineSummary } from '../timeline/index.ts';
-import { followExecution, parseExecutionArgument } from './watch.ts';
 
 /** The statuses RedriveExecution accepts (a Standard execution, within 14 days of its end). */
 const REDRIVABLE = new Set(['FAILED', 'TIMED_OUT', 'ABORTED']);
@@ -95,8 +96,10 @@ export async function redrive(ctx: CommandContext, argument: string): Promise<Ti
     }
     throw error;
   }
-  out.data({ type: 'redriven', executionArn, redriveDate: redriveDate?.toISOString() });
-  out.success(`Redrove ${out.style.bold(name)}: it restarts from the state that failed.`);
+  out.result(
+    { type: 'redriven', executionArn, redriveDate: redriveDate?.toISOString() },
+    (style) => `${style.ok('✓')} Redrove ${style.bold(name)}: it restarts from the state that failed.`,
+  );
   const summary = await followExecution(ctx, executionArn, { target });
   if (summary.status !== 'SUCCEEDED' && summary.status !== 'RUNNING') {
     throw new CheckFailedError(
@@ -109,7 +112,10 @@ export async function redrive(ctx: CommandContext, argument: string): Promise<Ti
   return summary;
 }
 
-export default async function action(ctx: CommandContext, args: readonly unknown[]): Promise<number> {
-  await redrive(ctx, String(args[0]));
+export default async function action(
+  ctx: CommandContext,
+  [argument]: ArgsOf<typeof redriveCommand>,
+): Promise<number> {
+  await redrive(ctx, argument);
   return 0;
 }

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { runCli, stripAnsi, tempProject } from '../../test/support/cli.ts';
 import { UserError } from '../errors.ts';
-import { parseExecutionArgument } from './watch.ts';
+import { parseExecutionArgument } from '../saga/follow.ts';
 
 const AWS_HISTORIES = fileURLToPath(new URL('../../test/fixtures/aws-history', import.meta.url));
 const SAGA_HISTORIES = fileURLToPath(new URL('../timeline/fixtures/', import.meta.url));

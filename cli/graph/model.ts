@@ -115,7 +115,10 @@ export interface GraphModel {
 
 /** Options of {@link buildGraph}. */
 export interface BuildGraphOptions {
-  /** Passed to the timeline that reads the history (compensation pairs, checkpoints). */
+  /**
+   * Passed to the timeline that reads the history (compensation pairs, checkpoints). @default the definition
+   * graphed, when there is one, is the one the timeline reads the states' meaning from
+   */
   readonly timeline?: BuildTimelineOptions;
 }
 
@@ -292,7 +295,7 @@ export function buildGraph(
   const warnings: string[] = [];
   let execution: GraphExecution | undefined;
   if (history !== undefined) {
-    const timeline = buildTimeline(history, options.timeline);
+    const timeline = buildTimeline(history, { definition, ...options.timeline });
     const nodeFor = (entry: TimelineEntry): MutableNode => {
       const container = entry.parent ? timeline.entries.find((e) => e.key === entry.parent?.key) : undefined;
       const parent = container ? nodeFor(container) : undefined;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { DOMParser, type Document, type Element } from '@xmldom/xmldom';
 import { describe, expect, test } from 'vitest';
 import { parseHistoryFile } from '../timeline/history.ts';
+import { displayWidth } from '../ui/format.ts';
 import { parseDefinitionText } from './asl.ts';
 import { renderMermaid } from './mermaid.ts';
 import { buildGraph, type GraphModel } from './model.ts';
@@ -243,5 +244,65 @@ describe('text', () => {
     expect(historyOnly).toContainEqual(
       expect.stringMatching(/^↷ InvokeLambdaWithRetry .*4 attempts, Exception$/),
     );
+  });
+});
+
+describe('wide characters (CJK state names) take two columns', () => {
+  const wide = parseDefinitionText(
+    JSON.stringify({
+      StartAt: '注文を確定する注文を確定する',
+      States: {
+        注文を確定する注文を確定する: { Type: 'Pass', Next: 'AsciiOfTheSameLen' },
+        AsciiOfTheSameLen: { Type: 'Pass', End: true },
+      },
+    }),
+  );
+  const events = (names: readonly string[]) => [
+    { id: 1, previousEventId: 0, type: 'ExecutionStarted', timestamp: 0 },
+    ...names.flatMap((name, i) => [
+      {
+        id: 2 + 2 * i,
+        previousEventId: 1 + 2 * i,
+        type: 'PassStateEntered',
+        timestamp: 1,
+        stateEnteredEventDetails: { name },
+      },
+      {
+        id: 3 + 2 * i,
+        previousEventId: 2 + 2 * i,
+        type: 'PassStateExited',
+        timestamp: 2,
+        stateExitedEventDetails: { name },
+      },
+    ]),
+    {
+      id: 2 + 2 * names.length,
+      previousEventId: 1 + 2 * names.length,
+      type: 'ExecutionSucceeded',
+      timestamp: 3,
+    },
+  ];
+
+  test('an SVG box is sized to the columns of its name, not its characters', () => {
+    const doc = parseSvg(renderSvg(buildGraph(wide)));
+    const widthOf = (name: string) => {
+      const group = elements(doc, 'g').find(
+        (g) => classes(g).includes('node') && g.getAttribute('data-id') === name,
+      );
+      return num(group ? elements(group, 'rect')[0] : undefined, 'width');
+    };
+    // 14 wide characters (28 columns) against 17 narrow ones.
+    expect(widthOf('注文を確定する注文を確定する')).toBeGreaterThan(widthOf('AsciiOfTheSameLen'));
+  });
+
+  test('the text path wraps at the terminal width in columns', () => {
+    const names = ['注文を確定する注文を確定する', 'AsciiOfTheSameLen'];
+    const model = buildGraph(wide, events([names[0] ?? '', names[1] ?? '']));
+    const lines = renderGraphText(model, { width: 30 });
+    const path = lines.slice(lines.findIndex((l) => l.startsWith('Path:')));
+    expect(path.length).toBeGreaterThan(1);
+    // A line wider than the terminal is one word that does not fit on any line.
+    for (const line of path)
+      if (displayWidth(line) > 30) expect(line.trim().split(' '), line).toHaveLength(1);
   });
 });

@@ -8,6 +8,7 @@
  * dagre does not route edges to cluster nodes.
  */
 import dagre from '@dagrejs/dagre';
+import { displayWidth, truncate } from '../ui/format.ts';
 import { describeRetry } from './asl.ts';
 import { PATH_COLOURS } from './mermaid.ts';
 import { type GraphEdge, type GraphModel, type GraphNode, nodeOutcome } from './model.ts';
@@ -30,21 +31,17 @@ function escapeXml(text: string): string {
     .replace(/'/g, '&apos;');
 }
 
-function cut(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
-
 function nodeLines(node: GraphNode): string[] {
-  const lines = [node.name, cut(`${node.type}${node.detail ? ` · ${node.detail}` : ''}`, 48)];
+  const lines = [node.name, truncate(`${node.type}${node.detail ? ` · ${node.detail}` : ''}`, 48)];
   const retry = describeRetry(node.retry);
-  if (retry) lines.push(cut(retry, 48));
+  if (retry) lines.push(truncate(retry, 48));
   if (node.visited) {
     const facts: string[] = [];
     if (node.visits > 1) facts.push(`${node.visits} visits`);
     if (node.attempts > 1) facts.push(`${node.attempts} attempts`);
     if (node.error !== undefined && (node.failed || node.caught) && node.type !== 'Fail')
       facts.push(node.error);
-    if (facts.length > 0) lines.push(cut(facts.join(', '), 48));
+    if (facts.length > 0) lines.push(truncate(facts.join(', '), 48));
   }
   return lines;
 }
@@ -58,7 +55,8 @@ interface Box {
 function box(lines: readonly string[]): Box {
   const [title = '', ...rest] = lines;
   const width =
-    Math.max(title.length * TITLE_CHAR_WIDTH, ...rest.map((l) => l.length * CHAR_WIDTH)) + 2 * PAD_X;
+    Math.max(displayWidth(title) * TITLE_CHAR_WIDTH, ...rest.map((l) => displayWidth(l) * CHAR_WIDTH)) +
+    2 * PAD_X;
   return { width: Math.ceil(Math.max(width, 80)), height: lines.length * LINE_HEIGHT + 2 * PAD_Y, lines };
 }
 
@@ -150,12 +148,12 @@ export function renderSvg(model: GraphModel): string {
         ? joinId(edge.from)
         : edge.from;
     const text = edge.label
-      ? cut(edge.label + (edge.traversals > 1 ? ` ×${edge.traversals}` : ''), 40)
+      ? truncate(edge.label + (edge.traversals > 1 ? ` ×${edge.traversals}` : ''), 40)
       : edge.traversals > 1
         ? `×${edge.traversals}`
         : undefined;
     addEdge(from, edge.to, edge.id, {
-      width: text ? Math.ceil(text.length * LABEL_CHAR_WIDTH + 8) : 0,
+      width: text ? Math.ceil(displayWidth(text) * LABEL_CHAR_WIDTH + 8) : 0,
       height: text ? 18 : 0,
       labelpos: 'c',
       edge,
@@ -187,7 +185,9 @@ export function renderSvg(model: GraphModel): string {
   if (model.source === 'history')
     header.push('Drawn from the states seen in the history (no definition given).');
   const top = header.length * 18 + (header.length > 0 ? 8 : 0);
-  const width = Math.ceil(Math.max(graphSize.width ?? 0, ...header.map((h) => h.length * CHAR_WIDTH + 32)));
+  const width = Math.ceil(
+    Math.max(graphSize.width ?? 0, ...header.map((h) => displayWidth(h) * CHAR_WIDTH + 32)),
+  );
   const height = Math.ceil((graphSize.height ?? 0) + top);
   const f = (n: number | undefined) => Math.round((n ?? 0) * 10) / 10;
 

@@ -3,13 +3,12 @@
  * execution's path marked with the timeline's glyphs (⇒ for the transitions it walked). Pure.
  */
 import { GLYPHS } from '../timeline/glyphs.ts';
-import { PLAIN_STYLE, type TimelineStyle } from '../timeline/render.ts';
-import { truncate } from '../ui/format.ts';
+import { displayWidth, PLAIN_STYLE, type Style, truncate } from '../ui/format.ts';
 import { describeRetry } from './asl.ts';
 import { childrenOf, type GraphEdge, type GraphModel, type GraphNode, nodeOutcome } from './model.ts';
 
-/** Colours: the timeline's (cli/ui passes chalk's; tests pass identity). */
-export type GraphTextStyle = TimelineStyle;
+/** Colours: the CLI's one style (cli/ui passes chalk's; tests pass identity). */
+export type GraphTextStyle = Style;
 
 const PLAIN: GraphTextStyle = PLAIN_STYLE;
 
@@ -93,7 +92,9 @@ export function renderGraphText(model: GraphModel, options: RenderGraphTextOptio
     const to = byId.get(edge.to);
     const arrow = edge.visited ? style.ok(WALKED) : style.dim(NOT_WALKED);
     const name = edge.visited ? style.bold(to?.name ?? edge.to) : (to?.name ?? edge.to);
-    const label = edge.label ? `  ${truncate(edge.label, Math.max(20, width - indent.length - 30))}` : '';
+    const label = edge.label
+      ? `  ${truncate(edge.label, Math.max(20, width - displayWidth(indent) - 30))}`
+      : '';
     const times = edge.traversals > 1 ? ` ×${edge.traversals}` : '';
     const kind = edge.kind === 'observed' && model.source === 'definition' ? ' (not in the definition)' : '';
     return `${indent}${arrow} ${name}${style.dim(label + times + kind)}`;
@@ -147,7 +148,7 @@ function wrap(text: string, width: number): string[] {
   const lines: string[] = [];
   let line = '';
   for (const word of text.split(' ')) {
-    if (line.length > 0 && line.length + 1 + word.length > width) {
+    if (line.length > 0 && displayWidth(line) + 1 + displayWidth(word) > width) {
       lines.push(line);
       line = `      ${word}`;
     } else line = line.length === 0 ? word : `${line} ${word}`;

@@ -3,7 +3,16 @@
  * Colours come in through a {@link TimelineStyle} (cli/ui passes chalk's functions); widths are computed on the
  * plain text first, so styling never breaks alignment.
  */
-import { displayWidth, formatDuration, formatLocalTime, plural, truncate } from '../ui/format.ts';
+import {
+  displayWidth,
+  formatDuration,
+  formatLocalTime,
+  formatShortDuration,
+  PLAIN_STYLE,
+  plural,
+  type Style,
+  truncate,
+} from '../ui/format.ts';
 import { GLYPHS } from './glyphs.ts';
 import type {
   EntryStatus,
@@ -14,35 +23,10 @@ import type {
   TimelineSummary,
 } from './model.ts';
 
-export { displayWidth, formatDuration, truncate } from '../ui/format.ts';
+export { displayWidth, formatDuration, formatShortDuration, PLAIN_STYLE, truncate } from '../ui/format.ts';
 
-/** Styling functions: each wraps a piece of text (e.g. in ANSI colour codes). Identity by default. */
-export interface TimelineStyle {
-  /** Success: ✓, SUCCEEDED. */
-  readonly ok: (text: string) => string;
-  /** Failure: ✗, error names, FAILED. */
-  readonly fail: (text: string) => string;
-  /** Attention: retries, caught errors, aborted. */
-  readonly warn: (text: string) => string;
-  /** Secondary text: durations, separators, details. */
-  readonly dim: (text: string) => string;
-  /** Emphasis: state names of forward steps, the outcome. */
-  readonly bold: (text: string) => string;
-  /** Compensations and running states. */
-  readonly accent: (text: string) => string;
-}
-
-const identity = (text: string) => text;
-
-/** No styling: plain text. */
-export const PLAIN_STYLE: TimelineStyle = {
-  ok: identity,
-  fail: identity,
-  warn: identity,
-  dim: identity,
-  bold: identity,
-  accent: identity,
-};
+/** The timeline's styling functions: the CLI's one {@link Style} (cli/ui passes chalk's; identity by default). */
+export type TimelineStyle = Style;
 
 /** Options of {@link renderTimeline}. */
 export interface RenderTimelineOptions {
@@ -100,12 +84,6 @@ function padStart(text: string, width: number): string {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Formatting
-
-/** A backoff gap, short: 640ms, 1.2s, 19s. */
-function formatGap(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  return `${(ms / 1000).toFixed(1).replace(/\.0$/, '')}s`;
-}
 
 /** A price in USD without float noise: $0.000125, $0.025. */
 export function formatUsd(usd: number): string {
@@ -192,7 +170,7 @@ function detailSegments(entry: TimelineEntry, level: number): Segment[] {
     segments.push({ text: `${entry.items} branches`, style: 'dim' });
   }
   if (entry.attempts > 1) {
-    const gaps = entry.backoffMs.map(formatGap);
+    const gaps = entry.backoffMs.map(formatShortDuration);
     const shown =
       gaps.length === 0 || level >= 3
         ? ''

@@ -1,76 +1,118 @@
 /**
- * Text measurement and formatting shared by every renderer (the timeline, tables, `saga ls`). Pure: no terminal,
- * no colour library.
+ * Text measurement, formatting and the style interface shared by every renderer (the timeline, the graph, tables,
+ * `saga ls`). Pure: no terminal, no colour library (colours come in as a {@link Style}).
  */
+import { createRequire } from 'node:module';
 
-/** Terminal columns of one code point. */
-function charWidth(char: string): number {
-  const code = char.codePointAt(0) ?? 0;
-  // Fast path: printable Latin, no combining marks.
-  if (code >= 0x20 && code < 0x300) return 1;
-  const zeroWidth =
-    /\p{Mark}/u.test(char) ||
-    (code >= 0x200b && code <= 0x200f) ||
-    code === 0x2060 ||
-    (code >= 0xfe00 && code <= 0xfe0f);
-  if (zeroWidth) return 0;
-  if (/\p{Emoji_Presentation}/u.test(char)) return 2;
-  const wide =
-    (code >= 0x1100 && code <= 0x115f) ||
-    (code >= 0x2e80 && code <= 0xa4cf && code !== 0x303f) ||
-    (code >= 0xac00 && code <= 0xd7a3) ||
-    (code >= 0xf900 && code <= 0xfaff) ||
-    (code >= 0xfe30 && code <= 0xfe4f) ||
-    (code >= 0xff00 && code <= 0xff60) ||
-    (code >= 0xffe0 && code <= 0xffe6) ||
-    (code >= 0x20000 && code <= 0x3fffd);
-  return wide ? 2 : 1;
+/** Styling functions: each wraps a piece of text (e.g. in ANSI colour codes). Identity when colour is off. */
+export interface Style {
+  /** Success: ✓, SUCCEEDED. */
+  readonly ok: (text: string) => string;
+  /** Failure: ✗, error names, FAILED. */
+  readonly fail: (text: string) => string;
+  /** Attention: retries, caught errors, aborted, warnings. */
+  readonly warn: (text: string) => string;
+  /** Secondary text: durations, separators, details. */
+  readonly dim: (text: string) => string;
+  /** Emphasis: headers, state names of forward steps, the outcome. */
+  readonly bold: (text: string) => string;
+  /** Compensations, running states, commands to type. */
+  readonly accent: (text: string) => string;
 }
 
-/** Terminal columns a plain (unstyled) string takes: wide CJK and emoji count 2, combining marks 0. */
+const identity = (text: string) => text;
+
+/** No styling: plain text. */
+export const PLAIN_STYLE: Style = {
+  ok: identity,
+  fail: identity,
+  warn: identity,
+  dim: identity,
+  bold: identity,
+  accent: identity,
+};
+
+/**
+ * One column per character: printable ASCII, and the narrow symbols the CLI itself prints (the timeline's glyphs,
+ * separators, arrows). Anything else is measured by string-width.
+ */
+const SINGLE_COLUMN = /^[\x20-\x7e·…–—→⇒↻↷↩✓✗•◇×]*$/;
+
+let stringWidth: ((text: string) => number) | undefined;
+
+/**
+ * string-width, loaded on first use: compiling its Unicode property patterns takes longer than `saga --help`
+ * itself, and most lines never need it.
+ */
+function measure(text: string): number {
+  stringWidth ??= (createRequire(import.meta.url)('string-width') as { default: (text: string) => number })
+    .default;
+  return stringWidth(text);
+}
+
+/**
+ * Terminal columns a string takes, as string-width counts them (what ora, inquirer and most terminal tools use):
+ * wide CJK and emoji count 2, combining marks and zero-width characters 0, ANSI colour codes none.
+ */
 export function displayWidth(text: string): number {
-  let width = 0;
-  for (const char of text) width += charWidth(char);
-  return width;
+  return SINGLE_COLUMN.test(text) ? text.length : measure(text);
 }
 
-/** Cuts a plain string to at most `max` columns, ending in `…` when it had to cut. */
+/** Terminal columns of a string that may carry ANSI colour codes: the same as {@link displayWidth}. */
+export const visibleWidth: (text: string) => number = displayWidth;
+
+let graphemes: Intl.Segmenter | undefined;
+
+/**
+ * Cuts a plain string to at most `max` columns, ending in `…` when it had to cut. Cuts between user-perceived
+ * characters (an accent stays with its letter, an emoji sequence stays whole).
+ */
 export function truncate(text: string, max: number): string {
   if (max <= 0) return '';
   if (displayWidth(text) <= max) return text;
   let out = '';
   let width = 0;
-  for (const char of text) {
-    const w = charWidth(char);
+  graphemes ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+  for (const { segment } of graphemes.segment(text)) {
+    const w = displayWidth(segment);
     if (width + w > max - 1) break;
-    out += char;
+    out += segment;
     width += w;
   }
   return `${out}…`;
 }
 
-/** A duration for people: 840ms, 1.24s, 12.4s, 2m 05s, 1h 02m. */
-export function formatDuration(ms: number): string {
+/**
+ * The CLI's one way of writing a duration: below a second in ms, below a minute in seconds, then minutes and
+ * seconds, then hours and minutes. `precise` keeps two significant decimals below 10 s (a column of durations);
+ * otherwise one, dropped when it is 0 (running text such as a list of backoffs).
+ */
+function duration(ms: number, precise: boolean): string {
   const value = Math.max(0, Math.round(ms));
   if (value < 1000) return `${value}ms`;
-  if (value < 10_000) return `${(value / 1000).toFixed(2)}s`;
-  if (value < 60_000) return `${(value / 1000).toFixed(1)}s`;
+  if (value < 60_000) {
+    const seconds = value / 1000;
+    if (!precise) return `${seconds.toFixed(1).replace(/\.0$/, '')}s`;
+    return `${seconds.toFixed(value < 10_000 ? 2 : 1)}s`;
+  }
   const seconds = Math.floor(value / 1000);
   if (seconds < 3600) return `${Math.floor(seconds / 60)}m ${String(seconds % 60).padStart(2, '0')}s`;
   return `${Math.floor(seconds / 3600)}h ${String(Math.floor(seconds / 60) % 60).padStart(2, '0')}m`;
 }
 
+/** A duration for people, in a column or a summary: 840ms, 1.24s, 12.4s, 2m 05s, 1h 02m. */
+export function formatDuration(ms: number): string {
+  return duration(ms, true);
+}
+
+/** A duration in running text, short: 640ms, 1.2s, 19s, 2m 05s (the same rules as {@link formatDuration}). */
+export function formatShortDuration(ms: number): string {
+  return duration(ms, false);
+}
+
 /** A count with its noun, singular when it is 1: `1 transition`, `7 transitions`. */
 export function plural(count: number, singular: string, pluralForm = `${singular}s`): string {
   return `${count} ${count === 1 ? singular : pluralForm}`;
-}
-
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching the ESC of ANSI colour codes is the point
-const ANSI_COLOUR = /\x1b\[[0-9;]*m/g;
-
-/** Terminal columns of a string that may carry ANSI colour codes (they take none). */
-export function visibleWidth(text: string): number {
-  return displayWidth(text.replace(ANSI_COLOUR, ''));
 }
 
 /** A local date and time with its UTC offset: `2026-12-03 09:24:11 +01:00`. */

@@ -43,6 +43,38 @@ describe('Output', () => {
     expect(out.interactive).toBe(false);
   });
 
+  test('result: one call serves both outputs — the text for people, the data as one JSON line under --json', async () => {
+    const people = await output({ color: true });
+    let rendered = 0;
+    const render = (style: { ok: (s: string) => string }) => {
+      rendered++;
+      return [`${style.ok('✓')} Cleared 2 flags.`, 'second line'];
+    };
+    people.out.result({ type: 'cleared', count: 2 }, render);
+    people.out.result({ type: 'one' }, () => 'one line');
+    expect(stripAnsi(people.stdout.text())).toBe('✓ Cleared 2 flags.\nsecond line\none line\n');
+    expect(people.stdout.text()).toMatch(ANSI_ESCAPE);
+    expect(people.stdout.text()).not.toContain('cleared');
+
+    const machine = await output({ json: true });
+    machine.out.result({ type: 'cleared', count: 2 }, render);
+    expect(machine.stdout.text()).toBe('{"type":"cleared","count":2}\n');
+    // The text is not even made under --json.
+    expect(rendered).toBe(1);
+  });
+
+  test('tableLines: the lines table writes, for a result', async () => {
+    const { out, stdout } = await output();
+    const rows = [
+      ['name', 'value'],
+      ['ApiUrl', 'http://x/'],
+    ];
+    expect(out.tableLines(rows)).toEqual(['name    value', 'ApiUrl  http://x/']);
+    out.table(rows);
+    expect(stdout.text()).toBe(`${out.tableLines(rows).join('\n')}\n`);
+    expect(out.tableLines([])).toEqual([]);
+  });
+
   test('--json errors are JSON objects on stderr', async () => {
     const { out, stderr } = await output({ json: true });
     out.error('it broke', 'at line 1');

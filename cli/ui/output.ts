@@ -1,11 +1,10 @@
-import type { Writable } from 'node:stream';
 import type { ChalkInstance } from 'chalk';
-import { truncate, visibleWidth } from './format.ts';
+import { type Style, truncate, visibleWidth } from './format.ts';
 
 /** Where and how the CLI writes. The only module (with prompts.ts) that touches the terminal. */
 export interface OutputOptions {
-  readonly stdout: Writable;
-  readonly stderr: Writable;
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
   /** Machine output: one JSON document per line on stdout, no colour, no spinners. */
   readonly json: boolean;
   /** Colours on (false under --no-color, NO_COLOR, --json or no TTY). */
@@ -16,15 +15,8 @@ export interface OutputOptions {
   readonly width?: number;
 }
 
-/** The style functions a renderer may use (identity when colour is off). */
-export interface Style {
-  readonly ok: (s: string) => string;
-  readonly fail: (s: string) => string;
-  readonly warn: (s: string) => string;
-  readonly dim: (s: string) => string;
-  readonly bold: (s: string) => string;
-  readonly accent: (s: string) => string;
-}
+/** The style functions a renderer may use (identity when colour is off): the one the timeline and graph use too. */
+export type { Style } from './format.ts';
 
 /** A spinner, or its plain stand-in when the output is not interactive. */
 export interface Progress {
@@ -40,8 +32,8 @@ export class Output {
   readonly interactive: boolean;
   readonly width: number;
   readonly style: Style;
-  private readonly stdout: Writable;
-  private readonly stderr: Writable;
+  private readonly stdout: NodeJS.WritableStream;
+  private readonly stderr: NodeJS.WritableStream;
   private liveLineCount = 0;
 
   /** Builds an Output; chalk is loaded only when colours are on (keeps `saga --help` start-up lean). */
@@ -80,6 +72,20 @@ export class Output {
     if (this.json) this.stdout.write(`${JSON.stringify(document)}\n`);
   }
 
+  /**
+   * One result, for both outputs: under --json `data` as one JSON line; otherwise the text `render` makes of it
+   * (one line or several; `render` is not called under --json). A command says each result once, so neither
+   * output can forget it.
+   */
+  result(data: unknown, render: (style: Style) => string | readonly string[]): void {
+    if (this.json) {
+      this.data(data);
+      return;
+    }
+    const text = render(this.style);
+    for (const line of typeof text === 'string' ? [text] : text) this.line(line);
+  }
+
   success(text: string): void {
     this.line(`${this.style.ok('✓')} ${text}`);
   }
@@ -115,7 +121,13 @@ export class Output {
    * `shrink` columns is cut (with …) first, none below 8 columns. Off a terminal (a file, a pipe) nothing is cut.
    */
   table(rows: readonly (readonly string[])[], options: TableOptions = {}): void {
-    if (this.json || rows.length === 0) return;
+    if (this.json) return;
+    for (const line of this.tableLines(rows, options)) this.line(line);
+  }
+
+  /** The lines {@link table} writes, for a result's text (see {@link result}). */
+  tableLines(rows: readonly (readonly string[])[], options: TableOptions = {}): string[] {
+    if (rows.length === 0) return [];
     const widths: number[] = [];
     for (const row of rows) {
       row.forEach((cell, i) => {
@@ -123,7 +135,7 @@ export class Output {
       });
     }
     if (this.interactive) fitColumns(widths, this.width, options.shrink ?? []);
-    rows.forEach((row, r) => {
+    return rows.map((row, r) => {
       const text = row
         .map((cell, i) => {
           const width = widths[i] ?? 0;
@@ -134,7 +146,7 @@ export class Output {
             : fitted + ' '.repeat(Math.max(0, width - visibleWidth(fitted)));
         })
         .join(COLUMN_GAP);
-      this.line(r === 0 ? this.style.bold(text) : text);
+      return r === 0 ? this.style.bold(text) : text;
     });
   }
 
@@ -168,7 +180,7 @@ export class Output {
     const { default: ora } = await import('ora');
     // discardStdin: false — ora's stdin discarder puts the terminal in raw mode without reading it, which
     // swallows Ctrl-C while a spinner runs.
-    const spinner = ora({ text, stream: this.stdout as NodeJS.WritableStream, discardStdin: false }).start();
+    const spinner = ora({ text, stream: this.stdout, discardStdin: false }).start();
     return {
       update: (t) => {
         spinner.text = t;
