@@ -101,7 +101,10 @@ export async function redrive(ctx: CommandContext, argument: string): Promise<Ti
     (style) => `${style.ok('✓')} Redrove ${style.bold(name)}: it restarts from the state that failed.`,
   );
   const summary = await followExecution(ctx, executionArn, { target });
-  if (summary.status !== 'SUCCEEDED' && summary.status !== 'RUNNING') {
+  // A saga that ends in one of its own Fail states (OrderCancelled, PaymentFailed) ended as it chose: the order
+  // is settled, and a redrive would only fail there again.
+  const chosenEnd = summary.status === 'FAILED' && summary.failState !== undefined;
+  if (summary.status !== 'SUCCEEDED' && summary.status !== 'RUNNING' && !chosenEnd) {
     throw new CheckFailedError(
       `The redriven execution ${name} ended ${summary.status}` +
         (summary.orderStatus ? ` (order ${summary.orderStatus})` : '') +
