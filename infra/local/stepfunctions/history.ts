@@ -42,6 +42,13 @@ export interface ExecutionRecord {
   redriveDate?: Date;
   /** The `clientToken` of the last redrive, which makes a retry of that request idempotent. */
   redriveToken?: string;
+  /**
+   * The iterations (Map) or branches (Parallel) of the top-level Map or Parallel state `state`, in the visit of it
+   * still open, that succeeded: their outputs as JSON text, by index (iteration index, or branch position). A redrive
+   * (or a resume after a restart) that enters `state` again reuses them instead of running them again; AWS history
+   * events carry no iteration output, hence this record. Dropped when the state exits; a new visit starts afresh.
+   */
+  partialResults?: { state: string; outputs: Record<string, string> };
   readonly events: LocalHistoryEvent[];
 }
 

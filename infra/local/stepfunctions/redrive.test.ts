@@ -336,6 +336,35 @@ describe('redrive eligibility and resume point', () => {
     expect(redriveStatusOf(failed, 'EXPRESS', now).reason).toMatch(/EXPRESS/);
   });
 
+  test('a Map or Parallel state the execution ended in: the recorded partial results are to be reused', () => {
+    const compiled = compileDefinition(
+      JSON.stringify({
+        StartAt: 'Fan',
+        States: {
+          Fan: {
+            Type: 'Parallel',
+            Branches: [{ StartAt: 'A', States: { A: { Type: 'Pass', End: true } } }],
+            Next: 'Last',
+          },
+          Last: { Type: 'Pass', End: true },
+        },
+      }),
+    );
+    const entered = (name: string) =>
+      ({ stateEnteredEventDetails: { name, input: '{}' } }) as ExecutionRecord['events'][number];
+    const partialResults = { state: 'Fan', outputs: { '0': '"a"' } };
+    expect(resumePointOf({ events: [entered('Fan')], input: '{}', partialResults }, compiled)).toEqual({
+      state: 'Fan',
+      input: '{}',
+      reuse: new Map([[0, '"a"']]),
+    });
+    // Results of another state, or none: nothing to reuse.
+    const last = resumePointOf({ events: [entered('Last')], input: '{}', partialResults }, compiled);
+    expect(last.reuse).toBeUndefined();
+    const none = resumePointOf({ events: [entered('Fan')], input: '{}' }, compiled);
+    expect(none.reuse).toBeUndefined();
+  });
+
   test('no state entered yet: StartAt with the execution input', () => {
     expect(
       resumePointOf({ events: [], input: '{"a":1}' }, compileDefinition(JSON.stringify(DEFINITION))),
@@ -343,5 +372,295 @@ describe('redrive eligibility and resume point', () => {
       state: 'Check',
       input: '{"a":1}',
     });
+  });
+});
+
+/**
+ * AWS: "For workflows that include an Inline Map or Parallel state, RedriveExecution reschedules and redrives only
+ * the iterations and branches that failed or aborted." The ones that succeeded keep their outputs, in place.
+ */
+describe('RedriveExecution of a Map or Parallel state', () => {
+  const MAP_MACHINE = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stateMachine:RedriveMap`;
+  const PARALLEL_MACHINE = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stateMachine:RedriveParallel`;
+  const LOOP_MACHINE = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stateMachine:RedriveMapLoop`;
+  const task = (name: string, parameters: Record<string, unknown>) => ({
+    Type: 'Task',
+    Resource: TestFunctions.arn(name),
+    Parameters: parameters,
+  });
+  /** Each item through `double`; the results next to the items. */
+  const MAP_DEFINITION = {
+    StartAt: 'Items',
+    States: {
+      Items: {
+        Type: 'Map',
+        ItemsPath: '$.items',
+        ItemSelector: { 'n.$': '$$.Map.Item.Value', 'redrive.$': '$$.Execution.RedriveCount' },
+        ItemProcessor: {
+          ProcessorConfig: { Mode: 'INLINE' },
+          StartAt: 'Double',
+          States: { Double: { ...task('double', { 'n.$': '$.n', 'redrive.$': '$.redrive' }), End: true } },
+        },
+        ResultPath: '$.results',
+        Next: 'Done',
+      },
+      Done: { Type: 'Pass', End: true },
+    },
+  };
+  /** The same Map, visited twice: `Again` sends the execution back to it once. */
+  const LOOP_DEFINITION = {
+    StartAt: 'Items',
+    States: {
+      Items: { ...MAP_DEFINITION.States.Items, Next: 'Again' },
+      Again: {
+        Type: 'Choice',
+        Choices: [{ Variable: '$.again', IsPresent: true, Next: 'Done' }],
+        Default: 'Mark',
+      },
+      Mark: { Type: 'Pass', Result: true, ResultPath: '$.again', Next: 'Items' },
+      Done: { Type: 'Pass', End: true },
+    },
+  };
+  /** Three branches; the third ends in a Succeed state. */
+  const PARALLEL_DEFINITION = {
+    StartAt: 'Fan',
+    States: {
+      Fan: {
+        Type: 'Parallel',
+        Branches: ['a', 'b', 'c'].map((name) => {
+          const state = task('branch', { name, 'redrive.$': '$$.Execution.RedriveCount' });
+          return name === 'c'
+            ? { StartAt: 'C', States: { C: { ...state, Next: 'CDone' }, CDone: { Type: 'Succeed' } } }
+            : { StartAt: name.toUpperCase(), States: { [name.toUpperCase()]: { ...state, End: true } } };
+        }),
+        Next: 'Done',
+      },
+      Done: { Type: 'Pass', End: true },
+    },
+  };
+
+  /** Item 2 and branch `b` fail while `broken`, once `held` resolves (so that the others have succeeded first). */
+  const failing: { broken: boolean; held: Promise<void>; release: () => void } = {
+    broken: true,
+    held: Promise.resolve(),
+    release: () => undefined,
+  };
+  const hold = (): void => {
+    failing.held = new Promise<void>((resolve) => {
+      failing.release = resolve;
+    });
+  };
+  const fanFunctions = new TestFunctions({
+    double: async (payload) => {
+      const { n, redrive } = payload as { n: number; redrive: number };
+      if (n === 2 && failing.broken) {
+        await failing.held;
+        throw namedError('Broken', 'item 2 is broken');
+      }
+      return { n, doubled: n * 2, redrive };
+    },
+    branch: async (payload) => {
+      const { name } = payload as { name: string };
+      if (name === 'b' && failing.broken) {
+        await failing.held;
+        throw namedError('Broken', 'branch b is broken');
+      }
+      return payload;
+    },
+  });
+  const fanDir = mkdtempSync(join(tmpdir(), 'saga-redrive-fan-'));
+  afterAll(() => rmSync(fanDir, { recursive: true, force: true }));
+
+  function makeFanService(): StepFunctionsService {
+    const fan = new StepFunctionsService({
+      dataDir: fanDir,
+      lambda: fanFunctions,
+      dynamodb: testDynamoDbClient(),
+      timeScale: 0.001,
+      accountId: LOCAL_ACCOUNT_ID,
+      region: LOCAL_REGION,
+    });
+    for (const [arn, definition] of [
+      [MAP_MACHINE, MAP_DEFINITION],
+      [PARALLEL_MACHINE, PARALLEL_DEFINITION],
+      [LOOP_MACHINE, LOOP_DEFINITION],
+    ] as const) {
+      fan.createStateMachine({
+        name: arn.split(':').at(-1) ?? '',
+        arn,
+        definition: JSON.stringify(definition),
+        roleArn: ROLE,
+        type: 'STANDARD',
+      });
+    }
+    return fan;
+  }
+
+  async function until(check: () => boolean): Promise<void> {
+    for (let i = 0; i < 1000 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(check()).toBe(true);
+  }
+
+  const callsSince = (from: number, name: string): unknown[] =>
+    fanFunctions.calls.slice(from).flatMap((call) => (call.name === name ? [call.payload] : []));
+
+  test('a Map: only the failed iteration runs again, the others keep their outputs in place (across a restart)', async () => {
+    let fan = makeFanService();
+    failing.broken = true;
+    hold();
+    const { executionArn: arn } = (await fan.handle('StartExecution', {
+      stateMachineArn: MAP_MACHINE,
+      name: 'map',
+      input: JSON.stringify({ items: [1, 2, 3, 4] }),
+    })) as { executionArn: string };
+    await until(
+      () => fan.getExecutionHistory(arn).filter((e) => e.type === 'MapIterationSucceeded').length === 3,
+    );
+    failing.release();
+    expect(await fan.waitForExecution(arn)).toMatchObject({ status: 'FAILED', error: 'Broken' });
+    const failedHistory = fan.getExecutionHistory(arn);
+    expect(
+      failedHistory.flatMap((e) =>
+        e.type === 'MapIterationFailed' ? [e.mapIterationFailedEventDetails?.index] : [],
+      ),
+    ).toEqual([1]);
+    // The succeeded iterations' outputs are persisted with the execution: a restarted local cloud reuses them.
+    await fan.close();
+    fan = makeFanService();
+
+    failing.broken = false;
+    const from = fanFunctions.calls.length;
+    await fan.handle('RedriveExecution', { executionArn: arn });
+    const done = await fan.waitForExecution(arn, { timeoutMs: 5_000 });
+    expect(done).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
+    // Only item 2 ran again (the whole Map rerun would call `double` four times).
+    expect(callsSince(from, 'double')).toEqual([{ n: 2, redrive: 1 }]);
+    // All four results, in order: the reused ones are the first attempt's (redrive 0).
+    expect(JSON.parse(String(done.output))).toEqual({
+      items: [1, 2, 3, 4],
+      results: [
+        { n: 1, doubled: 2, redrive: 0 },
+        { n: 2, doubled: 4, redrive: 1 },
+        { n: 3, doubled: 6, redrive: 0 },
+        { n: 4, doubled: 8, redrive: 0 },
+      ],
+    });
+
+    const history = fan.getExecutionHistory(arn);
+    expect(history.slice(0, failedHistory.length)).toEqual(failedHistory);
+    const after = history.slice(failedHistory.length);
+    expect(after[0]).toMatchObject({
+      type: 'ExecutionRedriven',
+      executionRedrivenEventDetails: { redriveCount: 1 },
+    });
+    // The Map is entered again over all four items; only the redriven iteration gets iteration events.
+    expect(statesEntered(after)).toEqual(['Items', 'Double', 'Done']);
+    expect(after.find((e) => e.type === 'MapStateStarted')?.mapStateStartedEventDetails).toEqual({
+      length: 4,
+    });
+    expect(
+      after.flatMap((e) =>
+        e.type.startsWith('MapIteration')
+          ? [
+              `${e.type} ${e.mapIterationStartedEventDetails?.index ?? e.mapIterationSucceededEventDetails?.index}`,
+            ]
+          : [],
+      ),
+    ).toEqual(['MapIterationStarted 1', 'MapIterationSucceeded 1']);
+    expect(eventTypes(after)).toContain('MapStateSucceeded');
+    expect(JSON.stringify(history)).not.toContain('saga-local:');
+    expect(history.map((e) => e.id)).toEqual(history.map((_, i) => i + 1));
+    await fan.close();
+  });
+
+  test('a Parallel state: only the failed branch runs again, the others keep their outputs in place', async () => {
+    const fan = makeFanService();
+    failing.broken = true;
+    hold();
+    const { executionArn: arn } = (await fan.handle('StartExecution', {
+      stateMachineArn: PARALLEL_MACHINE,
+      name: 'parallel',
+      input: JSON.stringify({ orderId: 'o-9' }),
+    })) as { executionArn: string };
+    const exited = (): string[] =>
+      fan
+        .getExecutionHistory(arn)
+        .flatMap((e) => (e.stateExitedEventDetails?.name ? [e.stateExitedEventDetails.name] : []));
+    await until(() => exited().includes('A') && exited().includes('CDone'));
+    failing.release();
+    expect(await fan.waitForExecution(arn)).toMatchObject({ status: 'FAILED', error: 'Broken' });
+    const failedHistory = fan.getExecutionHistory(arn);
+
+    failing.broken = false;
+    const from = fanFunctions.calls.length;
+    await fan.handle('RedriveExecution', { executionArn: arn });
+    const done = await fan.waitForExecution(arn, { timeoutMs: 5_000 });
+    expect(done).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
+    expect(callsSince(from, 'branch')).toEqual([{ name: 'b', redrive: 1 }]);
+    expect(JSON.parse(String(done.output))).toEqual([
+      { name: 'a', redrive: 0 },
+      { name: 'b', redrive: 1 },
+      { name: 'c', redrive: 0 },
+    ]);
+    const after = fan.getExecutionHistory(arn).slice(failedHistory.length);
+    expect(eventTypes(after).slice(0, 3)).toEqual([
+      'ExecutionRedriven',
+      'ParallelStateEntered',
+      'ParallelStateStarted',
+    ]);
+    expect(statesEntered(after)).toEqual(['Fan', 'B', 'Done']);
+    expect(eventTypes(after)).toContain('ParallelStateSucceeded');
+    expect(JSON.stringify(after)).not.toContain('saga-local:');
+    await fan.close();
+  });
+
+  test('reuse holds for the visit the redrive resumes only: the Map entered again later runs every item', async () => {
+    const fan = makeFanService();
+    failing.broken = true;
+    hold();
+    const { executionArn: arn } = (await fan.handle('StartExecution', {
+      stateMachineArn: LOOP_MACHINE,
+      name: 'loop',
+      input: JSON.stringify({ items: [1, 2, 3, 4] }),
+    })) as { executionArn: string };
+    await until(
+      () => fan.getExecutionHistory(arn).filter((e) => e.type === 'MapIterationSucceeded').length === 3,
+    );
+    failing.release();
+    expect(await fan.waitForExecution(arn)).toMatchObject({ status: 'FAILED' });
+    const failedHistory = fan.getExecutionHistory(arn);
+
+    failing.broken = false;
+    const from = fanFunctions.calls.length;
+    await fan.handle('RedriveExecution', { executionArn: arn });
+    const done = await fan.waitForExecution(arn, { timeoutMs: 5_000 });
+    expect(done).toMatchObject({ status: 'SUCCEEDED' });
+    const calls = callsSince(from, 'double') as { n: number }[];
+    expect(calls[0]).toEqual({ n: 2, redrive: 1 });
+    expect(
+      calls
+        .slice(1)
+        .map((call) => call.n)
+        .sort(),
+    ).toEqual([1, 2, 3, 4]);
+    expect((JSON.parse(String(done.output)) as { results: unknown[] }).results).toEqual(
+      [1, 2, 3, 4].map((n) => ({ n, doubled: n * 2, redrive: 1 })),
+    );
+    const after = fan.getExecutionHistory(arn).slice(failedHistory.length);
+    expect(statesEntered(after)).toEqual([
+      'Items',
+      'Double',
+      'Again',
+      'Mark',
+      'Items',
+      'Double',
+      'Double',
+      'Double',
+      'Double',
+      'Again',
+      'Done',
+    ]);
+    expect(after.filter((e) => e.type === 'MapIterationSucceeded')).toHaveLength(5);
+    await fan.close();
   });
 });

@@ -50,6 +50,20 @@ export interface CompiledDefinition {
   readonly states: ReadonlyMap<string, StateInfo>;
   /** The machine-level `TimeoutSeconds`, if any. */
   readonly timeoutSeconds?: number;
+  /**
+   * The states that end an iteration or a branch of a top-level Map or Parallel state (End, or Succeed, directly in
+   * its ItemProcessor or one of its Branches): exiting one, that iteration (index from the event) or branch
+   * (`branch`) has succeeded with the state's output.
+   */
+  readonly iterationEnds: ReadonlyMap<string, IterationEnd>;
+}
+
+/** Where a state ending an iteration or branch belongs (see {@link CompiledDefinition.iterationEnds}). */
+export interface IterationEnd {
+  /** The top-level Map or Parallel state. */
+  readonly parent: string;
+  /** For a Parallel state, the position of the branch. */
+  readonly branch?: number;
 }
 
 /** A definition failed validation; the message lists what is wrong. */
@@ -99,7 +113,16 @@ function compileUncached(text: string): CompiledDefinition {
   index(definition);
   const timeoutSeconds =
     typeof definition.TimeoutSeconds === 'number' ? definition.TimeoutSeconds : undefined;
-  return { definition, states, timeoutSeconds };
+  const iterationEnds = new Map<string, IterationEnd>();
+  for (const [parent, state] of Object.entries(definition.States as Record<string, AslObject>)) {
+    nestedMachines(state).forEach((machine, position) => {
+      for (const [name, inner] of Object.entries(machine.States as Record<string, AslObject>)) {
+        if (inner.End !== true && inner.Type !== 'Succeed') continue;
+        iterationEnds.set(name, state.Type === 'Parallel' ? { parent, branch: position } : { parent });
+      }
+    });
+  }
+  return { definition, states, timeoutSeconds, iterationEnds };
 }
 
 function nestedMachines(state: AslObject): AslObject[] {
@@ -132,6 +155,12 @@ export interface ResumePoint {
   readonly state: string;
   /** The state's input, as JSON text (its `stateEnteredEventDetails.input`). */
   readonly input: string;
+  /**
+   * For a Map or Parallel state: the iterations (by index) or branches (by position) that succeeded in the previous
+   * attempt, with their outputs as JSON text. They are not run again: their outputs take their places in the state's
+   * result (see {@link ExecutionRun}).
+   */
+  readonly reuse?: ReadonlyMap<number, string>;
 }
 
 /**
@@ -140,6 +169,15 @@ export interface ResumePoint {
  * keeps `$$.Execution.Input` the execution's. Its events are not recorded.
  */
 const REDRIVE_STATE = 'saga-local:redrive';
+/** The runner's own states are named with this prefix; none of their events is recorded. */
+const SYNTHETIC_PREFIX = 'saga-local:';
+/** First state of a resumed Map's iterations or of a reusable Parallel branch: decides reuse (a handler of ours). */
+const REUSE_STATE = 'saga-local:reuse';
+const REUSE_CHOICE = 'saga-local:reuse-choice';
+/** Ends a reused iteration or branch with its recorded output. */
+const REUSED_STATE = 'saga-local:reused';
+/** Goes on to the iteration's or branch's own StartAt with its own input. */
+const RUN_STATE = 'saga-local:run';
 
 /** Non-retryable, non-catchable `States.Runtime` failure (the interpreter honours these two flags). */
 class StatesRuntimeFailure extends Error {
@@ -231,6 +269,13 @@ export class ExecutionRun {
   readonly #caughtOrFailed = new Set<string>();
   #visit = { name: '', enteredTime: '', retryCount: 0, attempts: 0 };
   #lastFailState: StateInfo | undefined;
+  #resume: ResumePoint | undefined;
+  /** Times the interpreter has entered the resume state (synchronous, see #onVisit): reuse only in the first. */
+  #resumeVisits = 0;
+  /** Times the event log has shown the resume state entered (the consumer's view of the same count). */
+  #resumeEntries = 0;
+  /** Outputs of iterations of the open top-level Map that exited their last state, until MapIterationSucceeded. */
+  readonly #pendingIterations = new Map<number, string>();
   #closed = false;
   #abort: () => void = () => undefined;
   #resolveDone: () => void = () => undefined;
@@ -257,6 +302,7 @@ export class ExecutionRun {
    * ExecutionRedriven event); with `resume`, the run starts at that state with that input.
    */
   start(resume?: ResumePoint): void {
+    this.#resume = resume;
     let run: LibraryRun;
     try {
       const machine = new StateMachine(this.#runtimeDefinition(resume) as unknown as StateMachineDefinition, {
@@ -315,6 +361,10 @@ export class ExecutionRun {
         Next: resume.state,
       };
       copy.StartAt = REDRIVE_STATE;
+      const resumed = (copy.States as Record<string, AslObject>)[resume.state];
+      if (resumed !== undefined && resume.reuse !== undefined && resume.reuse.size > 0) {
+        withReusedIterations(resumed, resume.reuse);
+      }
     }
     const wrap = (machine: AslObject): void => {
       const states = machine.States as Record<string, AslObject>;
@@ -358,6 +408,8 @@ export class ExecutionRun {
   }
 
   #onVisit(name: string): void {
+    if (name.startsWith(SYNTHETIC_PREFIX)) return;
+    if (name === this.#resume?.state) this.#resumeVisits += 1;
     this.#visit = { name, enteredTime: new Date().toISOString(), retryCount: 0, attempts: 0 };
     this.#retryCounts.delete(name);
     this.#caughtOrFailed.delete(name);
@@ -402,6 +454,24 @@ export class ExecutionRun {
       if (info.type === 'Task') handlers[info.name] = (input) => this.#runTask(info, input);
       if (info.type === 'Pass') handlers[info.name] = async (input) => jsonToStringMarked(input) as JsonValue;
     }
+    const reuse = this.#resume?.reuse;
+    if (reuse !== undefined) {
+      // Reuse only while the resume state is in its first visit: a later visit (a loop) runs everything.
+      const decide = (index: number, value: unknown): JsonValue => {
+        const output = this.#resumeVisits === 1 ? reuse.get(index) : undefined;
+        return (
+          output === undefined ? { reused: false, value } : { reused: true, value: JSON.parse(output) }
+        ) as JsonValue;
+      };
+      handlers[REUSE_STATE] = (input) => {
+        const { index, value } = input as { index: number; value: unknown };
+        return decide(index, value);
+      };
+      for (const position of reuse.keys())
+        handlers[`${REUSE_STATE}#${position}`] = (input) => decide(position, input);
+      handlers[REUSED_STATE] = (input) => (input as Record<string, JsonValue>).value ?? null;
+      handlers[RUN_STATE] = (input) => (input as Record<string, JsonValue>).value ?? null;
+    }
     return handlers;
   }
 
@@ -442,12 +512,13 @@ export class ExecutionRun {
 
   #onLibraryEvent(event: LibraryEvent): void {
     const at = new Date(event.timestamp);
-    if ('state' in event && event.state.name === REDRIVE_STATE) return;
+    if ('state' in event && event.state.name.startsWith(SYNTHETIC_PREFIX)) return;
     switch (event.type) {
       case 'StateEntered': {
         const info = this.#machine.compiled.states.get(event.state.name);
         const type = info?.type ?? event.state.type;
         this.#lastFailState = undefined;
+        this.#onEntered(event.state.name, type);
         this.#add(
           `${type}StateEntered`,
           {
@@ -471,6 +542,7 @@ export class ExecutionRun {
       }
       case 'StateExited': {
         const type = this.#machine.compiled.states.get(event.state.name)?.type ?? event.state.type;
+        this.#onExited(event.state.name, event.index, event.state.output);
         if ((type === 'Map' || type === 'Parallel') && !this.#caughtOrFailed.has(event.state.name)) {
           this.#add(`${type}StateSucceeded`, {}, at);
         }
@@ -516,6 +588,9 @@ export class ExecutionRun {
       case 'MapIterationStarted':
       case 'MapIterationSucceeded':
       case 'MapIterationFailed': {
+        if (this.#isReused(event.parentState.name, event.index)) return;
+        if (event.type === 'MapIterationSucceeded')
+          this.#onIterationSucceeded(event.parentState.name, event.index);
         const key = `mapIteration${event.type.slice('MapIteration'.length)}EventDetails`;
         this.#add(event.type, { [key]: { name: event.parentState.name, index: event.index } }, at);
         return;
@@ -555,6 +630,49 @@ export class ExecutionRun {
         // ExecutionStarted is recorded at StartExecution; StateCaught and ParallelBranch* have no AWS event.
         return;
     }
+  }
+
+  // A new visit of a top-level Map or Parallel state starts its partial results afresh; the visit a redrive (or a
+  // restart) resumes keeps those of the attempt before.
+  #onEntered(name: string, type: string): void {
+    const resumed = name === this.#resume?.state && ++this.#resumeEntries === 1;
+    if (type !== 'Map' && type !== 'Parallel') return;
+    if (!Object.hasOwn(this.#machine.compiled.definition.States as object, name) || this.#closed) return;
+    this.#pendingIterations.clear();
+    if (resumed && this.#record.partialResults?.state === name) return;
+    this.#record.partialResults = { state: name, outputs: {} };
+  }
+
+  // An iteration's or branch's last state exited: a Parallel branch has succeeded; a Map iteration has when its
+  // MapIterationSucceeded comes. The open top-level Map or Parallel state exited: its partial results are done with.
+  #onExited(name: string, index: number | undefined, output: unknown): void {
+    const partial = this.#record.partialResults;
+    if (partial === undefined || this.#closed) return;
+    if (name === partial.state) {
+      this.#record.partialResults = undefined;
+      return;
+    }
+    const end = this.#machine.compiled.iterationEnds.get(name);
+    if (end === undefined || end.parent !== partial.state) return;
+    if (end.branch !== undefined) {
+      partial.outputs[end.branch] = jsonText(output);
+    } else if (index !== undefined) {
+      this.#pendingIterations.set(index, jsonText(output));
+    }
+  }
+
+  #onIterationSucceeded(name: string, index: number): void {
+    const partial = this.#record.partialResults;
+    const output = this.#pendingIterations.get(index);
+    if (partial?.state !== name || output === undefined || this.#closed) return;
+    partial.outputs[index] = output;
+    this.#pendingIterations.delete(index);
+  }
+
+  // A reused iteration is not rescheduled: its events of the earlier attempt stand, it gets none in this one.
+  #isReused(name: string, index: number): boolean {
+    const resume = this.#resume;
+    return name === resume?.state && this.#resumeEntries === 1 && resume.reuse?.has(index) === true;
   }
 
   // A Fail state without Error/Cause fails the execution with neither (fixture 07); the interpreter
@@ -731,6 +849,49 @@ function taskEventShape(
     ],
     failed: (error, cause) => ['TaskFailed', { taskFailedEventDetails: { ...base, error, cause } }],
     timedOut: () => ['TaskTimedOut', { taskTimedOutEventDetails: { ...base, error: 'States.Timeout' } }],
+  };
+}
+
+/**
+ * Rewrites, in the runtime copy, a resumed Map or Parallel state so that its reused iterations or branches end at
+ * once with their recorded output. The Map's ItemSelector wraps each item as `{index, value}` (`$$.Map.Item.Index`,
+ * and the item as the state's own ItemSelector or Parameters would make it) and its ItemProcessor starts at
+ * REUSE_STATE; a Parallel branch with a recorded output starts at `REUSE_STATE#<position>`. That state's handler
+ * decides (reuse only in the state's first visit), then REUSED_STATE returns the recorded output, or RUN_STATE hands
+ * the input on to the original StartAt. None of these states is recorded in the history.
+ */
+function withReusedIterations(state: AslObject, reuse: ReadonlyMap<number, string>): void {
+  if (state.Type === 'Map') {
+    const key = state.ItemProcessor !== undefined ? 'ItemProcessor' : 'Iterator';
+    const selector = state.ItemSelector ?? state.Parameters;
+    delete state.Parameters;
+    state.ItemSelector = {
+      'index.$': '$$.Map.Item.Index',
+      ...(selector === undefined ? { 'value.$': '$$.Map.Item.Value' } : { value: selector }),
+    };
+    state[key] = startingWithReuse(state[key] as AslObject, REUSE_STATE);
+  } else if (state.Type === 'Parallel') {
+    state.Branches = (state.Branches as AslObject[]).map((branch, position) =>
+      reuse.has(position) ? startingWithReuse(branch, `${REUSE_STATE}#${position}`) : branch,
+    );
+  }
+}
+
+function startingWithReuse(machine: AslObject, decide: string): AslObject {
+  return {
+    ...machine,
+    StartAt: decide,
+    States: {
+      [decide]: { Type: 'Task', Resource: PASS_RESOURCE, Next: REUSE_CHOICE },
+      [REUSE_CHOICE]: {
+        Type: 'Choice',
+        Choices: [{ Variable: '$.reused', BooleanEquals: true, Next: REUSED_STATE }],
+        Default: RUN_STATE,
+      },
+      [REUSED_STATE]: { Type: 'Task', Resource: PASS_RESOURCE, End: true },
+      [RUN_STATE]: { Type: 'Task', Resource: PASS_RESOURCE, Next: machine.StartAt },
+      ...(machine.States as AslObject),
+    },
   };
 }
 

@@ -779,9 +779,22 @@ export function redriveStatusOf(
 /**
  * The state a redrive restarts at: the top-level state the execution ended in (entered and never exited: the
  * task that failed or was aborted, or the Fail state), with the input it was entered with. None entered (it
- * failed before its first state): StartAt with the execution input.
+ * failed before its first state): StartAt with the execution input. For a Map or Parallel state, the iterations
+ * or branches that succeeded in that visit (the record's `partialResults`) are to be reused, not run again.
  */
 export function resumePointOf(
+  record: Pick<ExecutionRecord, 'events' | 'input' | 'partialResults'>,
+  compiled: CompiledDefinition,
+): ResumePoint {
+  const point = openStateOf(record, compiled);
+  const partial = record.partialResults;
+  const type = compiled.states.get(point.state)?.type;
+  if (partial?.state !== point.state || (type !== 'Map' && type !== 'Parallel')) return point;
+  const reuse = new Map(Object.entries(partial.outputs).map(([index, output]) => [Number(index), output]));
+  return reuse.size === 0 ? point : { ...point, reuse };
+}
+
+function openStateOf(
   record: Pick<ExecutionRecord, 'events' | 'input'>,
   compiled: CompiledDefinition,
 ): ResumePoint {
