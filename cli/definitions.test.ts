@@ -2,16 +2,22 @@ import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { describe, expect, expectTypeOf, test } from 'vitest';
 import {
   type ArgsOf,
+  chaosCommand,
   deployCommand,
   diffCommand,
   flagsCommand,
   flagsSetCommand,
+  type LogLevel,
+  logsCommand,
   lsCommand,
   type OptionsOf,
   orderCommand,
+  parseDuration,
+  parseLogLevel,
   replayCommand,
   watchCommand,
 } from './definitions.ts';
+import { UserError } from './errors.ts';
 
 /** Parses `argv` with one definition and returns what its handler would receive. */
 function parse<A extends unknown[], O extends Record<string, unknown>>(
@@ -108,4 +114,48 @@ describe('command definitions: handlers receive typed, parsed values', () => {
     expect(set).toEqual({ args: ['payment:transient'], options: { global: true, rate: 0.3 } });
     expectTypeOf(set.options.rate).toEqualTypeOf<number | undefined>();
   });
+
+  test('saga logs: --level is read while parsing, any case (warning is warn); anything else names the levels', () => {
+    expect(parse(logsCommand, ['logs', 'x', '--level', 'WARN']).options).toEqual({ level: 'warn' });
+    expect(parse(logsCommand, ['logs', '--follow']).options).toEqual({ follow: true });
+    expectTypeOf<OptionsOf<typeof logsCommand>['level']>().toEqualTypeOf<LogLevel | undefined>();
+    expect(parseLogLevel('warning')).toBe('warn');
+    expect(parseLogLevel(' debug ')).toBe('debug');
+    expect(() => parse(logsCommand, ['logs', 'x', '--level', 'loud'])).toThrowError(UserError);
+    expect(() => parseLogLevel('loud')).toThrowError(
+      '--level takes one of debug, info, warn, error (lines below it are hidden); received "loud".',
+    );
+  });
+
+  test('saga chaos: --budget and --shrink-budget are read while parsing, in ms (default 2m)', () => {
+    expect(parse(chaosCommand, ['chaos']).options).toEqual({ budget: 120_000, concurrency: 3 });
+    const { options } = parse(chaosCommand, ['chaos', '--budget', '1m30s', '--shrink-budget', '500ms']);
+    expect([options.budget, options.shrinkBudget]).toEqual([90_000, 500]);
+    expectTypeOf(options.budget).toEqualTypeOf<number>();
+    expectTypeOf(options.shrinkBudget).toEqualTypeOf<number | undefined>();
+    expect(() => parse(chaosCommand, ['chaos', '--shrink-budget', 'soon'])).toThrowError(
+      '--shrink-budget must be a duration such as 45s, 2m, 1h or 1m30s; received "soon".',
+    );
+  });
+
+  test.each([
+    ['45s', 45_000],
+    ['2m', 120_000],
+    ['1h', 3_600_000],
+    ['1m30s', 90_000],
+    ['500ms', 500],
+    ['90', 90_000],
+    ['1.5m', 90_000],
+  ])('parseDuration(%j) = %d ms', (text, ms) => {
+    expect(parseDuration(text, '--budget')).toBe(ms);
+  });
+
+  test.each(['', 'soon', '2 minutes', '-1m', '0s', '0', '1m-'])(
+    'parseDuration(%j) is refused, naming the flag and saying what was received',
+    (text) => {
+      expect(() => parseDuration(text, '--budget')).toThrowError(UserError);
+      expect(() => parseDuration(text, '--budget')).toThrowError(/^--budget must be /);
+      expect(() => parseDuration(text, '--budget')).toThrowError(`received ${JSON.stringify(text)}.`);
+    },
+  );
 });

@@ -12,6 +12,7 @@ import {
   Option,
 } from '@commander-js/extra-typings';
 import type { CommandContext } from './command.ts';
+import { UserError } from './errors.ts';
 import { parseStatuses, readSince } from './saga/order-filters.ts';
 import { TIMELINE_LEGEND } from './timeline/glyphs.ts';
 
@@ -56,6 +57,44 @@ function share(name: string) {
       throw new InvalidArgumentError(`${name} must be between 0 and 1; received ${JSON.stringify(value)}.`);
     return n;
   };
+}
+
+/** The levels `saga logs --level` takes, lowest first. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Reads `--level` (case-insensitive, `warning` for `warn`); anything else is exit 2 naming the levels. */
+export function parseLogLevel(value: string): LogLevel {
+  const level = value.trim().toLowerCase();
+  if (level === 'warning') return 'warn';
+  if ((LOG_LEVELS as readonly string[]).includes(level)) return level as LogLevel;
+  throw new UserError(
+    `--level takes one of ${LOG_LEVELS.join(', ')} (lines below it are hidden); received ${JSON.stringify(value)}.`,
+  );
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Reads a duration, in ms: `45s`, `2m`, `1h`, `1m30s`, `500ms`, or a number of seconds. Anything else, or 0, is
+ * exit 2 naming the flag.
+ */
+export function parseDuration(text: string, flag: string): number {
+  const trimmed = text.trim().toLowerCase();
+  let ms: number;
+  if (/^\d+(\.\d+)?$/.test(trimmed)) ms = Number(trimmed) * 1000;
+  else {
+    const parts = [...trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+    if (parts.length === 0 || parts.map((p) => p[0]).join('') !== trimmed) {
+      throw new UserError(
+        `${flag} must be a duration such as 45s, 2m, 1h or 1m30s; received ${JSON.stringify(text)}.`,
+      );
+    }
+    ms = parts.reduce((sum, p) => sum + Number(p[1]) * (DURATION_UNITS[p[2] ?? 's'] ?? 1000), 0);
+  }
+  if (ms <= 0) throw new UserError(`${flag} must be longer than 0; received ${JSON.stringify(text)}.`);
+  return ms;
 }
 
 /** A repeatable flag's values. */
@@ -341,7 +380,7 @@ export function logsCommand(parent: CommandUnknownOpts) {
     )
     .argument('[orderId]', 'the order id (see saga ls); with --follow and no id, every order')
     .option('-f, --follow', 'keep printing new lines as they arrive, until Ctrl-C')
-    .option('--level <level>', 'hide lines below this level: debug, info, warn or error')
+    .option('--level <level>', 'hide lines below this level: debug, info, warn or error', parseLogLevel)
     .addHelpText(
       'after',
       examples([
@@ -398,10 +437,15 @@ export function chaosCommand(parent: CommandUnknownOpts) {
       int('--runs', 1),
     )
     .option('--seed <s>', 'the seed (lane i uses seed + i; default: random, printed)', int('--seed', 0))
-    .option('--budget <duration>', 'how long to explore: 45s, 2m, 1h', '2m')
+    .addOption(
+      new Option('--budget <duration>', 'how long to explore: 45s, 2m, 1h')
+        .argParser((value) => parseDuration(value, '--budget'))
+        .default(120_000, '2m'),
+    )
     .option(
       '--shrink-budget <duration>',
       'how long shrinking may take after a violation (default: the budget, ≥ 1m)',
+      (value) => parseDuration(value, '--shrink-budget'),
     )
     .option(
       '--concurrency <c>',

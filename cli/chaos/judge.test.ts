@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { type SagaDefinition, sagaDefinition } from '../target/expectations.ts';
 import { type InvariantFacts, judgeInvariants, type OrderFacts } from '../target/invariants.ts';
 import { judgeRun, type OrderOutcome } from './judge.ts';
 import type { ChaosFlag } from './schedule.ts';
@@ -125,8 +126,17 @@ describe('judgeRun', () => {
     const flags: ChaosFlag[] = [{ step: 'inventory', mode: 'transient', times: 6 }];
     // The project's ASL retries ReserveInventory 4 times: 6 transient failures cancel the order.
     expect(verdict([completed()], [outcome({ flags })]).map((x) => x.id)).toEqual(['expected']);
-    const patient = {
-      States: { ReserveInventory: { Retry: [{ ErrorEquals: ['States.ALL'], MaxAttempts: 9 }] } },
+    // The deployed saga: the project's, but retrying ReserveInventory 9 times.
+    const project = sagaDefinition();
+    const patient: SagaDefinition = {
+      ...project,
+      States: {
+        ...project.States,
+        ReserveInventory: {
+          ...project.States.ReserveInventory,
+          Retry: [{ ErrorEquals: ['States.ALL'], MaxAttempts: 9 }],
+        },
+      },
     };
     const facts: InvariantFacts = { orders: [completed()], now: NOW };
     expect(

@@ -1,10 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { UserError } from '../errors.ts';
 import type { ExploreResult } from './explore.ts';
 import {
   describeSchedule,
-  formatSeconds,
-  parseDuration,
   perMinute,
   progressText,
   replayCommands,
@@ -116,32 +113,16 @@ test('describeSchedule: one line per order, then the publisher flag', () => {
 
 test('progress text, seconds and rates', () => {
   expect(progressText({ runs: 3, orders: 8, violations: 0, leftMs: 65_000, shrinking: false })).toBe(
-    'chaos: 3 runs · 8 orders · 0 violations · 1m05s left',
+    'chaos: 3 runs · 8 orders · 0 violations · 1m 05s left',
+  );
+  expect(progressText({ runs: 3, orders: 8, violations: 0, leftMs: 44_600, shrinking: false })).toBe(
+    'chaos: 3 runs · 8 orders · 0 violations · 45s left',
+  );
+  expect(progressText({ runs: 3, orders: 8, violations: 0, leftMs: -5, shrinking: false })).toBe(
+    'chaos: 3 runs · 8 orders · 0 violations · 0s left',
   );
   expect(progressText({ runs: 3, orders: 8, violations: 2, leftMs: 0, shrinking: true })).toBe(
     'chaos: 3 runs · 8 orders · 2 violations · shrinking the counterexample',
   );
-  expect(formatSeconds(-5)).toBe('0s');
   expect(perMinute(10, 0)).toBe(0);
-});
-
-describe('parseDuration', () => {
-  test.each([
-    ['45s', 45_000],
-    ['2m', 120_000],
-    ['1h', 3_600_000],
-    ['1m30s', 90_000],
-    ['500ms', 500],
-    ['90', 90_000],
-  ])('%s', (text, ms) => {
-    expect(parseDuration(text)).toBe(ms);
-  });
-
-  test.each(['', 'soon', '2 minutes', '-1m', '0s', '1m-'])(
-    '%j is refused, saying what was received',
-    (text) => {
-      expect(() => parseDuration(text)).toThrowError(UserError);
-      expect(() => parseDuration(text)).toThrowError(`received ${JSON.stringify(text)}`);
-    },
-  );
 });

@@ -1,8 +1,9 @@
 /**
  * What `saga chaos` says (pure): the `--json` lines of design §6, the progress line, the exploration rate, the
- * counterexample with the commands that replay it, and the `--budget` durations it reads.
+ * counterexample with the commands that replay it.
  */
-import { UserError } from '../errors.ts';
+
+import { formatWholeSeconds } from '../ui/format.ts';
 import type { Counterexample, ExploreResult, RunEvent } from './explore.ts';
 import type { Violation } from './judge.ts';
 import { type Schedule, scheduleToJson, serializeSchedule } from './schedule.ts';
@@ -116,12 +117,6 @@ export function summaryLine(result: ExploreResult, seed: number, concurrency: nu
   };
 }
 
-/** `1m05s`, `45s`. */
-export function formatSeconds(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-}
-
 /** The spinner's text. */
 export function progressText(state: {
   readonly runs: number;
@@ -133,7 +128,7 @@ export function progressText(state: {
   const head = `chaos: ${state.runs} runs · ${state.orders} orders · ${state.violations} violations`;
   return state.shrinking
     ? `${head} · shrinking the counterexample`
-    : `${head} · ${formatSeconds(state.leftMs)} left`;
+    : `${head} · ${formatWholeSeconds(state.leftMs)} left`;
 }
 
 /** A schedule for people: one line per order, then the publisher flag. */
@@ -148,21 +143,4 @@ export function describeSchedule(schedule: Schedule, orderIds: readonly string[]
   });
   const publisher = scheduleToJson(schedule).publisher;
   return publisher ? [...lines, `GLOBAL ${publisher} while the orders run`] : lines;
-}
-
-const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Reads a duration: `45s`, `2m`, `1h`, `1m30s`, `500ms`, or a number of seconds. */
-export function parseDuration(text: string, flag = '--budget'): number {
-  const trimmed = text.trim().toLowerCase();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
-  const parts = [...trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== trimmed) {
-    throw new UserError(
-      `${flag} must be a duration such as 45s, 2m, 1h or 1m30s; received ${JSON.stringify(text)}.`,
-    );
-  }
-  const ms = parts.reduce((sum, p) => sum + Number(p[1]) * (UNITS[p[2] ?? 's'] ?? 1000), 0);
-  if (ms <= 0) throw new UserError(`${flag} must be longer than 0; received ${JSON.stringify(text)}.`);
-  return ms;
 }

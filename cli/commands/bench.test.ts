@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { assignMix, parseMix, stockShortfall } from './bench.ts';
+import { PLAIN_STYLE } from '../ui/format.ts';
+import { assignMix, parseMix, renderBench, stockShortfall } from './bench.ts';
 
 describe('stockShortfall', () => {
   const plenty = { 'espresso-beans': 1000, 'ceramic-mug': 1000, 'paper-filters': 1000 };
@@ -27,5 +28,37 @@ describe('assignMix', () => {
     const mix = assignMix(parseMix('none=3,inventory=1'), 8);
     expect(mix.filter((e) => e.label === 'none')).toHaveLength(6);
     expect(mix.filter((e) => e.label === 'inventory')).toHaveLength(2);
+  });
+});
+
+describe('renderBench', () => {
+  test('durations through the one formatter, in a column or summary form', () => {
+    const result = {
+      orders: 60,
+      concurrency: 10,
+      durationMs: 74_300,
+      ordersPerSecond: 60 / 74.3,
+      latencyMs: { p50: 840, p95: 1_236, p99: 12_440, max: 61_000 },
+      statuses: { SUCCEEDED: 48, FAILED: 12 },
+      invariants: [
+        {
+          id: 'I1' as const,
+          name: 'I1 terminal: every order settled',
+          ok: true,
+          detail: '60 orders',
+          orders: [],
+        },
+        { id: 'I7' as const, name: 'I7 nothing stuck', ok: true, detail: 'none past 5m', orders: [] },
+      ],
+      violations: 0,
+    };
+    expect(renderBench(result, PLAIN_STYLE)).toEqual([
+      '60 orders in 1m 14s at concurrency 10: 0.8 orders/s',
+      'order → terminal state: p50 840ms · p95 1.24s · p99 12.4s · max 1m 01s',
+      'executions: SUCCEEDED 48 · FAILED 12',
+      '',
+      '✓ I1 terminal: every order settled  60 orders',
+      '✓ I7 nothing stuck                  none past 5m',
+    ]);
   });
 });

@@ -16,6 +16,7 @@ import {
   readStock,
 } from '../target/invariants.ts';
 import { resolveTarget } from '../target/target.ts';
+import { formatDuration, type Style } from '../ui/format.ts';
 
 /** Options of `saga bench`. */
 export interface BenchOptions {
@@ -225,6 +226,26 @@ export async function bench(ctx: CommandContext, options: BenchOptions): Promise
   };
 }
 
+/** The `saga bench` result for people: throughput, latency, execution statuses, then one line per invariant. */
+export function renderBench(result: BenchResult, style: Style): string[] {
+  const nameWidth = Math.max(...result.invariants.map((inv) => inv.name.length));
+  const { p50, p95, p99, max } = result.latencyMs;
+  return [
+    `${result.orders} orders in ${formatDuration(result.durationMs)} at concurrency ${result.concurrency}: ` +
+      `${style.bold(result.ordersPerSecond.toFixed(1))} orders/s`,
+    `order → terminal state: p50 ${formatDuration(p50)} · p95 ${formatDuration(p95)} · ` +
+      `p99 ${formatDuration(p99)} · max ${formatDuration(max)}`,
+    `executions: ${Object.entries(result.statuses)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(' · ')}`,
+    '',
+    ...result.invariants.map(
+      (inv) =>
+        `${inv.ok ? style.ok('✓') : style.fail('✗')} ${inv.name.padEnd(nameWidth)}  ${style.dim(inv.detail)}`,
+    ),
+  ];
+}
+
 export default async function action(
   ctx: CommandContext,
   _args: ArgsOf<typeof benchCommand>,
@@ -232,22 +253,7 @@ export default async function action(
 ): Promise<number> {
   const result = await bench(ctx, options);
   const { out } = ctx;
-  out.result({ type: 'bench', ...result }, (style) => {
-    const nameWidth = Math.max(...result.invariants.map((inv) => inv.name.length));
-    return [
-      `${result.orders} orders in ${(result.durationMs / 1000).toFixed(1)} s at concurrency ${result.concurrency}: ` +
-        `${style.bold(result.ordersPerSecond.toFixed(1))} orders/s`,
-      `order → terminal state: p50 ${result.latencyMs.p50} ms · p95 ${result.latencyMs.p95} ms · p99 ${result.latencyMs.p99} ms · max ${result.latencyMs.max} ms`,
-      `executions: ${Object.entries(result.statuses)
-        .map(([k, v]) => `${k} ${v}`)
-        .join(' · ')}`,
-      '',
-      ...result.invariants.map(
-        (inv) =>
-          `${inv.ok ? style.ok('✓') : style.fail('✗')} ${inv.name.padEnd(nameWidth)}  ${style.dim(inv.detail)}`,
-      ),
-    ];
-  });
+  out.result({ type: 'bench', ...result }, (style) => renderBench(result, style));
   if (result.violations > 0) {
     throw new CheckFailedError(`${result.violations} invariant(s) violated.`);
   }

@@ -44,5 +44,5 @@ describe('saga chaos: bad flags are exit 2, saying what was wrong, what was rece
 });
 
 test('checkChaosOptions accepts a seed and path on one lane', () => {
-  expect(() => checkChaosOptions({ budget: '2m', concurrency: 1, seed: 4, path: '3:0:12' })).not.toThrow();
+  expect(() => checkChaosOptions({ budget: 120_000, concurrency: 1, seed: 4, path: '3:0:12' })).not.toThrow();
 });

@@ -5,8 +5,6 @@ import { type ExploreResult, explore, type RunEvent } from '../chaos/explore.ts'
 import {
   DETERMINISM_NOTE,
   describeSchedule,
-  formatSeconds,
-  parseDuration,
   progressText,
   replayCommands,
   runLine,
@@ -22,6 +20,7 @@ import { listAllExecutions, readHistory } from '../target/executions.ts';
 import type { SagaDefinition } from '../target/expectations.ts';
 import { resolveTarget } from '../target/target.ts';
 import { buildTimeline, renderTimeline } from '../timeline/index.ts';
+import { formatDuration, formatShortDuration } from '../ui/format.ts';
 
 /** Options of `saga chaos`. */
 export interface ChaosOptions {
@@ -29,10 +28,10 @@ export interface ChaosOptions {
   readonly runs?: number;
   /** The seed of lane 0. @default a random one (printed) */
   readonly seed?: number;
-  /** How long to explore: `45s`, `2m`, `1h`. @default '2m' */
-  readonly budget: string;
-  /** How long shrinking may take after a violation. @default the budget, at least 1m */
-  readonly shrinkBudget?: string;
+  /** How long to explore, ms (`--budget 45s`, `2m`, `1h`). @default 120_000 (2m) */
+  readonly budget: number;
+  /** How long shrinking may take after a violation, ms. @default the budget, at least 1m */
+  readonly shrinkBudget?: number;
   /** fast-check lanes in parallel, each on its own orders (seeds S, S+1, …). @default 3 */
   readonly concurrency: number;
   /** fast-check's path to a counterexample (with --seed and --concurrency 1). */
@@ -40,9 +39,6 @@ export interface ChaosOptions {
   /** A schedule's JSON, run as it is (no exploration). */
   readonly replay?: string;
 }
-
-/** The default `--budget`. */
-export const DEFAULT_BUDGET = '2m';
 
 /** The longest a run waits for an execution: local runs settle in seconds; AWS timeouts and retries are real. */
 const SETTLE_MS = { local: 120_000, aws: 900_000 } as const;
@@ -85,16 +81,13 @@ export async function chaos(
   onRun: (event: RunEvent) => void = () => {},
 ): Promise<{ result: ExploreResult; seed: number }> {
   checkChaosOptions(options);
-  const budgetMs = parseDuration(options.budget);
-  const shrinkBudgetMs =
-    options.shrinkBudget === undefined
-      ? Math.max(60_000, budgetMs)
-      : parseDuration(options.shrinkBudget, '--shrink-budget');
+  const budgetMs = options.budget;
+  const shrinkBudgetMs = options.shrinkBudget ?? Math.max(60_000, budgetMs);
   const schedule = options.replay === undefined ? undefined : parseSchedule(options.replay);
   const target = await resolveTarget(ctx.projectDir, ctx.globals, ctx.env);
   if (target.kind === 'aws' && !ctx.globals.yes) {
     const yes = await ctx.prompter.confirm(
-      `saga chaos places real orders on AWS (${target.region}) and sets failure flags for ${options.budget}. Continue?`,
+      `saga chaos places real orders on AWS (${target.region}) and sets failure flags for ${formatShortDuration(options.budget)}. Continue?`,
       { default: false },
     );
     if (!yes) throw new AbortError('Nothing placed.');
@@ -177,14 +170,14 @@ export default async function action(
   const replaying = options.replay !== undefined;
   // Chosen here rather than in chaos() so that it is printed first: a Ctrl-C still leaves the seed on screen.
   if (!replaying && options.seed === undefined) options = { ...options, seed: randomSeed() };
-  const budgetMs = parseDuration(options.budget);
+  const budgetMs = options.budget;
   const startedAt = Date.now();
   const state = { runs: 0, orders: 0, violations: 0, shrinking: false };
   out.line(
     out.style.dim(
       replaying
         ? 'Running the schedule given.'
-        : `Exploring for ${options.budget} with ${options.concurrency} lane(s) from seed ${options.seed} (lane i: seed + i).`,
+        : `Exploring for ${formatShortDuration(budgetMs)} with ${options.concurrency} lane(s) from seed ${options.seed} (lane i: seed + i).`,
     ),
   );
   const progress = await out.progress(progressText({ ...state, leftMs: budgetMs }));
@@ -226,7 +219,7 @@ async function printSummary(
   const minutes = `${summary.schedulesPerMinute} schedules/min · ${summary.ordersPerMinute} orders/min`;
   out.line(
     `${summary.runs} schedules (${summary.shrinkRuns} shrink runs) · ${summary.orders} orders · ` +
-      `${formatSeconds(summary.durationMs)} · ${minutes}${replaying ? '' : ` · seed ${summary.seed}`}`,
+      `${formatDuration(summary.durationMs)} · ${minutes}${replaying ? '' : ` · seed ${summary.seed}`}`,
   );
   const found = result.counterexample;
   if (!found) {

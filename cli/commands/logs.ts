@@ -1,5 +1,5 @@
 import type { CommandContext } from '../command.ts';
-import type { ArgsOf, logsCommand, OptionsOf } from '../definitions.ts';
+import type { ArgsOf, LogLevel, logsCommand, OptionsOf } from '../definitions.ts';
 import { noteForInterrupt, UserError } from '../errors.ts';
 import { createLogTail, type LogTailOptions, shortFunctionName } from '../saga/log-tail.ts';
 import { parseOrderId } from '../target/executions.ts';
@@ -19,21 +19,6 @@ export async function orderLogs(ctx: CommandContext, orderId: string): Promise<O
  * `orderId` at all (what CDK's `FilterPattern.exists` writes), so the tail reads every line that names an order.
  */
 const EVERY_ORDER = '*';
-
-/** The levels `--level` takes, lowest first. */
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
-/** Reads `--level` (case-insensitive); anything else is exit 2 naming the levels. */
-export function parseLevel(value: string): LogLevel {
-  const level = value.trim().toLowerCase();
-  if (level === 'warning') return 'warn';
-  if ((LOG_LEVELS as readonly string[]).includes(level)) return level as LogLevel;
-  throw new UserError(
-    `--level takes one of ${LOG_LEVELS.join(', ')} (lines below it are hidden); received ${JSON.stringify(value)}.`,
-  );
-}
 
 /** The rank of a level as Powertools (and Lambda's text format) write it; undefined when it is not one. */
 export function levelRank(level: string | null | undefined): number | undefined {
@@ -212,10 +197,10 @@ export interface LogsOptions {
   readonly level?: LogLevel;
 }
 
-/** Reads the command line of `saga logs`: exit 2 for a bad id or level, or no id without --follow. */
+/** Reads the command line of `saga logs` (`--level` is read by its definition): exit 2 for a bad id, or no id without --follow. */
 export function parseLogsOptions(
   [rawId]: readonly (string | undefined)[],
-  options: { readonly follow?: boolean; readonly level?: string },
+  options: { readonly follow?: boolean; readonly level?: LogLevel },
 ): LogsOptions {
   const follow = options.follow === true;
   if (rawId === undefined && !follow) {
@@ -227,7 +212,7 @@ export function parseLogsOptions(
   return {
     ...(rawId !== undefined ? { orderId: parseOrderId(rawId) } : {}),
     follow,
-    ...(options.level !== undefined ? { level: parseLevel(options.level) } : {}),
+    ...(options.level !== undefined ? { level: options.level } : {}),
   };
 }
 

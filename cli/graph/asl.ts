@@ -2,6 +2,7 @@
  * Amazon States Language definitions as the graph reads them: a structural check (enough to draw any definition,
  * not a full validator) and short descriptions of states, Choice rules and retriers. Pure.
  */
+import { formatShortDuration } from '../ui/format.ts';
 
 /** A definition could not be read as an ASL state machine: the message says what was wrong and what was received. */
 export class AslError extends Error {
@@ -190,6 +191,7 @@ export function stateDetail(state: AslState): string | undefined {
     case 'Task':
       return shortResource(typeof state.Resource === 'string' ? state.Resource : undefined);
     case 'Wait':
+      if (typeof state.Seconds === 'number') return `wait ${formatShortDuration(state.Seconds * 1000)}`;
       if (state.Seconds !== undefined) return `wait ${state.Seconds} s`;
       if (state.SecondsPath !== undefined) return `wait ${state.SecondsPath} s`;
       if (state.Timestamp !== undefined) return `until ${state.Timestamp}`;

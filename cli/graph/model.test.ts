@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { parseHistoryFile } from '../timeline/history.ts';
-import { AslError, parseDefinition, parseDefinitionText } from './asl.ts';
+import { AslError, parseDefinition, parseDefinitionText, stateDetail } from './asl.ts';
 import { buildGraph, type GraphModel } from './model.ts';
 
 const ROOT = new URL('../../', import.meta.url);
@@ -303,4 +303,12 @@ describe('definitions that are not ASL', () => {
     const model = buildGraph(parseDefinition({ stateMachineArn: 'arn:x', definition: SAGA_ASL }));
     expect(model.nodes).toHaveLength(Object.keys(JSON.parse(SAGA_ASL).States).length);
   });
+});
+
+test('a Wait state in brief: its seconds through the one duration formatter, a path or a timestamp as written', () => {
+  expect(stateDetail({ Type: 'Wait', Seconds: 10 })).toBe('wait 10s');
+  expect(stateDetail({ Type: 'Wait', Seconds: 90 })).toBe('wait 1m 30s');
+  expect(stateDetail({ Type: 'Wait', Seconds: 0.5 })).toBe('wait 500ms');
+  expect(stateDetail({ Type: 'Wait', SecondsPath: '$.delay' })).toBe('wait $.delay s');
+  expect(stateDetail({ Type: 'Wait', Timestamp: '2026-12-03T16:00:00Z' })).toBe('until 2026-12-03T16:00:00Z');
 });

@@ -43,7 +43,7 @@ export interface GraphNode {
   readonly start: boolean;
   /** Ends its scope: `End: true`, Succeed or Fail. */
   readonly end: boolean;
-  /** Resource, wait or error, in brief (`lambda:invoke`, `wait 10 s`, `error OrderCancelled`). */
+  /** Resource, wait or error, in brief (`lambda:invoke`, `wait 10s`, `error OrderCancelled`). */
   readonly detail?: string | undefined;
   /** Its retriers: the errors each matches and its MaxAttempts (0: those errors are not retried). */
   readonly retry: readonly RetrySummary[];

@@ -7,6 +7,7 @@ import type { AwsDeployResult, AwsDeploySeams } from '../target/aws-deploy.ts';
 import { writeContext } from '../target/context.ts';
 import { CDK_OUT, checkAssembly, STACK_NAME, synthesisIsStale, synthesize } from '../target/project.ts';
 import { chooseTarget } from '../target/target.ts';
+import { formatDuration } from '../ui/format.ts';
 import type { Progress } from '../ui/output.ts';
 
 /** Options of `saga deploy`. */
@@ -137,7 +138,7 @@ async function deployLocal(
     throw error;
   }
   const { state, action } = deployment;
-  const seconds = `${((Date.now() - started) / 1000).toFixed(1)} s`;
+  const took = formatDuration(Date.now() - started);
   if (action === 'already-running') {
     out.success(
       `The local cloud is already running with these settings at ${state.endpoint} (time scale ` +
@@ -152,10 +153,10 @@ async function deployLocal(
           ? 'its state file .saga/local/state.json was corrupt'
           : 'it did not answer';
     progress?.succeed(
-      `Restarted the local cloud: ${why} (its data is kept); up at ${state.endpoint} (${seconds})`,
+      `Restarted the local cloud: ${why} (its data is kept); up at ${state.endpoint} (${took})`,
     );
   } else {
-    progress?.succeed(`Local cloud up at ${state.endpoint} (${seconds})`);
+    progress?.succeed(`Local cloud up at ${state.endpoint} (${took})`);
   }
   if (state.iam === 'warn' || state.iam === 'off') {
     out.warn(

@@ -3,6 +3,7 @@
  * execution an argument names (ARN, order id or execution name).
  */
 import { ExecutionDoesNotExist, GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DEFAULT_SWEEP_AFTER_SECONDS } from '../../services/outbox-sweeper/sweeper.ts';
 import type { CommandContext } from '../command.ts';
 import { EnvironmentError, noteForInterrupt, UserError } from '../errors.ts';
 import { checkExecutionArn, parseOrderId, waitForExecutionToExist } from '../target/executions.ts';
@@ -21,6 +22,7 @@ import {
   type TimelineSummary,
   type TimelineWrite,
 } from '../timeline/index.ts';
+import { formatShortDuration } from '../ui/format.ts';
 import type { Output } from '../ui/output.ts';
 import { createLogTail, shortFunctionName } from './log-tail.ts';
 
@@ -104,7 +106,7 @@ export async function followExecution(
   if (options.waitForStart) {
     const waiting = await out.progress('Waiting for the outbox publisher to start the saga');
     try {
-      // Long enough for the sweeper to take over from a publisher that never starts it (PENDING for 60 s).
+      // Long enough for the sweeper to take over from a publisher that never starts it (PENDING for a minute).
       await waitForExecutionToExist(sfn, executionArn, { signal: ctx.signal, timeoutMs: START_WAIT_MS });
       waiting.stop();
     } catch (error) {
@@ -112,8 +114,9 @@ export async function followExecution(
       if (!(error instanceof ExecutionDoesNotExist)) throw error;
       const orderId = orderIdOfExecution(executionArn);
       throw new EnvironmentError(
-        `The saga of order ${orderId} did not start within ${START_WAIT_MS / 1000} s: neither the outbox ` +
-          'publisher nor the sweeper (which starts orders left PENDING for 60 s) started its execution. ' +
+        `The saga of order ${orderId} did not start within ${formatShortDuration(START_WAIT_MS)}: neither the outbox ` +
+          `publisher nor the sweeper (which starts orders left PENDING for ${formatShortDuration(DEFAULT_SWEEP_AFTER_SECONDS * 1000)}) ` +
+          'started its execution. ' +
           `\`saga logs ${orderId}\` shows their log lines (an AccessDeniedException there means the deployed ` +
           `template does not grant what they need); \`saga watch ${orderId}\` follows the saga if it starts later.`,
       );

@@ -10,7 +10,7 @@ import {
 import type { CommandContext } from '../command.ts';
 import { UserError } from '../errors.ts';
 import { listAllExecutions, parseOrderId } from '../target/executions.ts';
-import { isRefusal, SETTLED_STATUSES, STATUS_WRITES } from '../target/invariants.ts';
+import { isRefusal, SETTLED_STATUSES } from '../target/invariants.ts';
 import { LEDGER_KEYS, type Ledger, newSideEffects, readLedger } from '../target/ledger.ts';
 import { readOrderLogs } from '../target/logs.ts';
 import {
@@ -25,7 +25,7 @@ import {
   stepPayloads,
 } from '../target/rerun.ts';
 import { type ResolvedTarget, resolveTarget } from '../target/target.ts';
-import { buildTimeline } from '../timeline/index.ts';
+import { buildTimeline, ORDER_SAGA } from '../timeline/index.ts';
 
 export {
   type ForwardStep,
@@ -136,7 +136,7 @@ export function guardAnswered(visits: readonly ReplayedVisit[]): boolean {
   return visits.some(
     (v) =>
       (v.state === 'AlreadySettled' && v.status === 'succeeded') ||
-      (Object.hasOwn(STATUS_WRITES, v.state) && v.status === 'caught' && isRefusal(v.error)),
+      (Object.hasOwn(ORDER_SAGA.statusWrites, v.state) && v.status === 'caught' && isRefusal(v.error)),
   );
 }
 

@@ -9,6 +9,7 @@ import {
   type SFNClient,
 } from '@aws-sdk/client-sfn';
 import { UserError } from '../errors.ts';
+import { formatShortDuration } from '../ui/format.ts';
 import type { ResolvedTarget } from './target.ts';
 
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -83,7 +84,9 @@ export async function waitForExecutionToEnd(
     if (d && d.status !== 'RUNNING' && d.status !== 'PENDING_REDRIVE') return d;
     if (Date.now() > deadline) {
       const state = d ? 'still running' : 'not started';
-      throw new Error(`Execution ${executionArn} ${state} after ${options.timeoutMs ?? 300_000} ms`);
+      throw new Error(
+        `Execution ${executionArn} ${state} after ${formatShortDuration(options.timeoutMs ?? 300_000)}`,
+      );
     }
     if (options.signal?.aborted) {
       if (d) return d;

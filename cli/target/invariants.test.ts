@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { parseFailSpec } from '../../services/shared/failure-flags.ts';
+import { type SagaDefinition, sagaDefinition } from './expectations.ts';
 import {
   type ExecutionFacts,
   type InvariantFacts,
@@ -290,6 +291,78 @@ describe('judgeInvariants', () => {
       });
       expect(byId(judge([order]), 'I5').ok).toBe(true);
     });
+
+    /** A cancel whose release failed for good (COMPENSATION_FAILED), redriven at RetryReleaseInventory to CANCELLED. */
+    function redrivenToCancelled(id = '01JD8Z6Q3M4N5P6R7S8T9V0W2Y'): OrderFacts {
+      return cancelled(id, {
+        executions: [
+          execution(id, [
+            ...forward().slice(0, 3),
+            visit('ShipOrder', 'caught', 'ShippingUnavailable'),
+            visit('CancelOrder'),
+            visit('ReleaseInventory', 'caught', 'ReleaseFailed'),
+            visit('RefundPayment'),
+            visit('CompensationsDone'),
+            visit('MarkCompensationFailed'),
+            visit('RetryCompensations'),
+            visit('RetryReleaseInventory', 'failed', 'ReleaseFailed'),
+            // RedriveExecution: the same execution, on from the Task that failed.
+            visit('RetryReleaseInventory'),
+            visit('RetryRefundIfFailed'),
+            visit('MarkOrderCancelled'),
+            visit('OrderCancelled', 'failed', 'OrderCancelled'),
+          ]),
+        ],
+      });
+    }
+
+    test('a COMPENSATION_FAILED order redriven through Retry* and MarkOrderCancelled to CANCELLED is along the arrows', () => {
+      const result = byId(judge([redrivenToCancelled()]), 'I5');
+      expect(result).toMatchObject({ ok: true, orders: [] });
+    });
+
+    test('the arrows are the ASL’s: where MarkOrderCancelled accepts only CANCELLING, the redrive breaks I5', () => {
+      const definition = structuredClone(sagaDefinition()) as SagaDefinition & {
+        States: Record<string, { Parameters: { ExpressionAttributeValues: Record<string, { S: string }> } }>;
+      };
+      const values = definition.States.MarkOrderCancelled?.Parameters.ExpressionAttributeValues ?? {};
+      values[':expected1'] = { S: 'CANCELLING' };
+      const order = redrivenToCancelled();
+      const result = byId(judgeInvariants({ orders: [order], now: NOW }, { definition }), 'I5');
+      expect(result.ok).toBe(false);
+      expect(result.detail).toBe(
+        `${order.orderId}: MarkOrderCancelled wrote CANCELLED over COMPENSATION_FAILED ` +
+          '(PENDING → CANCELLING → COMPENSATION_FAILED → CANCELLED)',
+      );
+    });
+
+    test('a write with no condition in the ASL may go over any status but a settled one', () => {
+      const definition = structuredClone(sagaDefinition()) as SagaDefinition & {
+        States: Record<string, { Parameters: { ConditionExpression?: string } }>;
+      };
+      delete definition.States.MarkOrderCompleted?.Parameters.ConditionExpression;
+      const judgeI5 = (order: OrderFacts) =>
+        byId(judgeInvariants({ orders: [order], now: NOW }, { definition }), 'I5');
+      expect(judgeI5(completed()).ok).toBe(true);
+      const id = '01JD8Z6Q3M4N5P6R7S8T9V0W2Y';
+      const overSettled = completed(id, {
+        executions: [
+          ...cancelled(id).executions,
+          execution(`${id}-replay-1`, [...forward(), visit('MarkOrderCompleted')]),
+        ],
+      });
+      expect(judgeI5(overSettled).detail).toContain('MarkOrderCompleted wrote COMPLETED over CANCELLED');
+    });
+
+    test('a state the ASL does not have writes nothing (the removed CancelOrderAfterPayment)', () => {
+      const id = '01JD8Z6Q3M4N5P6R7S8T9V0W1X';
+      const order = completed(id, {
+        executions: [
+          execution(id, [...forward(), visit('CancelOrderAfterPayment'), visit('MarkOrderCompleted')]),
+        ],
+      });
+      expect(byId(judge([order]), 'I5').ok).toBe(true);
+    });
   });
 
   describe('I6 one saga', () => {
@@ -328,7 +401,7 @@ describe('judgeInvariants', () => {
       );
       expect(result.ok).toBe(false);
       expect(result.orders).toEqual([stuck.orderId]);
-      expect(result.detail).toBe(`${stuck.orderId}: CANCELLING for 600 s`);
+      expect(result.detail).toBe(`${stuck.orderId}: CANCELLING for 10m`);
     });
   });
 });

@@ -7,7 +7,14 @@
 import { type AttributeValue, DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { CATALOG } from '../../services/shared/catalog.ts';
-import { buildTimeline, type EntryStatus } from '../timeline/index.ts';
+import {
+  buildTimeline,
+  type EntryStatus,
+  ORDER_SAGA,
+  readSagaDefinition,
+  type SagaReading,
+} from '../timeline/index.ts';
+import { formatShortDuration, formatWholeSeconds } from '../ui/format.ts';
 import { listAllExecutions, readHistory } from './executions.ts';
 import {
   expectedOutcome,
@@ -109,7 +116,10 @@ export interface InvariantFacts {
 export interface JudgeOptions {
   /** I7: an order PENDING or CANCELLING for longer than this is stuck. @default 300_000 (5 minutes) */
   readonly stuckAfterMs?: number;
-  /** The saga's ASL, for the retry counts behind the expectations. @default the project's */
+  /**
+   * The saga's ASL: the retry counts behind the expectations, and the status writes I5 follows. @default the
+   * project's
+   */
   readonly definition?: SagaDefinition;
 }
 
@@ -120,19 +130,16 @@ export const SETTLED_STATUSES: readonly string[] = ['COMPLETED', 'FAILED', 'CANC
 export const DEFAULT_STUCK_AFTER_MS = 5 * 60 * 1000;
 
 /**
- * The states that write the order's status, the status each writes and the statuses it may write over (§3's
- * arrows; every write is conditional on them).
+ * The states that write the order's status, the status each writes and the statuses its condition accepts (§3's
+ * arrows), as the saga's ASL says them: the `status` each Task's DynamoDB update sets and its
+ * `ConditionExpression` (see `readSagaDefinition`).
  */
-export const STATUS_WRITES: Readonly<
-  Record<string, { readonly to: string; readonly from: readonly string[] }>
-> = {
-  MarkOrderCompleted: { to: 'COMPLETED', from: ['PENDING'] },
-  MarkOrderFailed: { to: 'FAILED', from: ['PENDING'] },
-  CancelOrder: { to: 'CANCELLING', from: ['PENDING'] },
-  CancelOrderAfterPayment: { to: 'CANCELLING', from: ['PENDING'] },
-  MarkOrderCancelled: { to: 'CANCELLED', from: ['CANCELLING', 'COMPENSATION_FAILED'] },
-  MarkCompensationFailed: { to: 'COMPENSATION_FAILED', from: ['CANCELLING', 'COMPENSATION_FAILED'] },
-};
+export type StatusWrites = SagaReading['statusWrites'];
+
+/** Whether a status write may go over `status`: its condition accepts it (no condition: anything not settled). */
+function allows(write: StatusWrites[string], status: string): boolean {
+  return write.from.length > 0 ? write.from.includes(status) : !SETTLED_STATUSES.includes(status);
+}
 
 /** The errors with which DynamoDB refuses a conditional write (the guard said no). */
 const REFUSALS = new Set([
@@ -195,12 +202,15 @@ function netReserved(o: OrderFacts): Map<string, number> {
   return net;
 }
 
-/** The status writes an execution recorded: the visits of {@link STATUS_WRITES} states that took effect. */
-function statusWrites(o: OrderFacts): { state: string; at: number; certain: boolean }[] {
+/** The status writes an execution recorded: the visits of states that write a status, that took effect. */
+function recordedWrites(
+  o: OrderFacts,
+  writes: StatusWrites,
+): { state: string; at: number; certain: boolean }[] {
   return o.executions
     .flatMap((e) =>
       e.visits.flatMap((v) => {
-        if (!Object.hasOwn(STATUS_WRITES, v.state)) return [];
+        if (!Object.hasOwn(writes, v.state)) return [];
         if (v.status === 'succeeded') return [{ state: v.state, at: v.endMs ?? 0, certain: true }];
         // Refused after an earlier attempt failed: that attempt may have committed and lost its answer.
         if (v.status === 'caught' && isRefusal(v.error) && v.attempts > 1) {
@@ -212,18 +222,18 @@ function statusWrites(o: OrderFacts): { state: string; at: number; certain: bool
     .sort((a, b) => a.at - b.at);
 }
 
-/** I5 for one order: the reason it breaks, or undefined. */
-function monotonicBreak(o: OrderFacts): string | undefined {
+/** I5 for one order, along the status writes of the ASL: the reason it breaks, or undefined. */
+function monotonicBreak(o: OrderFacts, writes: StatusWrites): string | undefined {
   if (o.order === undefined || o.executions.length === 0) return undefined;
   let status = 'PENDING';
   const path = ['PENDING'];
-  for (const write of statusWrites(o)) {
-    const arrow = STATUS_WRITES[write.state] as { to: string; from: readonly string[] };
-    if (!arrow.from.includes(status)) {
+  for (const write of recordedWrites(o, writes)) {
+    const arrow = writes[write.state] as StatusWrites[string];
+    if (!allows(arrow, status)) {
       if (!write.certain) continue;
-      return `${write.state} wrote ${arrow.to} over ${status} (${path.join(' → ')} → ${arrow.to})`;
+      return `${write.state} wrote ${arrow.status} over ${status} (${path.join(' → ')} → ${arrow.status})`;
     }
-    status = arrow.to;
+    status = arrow.status;
     path.push(status);
   }
   if (status !== o.order.status) {
@@ -235,6 +245,8 @@ function monotonicBreak(o: OrderFacts): string | undefined {
 /** Judges design §4b's invariants over the facts read (pure). */
 export function judgeInvariants(facts: InvariantFacts, options: JudgeOptions = {}): InvariantResult[] {
   const definition = options.definition ?? sagaDefinition();
+  const writes =
+    options.definition === undefined ? ORDER_SAGA.statusWrites : readSagaDefinition(definition).statusWrites;
   const stuckAfterMs = options.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS;
   const orders = facts.orders;
   const n = orders.length;
@@ -334,7 +346,7 @@ export function judgeInvariants(facts: InvariantFacts, options: JudgeOptions = {
   });
 
   const monotonic = orders.flatMap((o) => {
-    const why = monotonicBreak(o);
+    const why = monotonicBreak(o, writes);
     return why === undefined ? [] : [breach(o.orderId, why)];
   });
 
@@ -350,7 +362,12 @@ export function judgeInvariants(facts: InvariantFacts, options: JudgeOptions = {
     const since = Date.parse(o.order?.updatedAt ?? o.order?.createdAt ?? '');
     const age = facts.now - since;
     return Number.isNaN(since) || age > stuckAfterMs
-      ? [breach(o.orderId, `${status} for ${Number.isNaN(since) ? '?' : Math.round(age / 1000)} s`)]
+      ? [
+          breach(
+            o.orderId,
+            `${status} for ${Number.isNaN(since) ? 'an unknown time' : formatWholeSeconds(age)}`,
+          ),
+        ]
       : [];
   });
 
@@ -385,7 +402,7 @@ export function judgeInvariants(facts: InvariantFacts, options: JudgeOptions = {
       'I7',
       'I7 nothing stuck in PENDING or CANCELLING',
       stuck,
-      `none past ${Math.round(stuckAfterMs / 1000)} s`,
+      `none past ${formatShortDuration(stuckAfterMs)}`,
     ),
   ];
 }

@@ -332,7 +332,7 @@ export function renderDiff(doc: DiffDocument, options: RenderDiffOptions): strin
   lines.push(
     style.dim(
       `${differing} of ${doc.rows.length} states differ (${DIFF_MARK} marks a differing value; durations differ when ` +
-        `apart by ≥ ${DURATION_MIN_DELTA_MS}ms and ×${DURATION_RATIO}).`,
+        `apart by ≥ ${formatDuration(DURATION_MIN_DELTA_MS)} and ×${DURATION_RATIO}).`,
     ),
   );
   return lines;

@@ -5,10 +5,10 @@ import {
   displayWidth,
   formatDuration,
   formatShortDuration,
+  formatWholeSeconds,
   PLAIN_STYLE,
   type Style,
   truncate,
-  visibleWidth,
 } from './format.ts';
 import type { Style as OutputStyle } from './output.ts';
 
@@ -27,7 +27,6 @@ describe('displayWidth: terminal columns, as string-width counts them', () => {
     ['the ellipsis', '…', 1],
   ])('%s', (_label, text, width) => {
     expect(displayWidth(text)).toBe(width);
-    expect(visibleWidth(text)).toBe(width);
   });
 
   test('every timeline glyph takes one column (the name column aligns on them)', () => {
@@ -52,22 +51,50 @@ describe('truncate', () => {
 });
 
 describe('the one duration formatter', () => {
-  test('precise, for columns and summaries', () => {
+  test('precise, for columns and summaries: both parts always', () => {
     expect(
-      [0, -5, 840, 999.6, 1240, 9_996, 12_400, 59_940, 125_000, 3_720_000].map((ms) => formatDuration(ms)),
-    ).toEqual(['0ms', '0ms', '840ms', '1.00s', '1.24s', '10.00s', '12.4s', '59.9s', '2m 05s', '1h 02m']);
-  });
-
-  test('short, for running text (backoffs): one decimal, none when it is 0, the same units', () => {
-    expect([640, 1000, 1200, 2_950, 19_000, 125_000, 3_720_000].map(formatShortDuration)).toEqual([
-      '640ms',
-      '1s',
-      '1.2s',
-      '3s',
-      '19s',
+      [
+        0, -5, 840, 999.6, 1240, 9_994, 9_996, 12_400, 59_940, 59_960, 120_000, 125_000, 125_600, 3_720_000,
+      ].map((ms) => formatDuration(ms)),
+    ).toEqual([
+      '0ms',
+      '0ms',
+      '840ms',
+      '1.00s',
+      '1.24s',
+      '9.99s',
+      '10.0s',
+      '12.4s',
+      '59.9s',
+      '1m 00s',
+      '2m 00s',
       '2m 05s',
+      '2m 06s',
       '1h 02m',
     ]);
+  });
+
+  test('short, for running text (backoffs, limits): one decimal and parts that are 0 dropped, the same units', () => {
+    expect(
+      [640, 1000, 1200, 2_950, 19_000, 59_960, 120_000, 125_000, 3_600_000, 3_720_000].map(
+        formatShortDuration,
+      ),
+    ).toEqual(['640ms', '1s', '1.2s', '3s', '19s', '1m', '2m', '2m 05s', '1h', '1h 02m']);
+  });
+
+  test('to the second, for a countdown or an age: no ms, no decimals, the same units', () => {
+    expect(
+      [-5, 0, 400, 600, 45_000, 59_400, 59_600, 65_000, 120_000, 3_599_600, 3_720_000].map(
+        formatWholeSeconds,
+      ),
+    ).toEqual(['0s', '0s', '0s', '1s', '45s', '59s', '1m', '1m 05s', '2m', '1h', '1h 02m']);
+  });
+
+  test('the three forms agree from a minute on, but for the parts that are 0', () => {
+    for (const ms of [61_000, 125_000, 754_000, 3_660_000, 7_380_000]) {
+      expect(formatShortDuration(ms)).toBe(formatDuration(ms));
+      expect(formatWholeSeconds(ms)).toBe(formatDuration(ms));
+    }
   });
 });
 

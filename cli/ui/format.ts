@@ -58,9 +58,6 @@ export function displayWidth(text: string): number {
   return SINGLE_COLUMN.test(text) ? text.length : measure(text);
 }
 
-/** Terminal columns of a string that may carry ANSI colour codes: the same as {@link displayWidth}. */
-export const visibleWidth: (text: string) => number = displayWidth;
-
 let graphemes: Intl.Segmenter | undefined;
 
 /**
@@ -82,32 +79,56 @@ export function truncate(text: string, max: number): string {
   return `${out}…`;
 }
 
+/** How finely a duration is written below a minute (above, every form writes minutes and seconds, then hours). */
+type Precision = 'column' | 'short' | 'seconds';
+
 /**
  * The CLI's one way of writing a duration: below a second in ms, below a minute in seconds, then minutes and
- * seconds, then hours and minutes. `precise` keeps two significant decimals below 10 s (a column of durations);
- * otherwise one, dropped when it is 0 (running text such as a list of backoffs).
+ * seconds, then hours and minutes, each rounded (never cut) to what it shows.
+ * - `column`: two decimals below 10 s, one below a minute, both parts always (a column of durations lines up).
+ * - `short`: one decimal below a minute, dropped when it is 0, and a part that is 0 dropped (running text).
+ * - `seconds`: whole seconds, no ms (a countdown, the age of something), a part that is 0 dropped.
  */
-function duration(ms: number, precise: boolean): string {
+function duration(ms: number, precision: Precision): string {
   const value = Math.max(0, Math.round(ms));
-  if (value < 1000) return `${value}ms`;
-  if (value < 60_000) {
-    const seconds = value / 1000;
-    if (!precise) return `${seconds.toFixed(1).replace(/\.0$/, '')}s`;
-    return `${seconds.toFixed(value < 10_000 ? 2 : 1)}s`;
+  if (value < 1000 && precision !== 'seconds') return `${value}ms`;
+  // Seconds up to what would round to 60 s at these decimals: that is written as a minute.
+  const decimals = precision === 'seconds' ? 0 : precision === 'column' && value < 9_995 ? 2 : 1;
+  if (value < 60_000 - 500 / 10 ** decimals) {
+    const seconds = (value / 1000).toFixed(decimals);
+    return `${precision === 'short' ? seconds.replace(/\.0$/, '') : seconds}s`;
   }
-  const seconds = Math.floor(value / 1000);
-  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ${String(seconds % 60).padStart(2, '0')}s`;
-  return `${Math.floor(seconds / 3600)}h ${String(Math.floor(seconds / 60) % 60).padStart(2, '0')}m`;
+  const whole = precision === 'column';
+  const seconds = Math.round(value / 1000);
+  if (seconds < 3600) {
+    const rest = seconds % 60;
+    return rest === 0 && !whole
+      ? `${seconds / 60}m`
+      : `${Math.floor(seconds / 60)}m ${String(rest).padStart(2, '0')}s`;
+  }
+  const minutes = Math.round(value / 60_000);
+  const rest = minutes % 60;
+  return rest === 0 && !whole
+    ? `${minutes / 60}h`
+    : `${Math.floor(minutes / 60)}h ${String(rest).padStart(2, '0')}m`;
 }
 
-/** A duration for people, in a column or a summary: 840ms, 1.24s, 12.4s, 2m 05s, 1h 02m. */
+/** A duration for people, in a column or a summary: 840ms, 1.24s, 12.4s, 2m 05s, 2m 00s, 1h 02m. */
 export function formatDuration(ms: number): string {
-  return duration(ms, true);
+  return duration(ms, 'column');
 }
 
-/** A duration in running text, short: 640ms, 1.2s, 19s, 2m 05s (the same rules as {@link formatDuration}). */
+/** A duration in running text, short: 640ms, 1.2s, 19s, 2m, 2m 05s, 1h (the same rules as {@link formatDuration}). */
 export function formatShortDuration(ms: number): string {
-  return duration(ms, false);
+  return duration(ms, 'short');
+}
+
+/**
+ * A duration to the second, for a countdown or the age of something: 0s, 45s, 2m, 2m 05s, 1h 02m (the same rules
+ * as {@link formatDuration}).
+ */
+export function formatWholeSeconds(ms: number): string {
+  return duration(ms, 'seconds');
 }
 
 /** A count with its noun, singular when it is 1: `1 transition`, `7 transitions`. */

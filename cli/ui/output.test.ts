@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { ANSI_ESCAPE, CapturedStream, stripAnsi } from '../../test/support/cli.ts';
 import { displayWidth } from './format.ts';
-import { Output, type OutputOptions, visibleLength } from './output.ts';
+import { Output, type OutputOptions } from './output.ts';
 
 async function output(options: Partial<OutputOptions> = {}) {
   const stdout = new CapturedStream();
@@ -81,11 +81,11 @@ describe('Output', () => {
     expect(JSON.parse(stderr.text())).toEqual({ type: 'error', message: 'it broke', detail: 'at line 1' });
   });
 
-  test('colour on: ANSI escapes; colour off: none; visibleLength ignores them', async () => {
+  test('colour on: ANSI escapes; colour off: none; displayWidth ignores them', async () => {
     const coloured = await output({ color: true });
     coloured.out.success('ok');
     expect(coloured.stdout.text()).toMatch(ANSI_ESCAPE);
-    expect(visibleLength(coloured.out.style.ok('ok'))).toBe(2);
+    expect(displayWidth(coloured.out.style.ok('ok'))).toBe(2);
     const plain = await output({ color: false });
     plain.out.success('ok');
     plain.out.error('bad');

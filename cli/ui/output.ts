@@ -1,5 +1,5 @@
 import type { ChalkInstance } from 'chalk';
-import { type Style, truncate, visibleWidth } from './format.ts';
+import { displayWidth, type Style, truncate } from './format.ts';
 
 /** Where and how the CLI writes. The only module (with prompts.ts) that touches the terminal. */
 export interface OutputOptions {
@@ -131,7 +131,7 @@ export class Output {
     const widths: number[] = [];
     for (const row of rows) {
       row.forEach((cell, i) => {
-        widths[i] = Math.max(widths[i] ?? 0, visibleWidth(cell));
+        widths[i] = Math.max(widths[i] ?? 0, displayWidth(cell));
       });
     }
     if (this.interactive) fitColumns(widths, this.width, options.shrink ?? []);
@@ -140,10 +140,10 @@ export class Output {
         .map((cell, i) => {
           const width = widths[i] ?? 0;
           // A cut cell loses its colour: the styles wrap whole cells, and cutting inside an escape breaks it.
-          const fitted = visibleWidth(cell) > width ? truncate(stripColour(cell), width) : cell;
+          const fitted = displayWidth(cell) > width ? truncate(stripColour(cell), width) : cell;
           return i === row.length - 1
             ? fitted
-            : fitted + ' '.repeat(Math.max(0, width - visibleWidth(fitted)));
+            : fitted + ' '.repeat(Math.max(0, width - displayWidth(fitted)));
         })
         .join(COLUMN_GAP);
       return r === 0 ? this.style.bold(text) : text;
@@ -221,9 +221,4 @@ const ANSI = /\x1b\[[0-9;]*m/g;
 
 function stripColour(text: string): string {
   return text.replace(ANSI, '');
-}
-
-/** Length of a string as the terminal shows it (ANSI colour codes do not count). */
-export function visibleLength(text: string): number {
-  return visibleWidth(text);
 }
