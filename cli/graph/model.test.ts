@@ -189,6 +189,26 @@ describe('saga histories on the saga definition', () => {
     expect(model.nodes.find((n) => n.id === 'OrderCancelled')?.failed).toBe(true);
   });
 
+  test('a COMPENSATION_FAILED execution redriven (recorded on the local cloud): the redrive is not a transition', () => {
+    const model = buildGraph(
+      definition,
+      parseHistoryFile(read('cli/timeline/fixtures/saga-v2-compensation-redriven.json')),
+    );
+    expect(model.warnings).toEqual([]);
+    expect(model.execution?.path.slice(-5)).toEqual([
+      'RetryCompensations',
+      'RetryRefundPayment',
+      'RetryRefundPayment',
+      'MarkOrderCancelled',
+      'OrderCancelled',
+    ]);
+    expect(model.edges.some((e) => e.from === 'RetryRefundPayment' && e.to === 'RetryRefundPayment')).toBe(
+      false,
+    );
+    const again = model.nodes.find((n) => n.id === 'RetryRefundPayment');
+    expect(again).toMatchObject({ visits: 2, failed: true, compensation: true });
+  });
+
   test('a transient payment failure: the attempts are on the node', () => {
     const model = buildGraph(
       definition,

@@ -372,7 +372,9 @@ export function buildGraph(
     for (const { container, visits } of sequences(timeline.entries)) {
       let previous: TimelineEntry | undefined;
       for (const visit of visits) {
-        if (previous) walk(nodeFor(previous), nodeFor(visit), previous, 'next');
+        // A visit that failed ended the execution: the next one is a redrive restarting there, not a transition.
+        if (previous && previous.status !== 'failed')
+          walk(nodeFor(previous), nodeFor(visit), previous, 'next');
         else if (container) walk(nodeFor(container), nodeFor(visit), undefined, 'branch');
         previous = visit;
       }
