@@ -263,7 +263,14 @@ export async function demo(ctx: CommandContext): Promise<DemoResult> {
     [`saga watch ${chapters[1]?.orderId ?? '<orderId>'}`, 'a timeline again'],
     [`saga logs ${chapters[3]?.orderId ?? '<orderId>'}`, "every function's lines for one order"],
     ['saga order --fail shipping', 'release, then refund, in reverse order'],
-    ['saga order --fail shipping --fail refund', 'a compensation that never succeeds'],
+    [
+      'saga order --fail shipping --fail refund',
+      'a compensation that never succeeds — then `saga flags clear`, `saga redrive` it to CANCELLED',
+    ],
+    [
+      `saga report ${chapters[1]?.orderId ?? '<orderId>'} --html report.html`,
+      'one page to share: graph, Gantt, ledger, logs',
+    ],
     ['saga bench --orders 100 --mix none=3,inventory=1,payment:transient:2=1', 'load, then every invariant'],
   ];
   const width = Math.max(...next.map(([command]) => command.length));
