@@ -429,7 +429,9 @@ export function chaosCommand(parent: CommandUnknownOpts) {
     .command('chaos')
     .description(
       'property-based exploration (fast-check): generated schedules of faults, replays, duplicate deliveries, expired ' +
-        'idempotency records and races, each judged against design §4b; prints a shrunk, replayable counterexample (exit 1)',
+        'idempotency records, redrives and races, each judged against design §4b; prints a shrunk, replayable ' +
+        'counterexample (exit 1). Actions: replay:<sfn|steps|outbox>:<running|settled|cleared>[:x2|x3], ' +
+        'expire:<moment>, redrive:<settled|cleared>, race',
     )
     .option(
       '--runs <n>',
@@ -462,6 +464,7 @@ export function chaosCommand(parent: CommandUnknownOpts) {
         'saga chaos --seed 42 --budget 30m --concurrency 4',
         'saga chaos --seed 43 --path 7:1:0 --concurrency 1',
         `saga chaos --replay '{"orders":[{"flags":["shipping:transient:9"],"actions":["replay:sfn:cleared"]}]}'`,
+        `saga chaos --replay '{"orders":[{"flags":["shipping:error","refund:error"],"actions":["redrive:cleared"]}]}'`,
         'saga chaos --budget 45s --json',
       ]),
     );

@@ -4,9 +4,12 @@
  * (UpdateStateMachine, cli/chaos/bugs.ts) and `saga chaos` must find it, shrink it, and print how to replay it — a
  * checker that cannot fail proves nothing. The definition is restored afterwards, whatever happens.
  */
-import { DescribeStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeExecutionCommand, DescribeStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { beforeAll, describe, expect, inject, test } from 'vitest';
 import { putBugBack } from '../cli/chaos/bugs.ts';
+import { executionArnFor } from '../cli/target/executions.ts';
+import { orderRow } from '../cli/target/rerun.ts';
 import { type ResolvedTarget, resolveTarget } from '../cli/target/target.ts';
 import { runCli } from './support/cli.ts';
 
@@ -33,7 +36,9 @@ interface Summary {
 interface RunDoc {
   readonly type: 'run';
   readonly schedule: { readonly orders: readonly { readonly actions?: readonly string[] }[] };
+  readonly orders: readonly string[];
   readonly violations: readonly unknown[];
+  readonly redrives: number;
   readonly shrinking: boolean;
 }
 
@@ -73,6 +78,42 @@ describe('saga chaos', () => {
     expect(runs).toHaveLength(summary.runs);
     expect(runs.every((r) => r.violations.length === 0)).toBe(true);
   }, 170_000);
+
+  test('redrive: a COMPENSATION_FAILED order redriven after its flags were cleared ends CANCELLED; with them still set, it fails again where it failed', async () => {
+    const schedule = {
+      orders: [
+        { flags: ['shipping:error', 'refund:error'], actions: ['redrive:cleared'] },
+        { flags: ['shipping:error', 'release:error'], actions: ['redrive:settled'] },
+        { actions: ['redrive:cleared'] },
+      ],
+    };
+    const result = await runCli(['chaos', '--replay', JSON.stringify(schedule), '--json'], { cwd });
+    const run = lines(result.stdout).find((d): d is RunDoc => d.type === 'run');
+    expect({ code: result.code, violations: run?.violations }, result.stdout.slice(-4000)).toEqual({
+      code: 0,
+      violations: [],
+    });
+    // The third order completed: its execution succeeded, which is not redrivable (refused, as expected).
+    expect(run?.redrives).toBe(2);
+    const ddb = new DynamoDBClient(target.clientConfig());
+    const sfn = new SFNClient(target.clientConfig());
+    const seen = await Promise.all(
+      (run?.orders ?? []).map(async (orderId) => {
+        const execution = await sfn.send(
+          new DescribeExecutionCommand({ executionArn: executionArnFor(target, orderId) }),
+        );
+        const row = await orderRow(target, ddb, orderId);
+        return { status: row?.status?.S, execution: execution.status, redriveCount: execution.redriveCount };
+      }),
+    );
+    expect(seen).toEqual([
+      // Redriven at RetryRefundPayment: the refund made, MarkOrderCancelled, then the saga's OrderCancelled Fail state.
+      { status: 'CANCELLED', execution: 'FAILED', redriveCount: 1 },
+      // Redriven with release:error still set: RetryReleaseInventory fails again.
+      { status: 'COMPENSATION_FAILED', execution: 'FAILED', redriveCount: 1 },
+      { status: 'COMPLETED', execution: 'SUCCEEDED', redriveCount: 0 },
+    ]);
+  }, 120_000);
 
   test('with the settled-order replay bug put back, it finds it, shrinks it and says how to replay it (exit 1)', async () => {
     const sfn = new SFNClient(target.clientConfig());

@@ -1,11 +1,13 @@
 /**
  * The verdict of one chaos run (pure): design §4b as the shared checker judges it (`judgeInvariants`), with what
  * only a run can see added — the status each order settled in before the later actions (the `expected` check reads
- * that one, and a settled status must not change after it), and executions that never ended.
+ * that one, and a settled status must not change after it), the status a COMPENSATION_FAILED order must end in once
+ * a redrive or a re-run finished its compensations, executions that never ended, and redrives Step Functions
+ * refused although DescribeExecution called the execution REDRIVABLE.
  */
 import { expectedOutcome, type SagaDefinition } from '../target/expectations.ts';
 import { type InvariantFacts, type InvariantResult, SETTLED_STATUSES } from '../target/invariants.ts';
-import { type ChaosAction, type ChaosFlag, interferes } from './schedule.ts';
+import { type ChaosAction, type ChaosFlag, formatAction, interferes } from './schedule.ts';
 
 /** One broken invariant in a run: which, its name, what was found, and the orders. */
 export interface Violation {
@@ -24,13 +26,30 @@ export interface OrderOutcome {
   readonly firstStatus?: string | undefined;
   /** Executions of the order that had not ended within the run's bound. */
   readonly unended: readonly string[];
+  /**
+   * Redrives the order's main execution got that disagree with its DescribeExecution: refused although described
+   * REDRIVABLE, or accepted although described NOT_REDRIVABLE. @default none
+   */
+  readonly redriveMismatches?: readonly string[];
+}
+
+/**
+ * Whether an action finishes the compensations of a COMPENSATION_FAILED order: after its flags were cleared, a
+ * redrive of its execution (restarted in `RetryReleaseInventory`/`RetryRefundPayment`) or a new execution (sent to
+ * the compensations by `CheckOrder`). Either ends the order CANCELLED.
+ */
+export function finishesCompensations(action: ChaosAction): boolean {
+  if (action.kind === 'redrive') return action.when === 'cleared';
+  return action.kind === 'replay' && action.via === 'sfn' && action.when === 'cleared';
 }
 
 /**
  * The run's violations. `expected`: the status an order settled in first matches its flags, unless a second actor
  * ran while its saga did (a replay via sfn or steps, the race: the status then depends on who came first) or a rate
- * makes it a matter of chance. I5 also: a status settled first never changes afterwards. I7 also: every execution
- * ended within the bound.
+ * makes it a matter of chance; and an order that settled COMPENSATION_FAILED, with no second actor, ends CANCELLED
+ * when an action {@link finishesCompensations} (a redrive or a replay via sfn after its flags were cleared). I5
+ * also: a status settled first never changes afterwards. I7 also: every execution ended within the bound. `redrive`:
+ * RedriveExecution accepts exactly the executions DescribeExecution calls REDRIVABLE.
  */
 export function judgeRun(
   results: readonly InvariantResult[],
@@ -49,6 +68,15 @@ export function judgeRun(
       mismatched.push(`${o.orderId}: ${status}, expected ${expectation.status}`);
     }
     const now = finalStatus.get(o.orderId) ?? 'MISSING';
+    const finisher = o.actions.find(finishesCompensations);
+    if (
+      o.firstStatus === 'COMPENSATION_FAILED' &&
+      finisher !== undefined &&
+      !o.actions.some(interferes) &&
+      now !== 'CANCELLED'
+    ) {
+      mismatched.push(`${o.orderId}: ${now} after ${formatAction(finisher)}, expected CANCELLED`);
+    }
     if (o.firstStatus !== undefined && SETTLED_STATUSES.includes(o.firstStatus) && now !== o.firstStatus) {
       changed.push(`${o.orderId}: settled ${o.firstStatus}, then ${now}`);
     }
@@ -56,6 +84,7 @@ export function judgeRun(
   const unended = outcomes.flatMap((o) =>
     o.unended.map((name) => `${o.orderId}: execution ${name} still running`),
   );
+  const redrives = outcomes.flatMap((o) => (o.redriveMismatches ?? []).map((m) => `${o.orderId}: ${m}`));
   const violations: Violation[] = [];
   const ordersOf = (lines: readonly string[]) => [...new Set(lines.map((l) => l.slice(0, 26)))];
   for (const r of results) {
@@ -77,6 +106,14 @@ export function judgeRun(
       name: r.name,
       detail: [...(r.ok ? [] : [r.detail]), ...extra].join('; '),
       orders: [...new Set([...(r.ok ? [] : r.orders), ...ordersOf(extra)])],
+    });
+  }
+  if (redrives.length > 0) {
+    violations.push({
+      id: 'redrive',
+      name: 'redrive: RedriveExecution accepts exactly what DescribeExecution calls REDRIVABLE',
+      detail: redrives.join('; '),
+      orders: ordersOf(redrives),
     });
   }
   return violations;

@@ -31,7 +31,7 @@ describe('the JSON lines of design §6', () => {
         seed: 43,
         schedule: SCHEDULE,
         shrinking: false,
-        result: { orderIds: [A], violations: [VIOLATION], executionArns: [], durationMs: 1200 },
+        result: { orderIds: [A], violations: [VIOLATION], executionArns: [], redrives: 0, durationMs: 1200 },
       }),
     ).toEqual({
       type: 'run',
@@ -39,6 +39,7 @@ describe('the JSON lines of design §6', () => {
       schedule: { orders: [{ flags: ['shipping:error'], actions: ['replay:sfn:cleared'] }] },
       orders: [A],
       violations: [VIOLATION],
+      redrives: 0,
       shrinking: false,
       durationMs: 1200,
     });
@@ -73,7 +74,7 @@ describe('the JSON lines of design §6', () => {
         path: '3:0:1',
         schedule: SCHEDULE,
         shrinks: 2,
-        result: { orderIds: [A], violations: [VIOLATION], executionArns: [], durationMs: 900 },
+        result: { orderIds: [A], violations: [VIOLATION], executionArns: [], redrives: 0, durationMs: 900 },
       },
     };
     const line = summaryLine(result, 42, 3);

@@ -15,6 +15,8 @@ export interface RunLine {
   readonly schedule: ReturnType<typeof scheduleToJson>;
   readonly orders: readonly string[];
   readonly violations: readonly Violation[];
+  /** Redrive actions Step Functions accepted (a redrive of an execution that succeeded is refused, as expected). */
+  readonly redrives: number;
   /** A shrink attempt rather than an explored schedule. */
   readonly shrinking: boolean;
   readonly durationMs: number;
@@ -63,6 +65,7 @@ export function runLine(event: RunEvent): RunLine {
     schedule: scheduleToJson(event.schedule),
     orders: event.result.orderIds,
     violations: event.result.violations,
+    redrives: event.result.redrives,
     shrinking: event.shrinking,
     durationMs: event.result.durationMs,
   };

@@ -6,7 +6,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
-import { type SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  type DescribeExecutionCommandOutput,
+  RedriveExecutionCommand,
+  type SFNClient,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { ulid } from 'ulid';
 import { deleteFailureFlag, GLOBAL_SCOPE, writeFailureFlag } from '../../services/shared/failure-flags.ts';
 import { UserError } from '../errors.ts';
@@ -54,6 +60,8 @@ export interface RunResult {
   readonly violations: readonly Violation[];
   /** Each order's main execution ARN (for the counterexample's timeline). */
   readonly executionArns: readonly string[];
+  /** Redrive actions Step Functions accepted (the others met an execution that was not redrivable). */
+  readonly redrives: number;
   readonly durationMs: number;
 }
 
@@ -88,6 +96,10 @@ interface OrderRun {
   decidedAt?: number;
   /** Executions that had not ended within the bound (stopped). */
   readonly unended: string[];
+  /** Redrives of the main execution Step Functions accepted. */
+  redrives: number;
+  /** Redrives whose answer contradicted DescribeExecution's `redriveStatus` (a finding). */
+  readonly redriveMismatches: string[];
 }
 
 /** Runs one schedule and judges it. */
@@ -123,6 +135,7 @@ export async function runSchedule(ctx: RunnerContext, schedule: Schedule): Promi
     actions: r.order.actions,
     firstStatus: r.firstStatus,
     unended: r.unended,
+    redriveMismatches: r.redriveMismatches,
   }));
   const violations = judgeRun(
     judgeInvariants(withDecisions(facts, runs), {
@@ -137,6 +150,7 @@ export async function runSchedule(ctx: RunnerContext, schedule: Schedule): Promi
     orderIds: runs.map((r) => r.orderId),
     violations,
     executionArns: runs.map((r) => r.mainArn),
+    redrives: runs.reduce((n, r) => n + r.redrives, 0),
     durationMs: Date.now() - started,
   };
 }
@@ -170,7 +184,14 @@ async function runOrder(ctx: RunnerContext, order: ChaosOrder, index: number): P
   const { target, ddb } = ctx;
   const orderId = ulid();
   ctx.onOrder?.(orderId);
-  const run: OrderRun = { orderId, order, mainArn: executionArnFor(target, orderId), unended: [] };
+  const run: OrderRun = {
+    orderId,
+    order,
+    mainArn: executionArnFor(target, orderId),
+    unended: [],
+    redrives: 0,
+    redriveMismatches: [],
+  };
   const flagsTable = target.outputs.FailureFlagsTableName;
   await Promise.all(order.flags.map((flag) => writeFailureFlag(ddb, flagsTable, { orderId }, flag)));
   const body = {
@@ -245,6 +266,10 @@ async function act(ctx: RunnerContext, run: OrderRun, action: ChaosAction): Prom
     await deleteIdempotencyRecords(ddb, target.outputs.IdempotencyTableName, orderId);
     return;
   }
+  if (action.kind === 'redrive') {
+    await redrive(ctx, run);
+    return;
+  }
   if (action.kind !== 'replay') return;
   // A replay while running may come before the order row is there (the API answers first): wait for it.
   let row = await orderRow(target, ddb, orderId);
@@ -286,6 +311,42 @@ async function act(ctx: RunnerContext, run: OrderRun, action: ChaosAction): Prom
       await sleep(target.kind === 'local' ? 1500 : 10_000);
       return;
   }
+}
+
+/**
+ * The redrive action: RedriveExecution of the order's main execution, as `saga redrive` does it, then its end
+ * awaited. DescribeExecution says first whether Step Functions should accept it (`redriveStatus`): a REDRIVABLE
+ * execution it refuses, or a NOT_REDRIVABLE one it accepts, is recorded as a finding; ExecutionNotRedrivable for one
+ * described NOT_REDRIVABLE (one that succeeded) is the answer expected, and nothing more happens.
+ */
+async function redrive(ctx: RunnerContext, run: OrderRun): Promise<void> {
+  let described: DescribeExecutionCommandOutput;
+  try {
+    described = await ctx.sfn.send(new DescribeExecutionCommand({ executionArn: run.mainArn }));
+  } catch (error) {
+    // Never started within the bound (I7 reports it): nothing to redrive.
+    if ((error as Error).name === 'ExecutionDoesNotExist') return;
+    throw error;
+  }
+  const redrivable = described.redriveStatus === 'REDRIVABLE';
+  const said = redrivable
+    ? `DescribeExecution: ${described.status}, REDRIVABLE`
+    : `DescribeExecution: ${described.status}, ${described.redriveStatus ?? 'no redriveStatus'}` +
+      (described.redriveStatusReason ? ` (${described.redriveStatusReason})` : '');
+  try {
+    await ctx.sfn.send(new RedriveExecutionCommand({ executionArn: run.mainArn }));
+  } catch (error) {
+    if ((error as Error).name !== 'ExecutionNotRedrivable') throw error;
+    if (redrivable) {
+      run.redriveMismatches.push(
+        `RedriveExecution refused its execution (${said}): ${(error as Error).message}`,
+      );
+    }
+    return;
+  }
+  run.redrives++;
+  if (!redrivable) run.redriveMismatches.push(`RedriveExecution accepted its execution (${said})`);
+  await waitToEnd(ctx, run, run.mainArn);
 }
 
 /** The forward steps' Task states, in the saga's order. */

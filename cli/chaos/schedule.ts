@@ -4,7 +4,8 @@
  *
  * A schedule is 1–4 orders, each with order-scoped failure flags (any step, any mode, optionally a `rate`) and
  * actions at chosen moments, plus an optional GLOBAL publisher flag. Flags and actions are written as short strings
- * (`payment:transient:2@0.5`, `replay:sfn:settled:x2`) so that a schedule fits on one line.
+ * (`payment:transient:2@0.5`, `replay:sfn:settled:x2`, `redrive:cleared`) so that a schedule fits on one line. One
+ * order in ten is a stuck compensation: a forward step and a compensation made to fail, then a redrive.
  */
 import fc from 'fast-check';
 import {
@@ -28,6 +29,11 @@ export const MOMENTS = ['running', 'settled', 'cleared'] as const;
 /** One of {@link MOMENTS}. */
 export type Moment = (typeof MOMENTS)[number];
 
+/** The moments a redrive may come at: once the order's first execution ended. */
+export const REDRIVE_MOMENTS = ['settled', 'cleared'] as const;
+/** One of {@link REDRIVE_MOMENTS}. */
+export type RedriveMoment = (typeof REDRIVE_MOMENTS)[number];
+
 /** How a replay re-runs the order (as `saga replay --via`). */
 export const VIAS = ['sfn', 'steps', 'outbox'] as const;
 /** One of {@link VIAS}. */
@@ -42,6 +48,12 @@ export type ChaosAction =
   | { readonly kind: 'replay'; readonly via: Via; readonly when: Moment; readonly k: number }
   /** The order's Idempotency records deleted, as their TTL would (expiry). */
   | { readonly kind: 'expire'; readonly when: Moment }
+  /**
+   * RedriveExecution of the order's main execution (as `saga redrive`), when DescribeExecution calls it REDRIVABLE
+   * (it failed, timed out or was aborted: e.g. a COMPENSATION_FAILED order's saga, failed in `RetryRefundPayment`);
+   * then its end is awaited. Not redrivable (it succeeded): nothing happens.
+   */
+  | { readonly kind: 'redrive'; readonly when: RedriveMoment }
   /**
    * The late-commit race: ShipOrder is held (a latency flag before its commit) and the saga's cancel decision is
    * taken meanwhile, as another execution whose step failed would take it.
@@ -180,13 +192,20 @@ export const actionArb: fc.Arbitrary<ChaosAction> = fc.oneof(
     arbitrary: fc.record({ kind: fc.constant('expire' as const), when: fc.constantFrom(...MOMENTS) }),
   },
   { weight: 1, arbitrary: fc.constant({ kind: 'race' as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('redrive' as const),
+      when: fc.constantFrom(...REDRIVE_MOMENTS),
+    }),
+  },
 );
 
 /** The share of orders with a flag on a given step (1.5 flags per order on average). */
 const FLAG_SHARE = 1 / 4;
 
-/** One order: a flag on each step one time in four, 0–3 actions. */
-export const orderArb: fc.Arbitrary<ChaosOrder> = fc.record({
+/** Any order: a flag on each step one time in four, 0–3 actions. */
+const freeOrderArb: fc.Arbitrary<ChaosOrder> = fc.record({
   items: fc.integer({ min: 0, max: ITEM_SETS.length - 1 }),
   // One optional flag per step (rather than a chain over a list of steps): each shrinks to "no flag" on its own.
   flags: fc
@@ -194,6 +213,56 @@ export const orderArb: fc.Arbitrary<ChaosOrder> = fc.record({
     .map((flags) => flags.filter((f): f is ChaosFlag => f !== undefined)),
   actions: fc.array(actionArb, { maxLength: 3 }),
 });
+
+/**
+ * A stuck compensation: a forward step (inventory or shipping) fails for good, so the saga cancels, and a
+ * compensation (refund or release) is made to fail — `error` or `timeout` for good (the order ends
+ * COMPENSATION_FAILED, its execution failed in `RetryRefundPayment`/`RetryReleaseInventory`), or a count its retries
+ * outlast — then 0–2 other actions and a redrive, after the flags were cleared two times in three (the redrive
+ * finishes the compensations: CANCELLED).
+ */
+export const stuckCompensationArb: fc.Arbitrary<ChaosOrder> = fc
+  .record({
+    items: fc.integer({ min: 0, max: ITEM_SETS.length - 1 }),
+    forward: fc.record({
+      step: fc.constantFrom('shipping' as const, 'inventory' as const),
+      mode: fc.constantFrom('error' as const, 'timeout' as const),
+    }),
+    compensation: fc.oneof(
+      {
+        weight: 3,
+        arbitrary: fc.record({
+          step: fc.constantFrom('refund' as const, 'release' as const),
+          mode: fc.constantFrom('error' as const, 'timeout' as const),
+        }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          step: fc.constantFrom('refund' as const, 'release' as const),
+          mode: fc.constantFrom('transient' as const, 'throttle' as const),
+          times: fc.integer({ min: 1, max: MAX_COUNT }),
+        }),
+      },
+    ),
+    others: fc.array(actionArb, { maxLength: 2 }),
+    redrive: fc.constantFrom<RedriveMoment>('cleared', 'settled', 'cleared'),
+  })
+  .map(
+    ({ items, forward, compensation, others, redrive }): ChaosOrder => ({
+      items,
+      flags: [forward, compensation],
+      actions: [...others, { kind: 'redrive', when: redrive }],
+    }),
+  );
+
+/** One order: nine in ten any order ({@link freeOrderArb}), one a {@link stuckCompensationArb}. */
+export const orderArb: fc.Arbitrary<ChaosOrder> = fc.oneof(
+  // A stuck compensation may shrink to any order (the first arbitrary's), down to a plain one.
+  { withCrossShrink: true },
+  { weight: 9, arbitrary: freeOrderArb },
+  { weight: 1, arbitrary: stuckCompensationArb },
+);
 
 /** A schedule: 1–4 orders and, one time in five, a GLOBAL publisher flag. */
 export const scheduleArb: fc.Arbitrary<Schedule> = fc
@@ -211,13 +280,15 @@ export function formatFlag(flag: ChaosFlag): string {
   return `${formatFailSpec(flag)}${flag.rate === undefined ? '' : `@${flag.rate}`}`;
 }
 
-/** An action as a short string: `replay:sfn:settled:x2`, `expire:running`, `race`. */
+/** An action as a short string: `replay:sfn:settled:x2`, `expire:running`, `redrive:cleared`, `race`. */
 export function formatAction(action: ChaosAction): string {
   switch (action.kind) {
     case 'replay':
       return `replay:${action.via}:${action.when}${action.k > 1 ? `:x${action.k}` : ''}`;
     case 'expire':
       return `expire:${action.when}`;
+    case 'redrive':
+      return `redrive:${action.when}`;
     case 'race':
       return 'race';
   }
@@ -285,7 +356,7 @@ function parseAction(text: string, raw: string): ChaosAction {
   const [kind, a, b, c, ...extra] = parts;
   const bad = (why: string) =>
     new ScheduleError(
-      `action ${JSON.stringify(text)}: ${why} (actions: replay:<sfn|steps|outbox>:<running|settled|cleared>[:x<1-3>], expire:<moment>, race)`,
+      `action ${JSON.stringify(text)}: ${why} (actions: replay:<sfn|steps|outbox>:<running|settled|cleared>[:x<1-3>], expire:<moment>, redrive:<settled|cleared>, race)`,
       raw,
     );
   if (kind === 'race') {
@@ -298,6 +369,13 @@ function parseAction(text: string, raw: string): ChaosAction {
   if (kind === 'expire') {
     if (parts.length > 2) throw bad('expire takes one moment');
     return { kind, when: when as Moment };
+  }
+  if (kind === 'redrive') {
+    if (parts.length > 2) throw bad('redrive takes one moment');
+    if (when === 'running') {
+      throw bad('redrive restarts an execution that ended: its moment is settled or cleared, not running');
+    }
+    return { kind, when: when as RedriveMoment };
   }
   if (kind !== 'replay') throw bad(`unknown action ${JSON.stringify(kind)}`);
   if (!(VIAS as readonly (string | undefined)[]).includes(a)) throw bad(`unknown via ${JSON.stringify(a)}`);
