@@ -7,6 +7,7 @@ import {
   formatAction,
   formatFlag,
   interferes,
+  MAX_COMPENSATION_COUNT,
   MAX_PUBLISHER_COUNT,
   MOMENTS,
   normalizeSchedule,
@@ -109,6 +110,22 @@ describe('scheduleArb', () => {
     }
     expect(Math.min(...counts)).toBe(1);
     expect(Math.max(...counts)).toBeGreaterThan(4);
+  });
+
+  test('compensation counts reach both sides of their 8 attempts (7, then one more after COMPENSATION_FAILED)', () => {
+    const counts = new Set<number>();
+    for (const s of SAMPLES)
+      for (const o of s.orders)
+        for (const f of o.flags)
+          if (
+            (f.step === 'refund' || f.step === 'release') &&
+            f.times !== undefined &&
+            f.mode !== 'crash-after-commit'
+          )
+            if (f.mode === 'transient' || f.mode === 'throttle') counts.add(f.times);
+    expect(counts.has(8)).toBe(true);
+    expect(counts.has(9)).toBe(true);
+    expect(Math.max(...counts)).toBe(MAX_COMPENSATION_COUNT);
   });
 
   test('generated schedules are normalized: a race holds ShipOrder, publisher errors hit half the deliveries at most, and fail 3 at most', () => {

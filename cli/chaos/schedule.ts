@@ -92,6 +92,12 @@ export const RACE_HOLD_MS = 600;
 export const LATENCIES_MS = [50, 200, 400] as const;
 /** The largest `N` of a `transient:N`/`throttle:N` flag (the forward steps retry 4 times: both sides of it). */
 export const MAX_COUNT = 6;
+/**
+ * The largest `N` for a compensation (refund, release): they run 1 + 6 attempts, then once more after the order is
+ * marked COMPENSATION_FAILED — 8 in all, so both sides of it: a count that the second pass absorbs, one that leaves
+ * the order stuck.
+ */
+export const MAX_COMPENSATION_COUNT = 9;
 /** The largest `N` of a publisher's `transient:N`/`throttle:N` flag. */
 export const MAX_PUBLISHER_COUNT = 3;
 /** Rates a flag may take besides "every invocation". */
@@ -150,7 +156,10 @@ export function failSpecArb(step: FailureStep): fc.Arbitrary<FailSpec> {
     fc
       .record({
         mode: fc.constantFrom('transient' as const, 'throttle' as const),
-        times: fc.integer({ min: 1, max: MAX_COUNT }),
+        times: fc.integer({
+          min: 1,
+          max: step === 'refund' || step === 'release' ? MAX_COMPENSATION_COUNT : MAX_COUNT,
+        }),
       })
       .map((r): FailSpec => ({ step, ...r })),
     fc.constantFrom(...LATENCIES_MS).map((latencyMs): FailSpec => ({ step, mode: 'latency', latencyMs })),
@@ -241,7 +250,7 @@ export const stuckCompensationArb: fc.Arbitrary<ChaosOrder> = fc
         arbitrary: fc.record({
           step: fc.constantFrom('refund' as const, 'release' as const),
           mode: fc.constantFrom('transient' as const, 'throttle' as const),
-          times: fc.integer({ min: 1, max: MAX_COUNT }),
+          times: fc.integer({ min: 6, max: MAX_COMPENSATION_COUNT }),
         }),
       },
     ),
