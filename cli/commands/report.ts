@@ -12,7 +12,7 @@ import { buildReport, type ReportLogLine } from '../report/index.ts';
 import { localTimeScale, orderIdOf } from '../saga/follow.ts';
 import { shortFunctionName } from '../saga/log-tail.ts';
 import { loadGraphSources } from '../saga/sources.ts';
-import { type Ledger, readLedger } from '../target/ledger.ts';
+import { type LedgerRow, readLedgerRows } from '../target/ledger.ts';
 import { readOrderLogs } from '../target/logs.ts';
 
 /** Options of `saga report`. */
@@ -83,7 +83,7 @@ export async function report(
   const events = sources.events ?? [];
   const { target, executionArn } = sources;
 
-  let ledger: Ledger | undefined;
+  let ledgerRows: LedgerRow[] | undefined;
   let logs: ReportLogLine[] | undefined;
   let missingNote: string | undefined;
   let timeScale: number | undefined;
@@ -97,10 +97,10 @@ export async function report(
     } else {
       // Both are extras: a stack without the saga's tables or log groups still gets its report.
       const [ledgerRead, logsRead] = await Promise.allSettled([
-        readLedger(target, orderId),
+        readLedgerRows(target, orderId),
         readOrderLogs(target, orderId),
       ]);
-      if (ledgerRead.status === 'fulfilled') ledger = ledgerRead.value;
+      if (ledgerRead.status === 'fulfilled') ledgerRows = ledgerRead.value;
       else
         out.warn(`The ledger of order ${orderId} could not be read: ${(ledgerRead.reason as Error).message}`);
       if (logsRead.status === 'fulfilled') {
@@ -126,7 +126,7 @@ export async function report(
     },
     events,
     definition: sources.definition,
-    ledger,
+    ledgerRows,
     logs,
     missingNote,
     generatedAtMs: Date.now(),

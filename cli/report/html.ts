@@ -67,6 +67,8 @@ td.r-time{font-family:${MONO};font-size:12.5px;white-space:nowrap;color:#3e4c59}
 td.r-wrap{white-space:normal;max-width:160px}
 th.r-wide{min-width:320px}
 tr.r-compensation td:first-child{box-shadow:inset 3px 0 #1565c0}
+tr.r-undo td:first-child{box-shadow:inset 3px 0 #1565c0}
+table.r-ledger-rows{margin-top:12px}
 tr.r-failed td,tr.r-caught td{background:#fffafa}
 .r-level{font-family:${MONO};font-size:12px;font-weight:600}
 .r-level-error,.r-level-critical{color:#b71c1c}

@@ -311,6 +311,33 @@ describe('the sections', () => {
     expect(bare).toContain('The log lines were not read: from a file.');
   });
 
+  test('the ledger rows under the counts: written time, since start, what each holds, escaped; undos marked', () => {
+    const { html } = buildReport({
+      header: {},
+      events,
+      ledgerRows: [
+        { table: 'Payments', sk: 'CHARGE', at: '2026-11-27T10:20:00.250Z', detail: '25.00 EUR · ch_1' },
+        { table: 'Inventory', sk: 'RESERVATION#SKU-1', at: '2026-11-27T10:20:00.400Z', detail: 'SKU-1 ×2' },
+        { table: 'Payments', sk: 'REFUND', at: '2026-11-27T10:20:01.500Z', detail: '<b>25.00</b> EUR' },
+        { table: 'Shipments', sk: 'SHIPMENT', detail: '' },
+      ],
+    });
+    const ledger = /<section class="r-card r-ledger"[\s\S]*?<\/section>/.exec(html)?.[0] ?? '';
+    // The counts come from the rows when no counts are given.
+    expect(ledger).toContain(
+      '<tr><td>Payments</td><td>charges</td><td class="r-num">1</td><td>refunds</td><td class="r-num">1</td><td class="r-num">0</td></tr>',
+    );
+    expect(ledger).toContain(
+      '<tr><td class="r-time">10:20:00.250</td><td class="r-time">+250ms</td><td>Payments</td><td class="r-mono">CHARGE</td><td class="r-text">25.00 EUR · ch_1</td></tr>',
+    );
+    expect(ledger).toContain(
+      '<tr class="r-undo"><td class="r-time">10:20:01.500</td><td class="r-time">+1.50s</td>',
+    );
+    expect(ledger).toContain('&lt;b&gt;25.00&lt;/b&gt; EUR');
+    expect(ledger).not.toContain('<b>25.00</b>');
+    expect(ledger).toContain('<td class="r-time"></td><td class="r-time"></td><td>Shipments</td>');
+  });
+
   test('a wide graph gets the "actual size" switch; a small one does not', () => {
     const wide = buildReport({ header: {}, events, definition: SAGA_ASL }).html;
     expect(wide).toMatch(

@@ -4,7 +4,7 @@
  * errors, the order's side effects and its log lines. Pure: everything comes in as data, one string goes out.
  */
 import { type AslStates, buildGraph, type GraphModel, renderSvg } from '../graph/index.ts';
-import type { Ledger } from '../target/ledger.ts';
+import { type Ledger, type LedgerRow, ledgerOf } from '../target/ledger.ts';
 import {
   type AttemptError,
   briefInput,
@@ -48,8 +48,10 @@ export interface ReportInput {
   readonly events: readonly HistoryEventLike[];
   /** The definition the execution ran. @default the graph of the states the history saw */
   readonly definition?: AslStates | undefined;
-  /** The order's side effects; the section says "not read" when absent. */
+  /** The order's side effects (counts); the section says "not read" when absent and no rows are given. */
   readonly ledger?: Ledger | undefined;
+  /** The rows behind them, listed under the counts (the counts are taken from them when `ledger` is absent). */
+  readonly ledgerRows?: readonly LedgerRow[] | undefined;
   /** The order's log lines; the section says "not read" when absent. */
   readonly logs?: readonly ReportLogLine[] | undefined;
   /** Why the ledger and logs are absent, said in their sections. @default "not read for this report" */
@@ -225,23 +227,53 @@ function stepsSection(timeline: TimelineModel): string {
   );
 }
 
-function ledgerSection(ledger: Ledger | undefined, missing: string): string {
+function ledgerSection(
+  ledger: Ledger | undefined,
+  rows: readonly LedgerRow[] | undefined,
+  startMs: number | undefined,
+  missing: string,
+): string {
+  const counts = ledger ?? (rows === undefined ? undefined : ledgerOf(rows));
   const body =
-    ledger === undefined
+    counts === undefined
       ? `<p class="r-empty">${e(`The ledger was ${missing}.`)}</p>`
       : '<div class="r-scroll"><table><thead><tr><th>Table</th><th>Done</th><th class="r-num">Rows</th><th>Undone</th><th class="r-num">Rows</th><th class="r-num">Outstanding</th></tr></thead><tbody>' +
         [
-          ['Payments', 'charges', ledger.charges, 'refunds', ledger.refunds],
-          ['Inventory', 'reservations', ledger.reservations, 'releases', ledger.releases],
-          ['Shipments', 'shipments', ledger.shipments, '—', 0],
+          ['Payments', 'charges', counts.charges, 'refunds', counts.refunds],
+          ['Inventory', 'reservations', counts.reservations, 'releases', counts.releases],
+          ['Shipments', 'shipments', counts.shipments, '—', 0],
         ]
           .map(
             ([table, done, n, undone, m]) =>
               `<tr><td>${e(String(table))}</td><td>${e(String(done))}</td><td class="r-num">${n}</td><td>${e(String(undone))}</td><td class="r-num">${undone === '—' ? '' : m}</td><td class="r-num">${Math.max(0, Number(n) - Number(m))}</td></tr>`,
           )
           .join('') +
-        '</tbody></table></div><p class="r-note">Rows the order left in the Payments, Inventory and Shipments tables (each side effect is written once, whatever the retries).</p>';
+        '</tbody></table></div><p class="r-note">Rows the order left in the Payments, Inventory and Shipments tables (each side effect is written once, whatever the retries).</p>' +
+        (rows === undefined || rows.length === 0 ? '' : ledgerRowsTable(rows, startMs));
   return `<section class="r-card r-ledger" id="ledger"><h2>Side effects</h2>${body}</section>`;
+}
+
+/** Each ledger row, in the order it was written, with its time relative to the execution's start. */
+function ledgerRowsTable(rows: readonly LedgerRow[], startMs: number | undefined): string {
+  const lines = rows
+    .map((row) => {
+      const at = row.at === undefined ? undefined : Date.parse(row.at);
+      const time = at === undefined || Number.isNaN(at) ? '' : new Date(at).toISOString().slice(11, 23);
+      const offset =
+        at === undefined || Number.isNaN(at) || startMs === undefined
+          ? ''
+          : `${at >= startMs ? '+' : '−'}${formatDuration(Math.abs(at - startMs))}`;
+      const undo = row.sk === 'REFUND' || row.sk.startsWith('RELEASE#');
+      return (
+        `<tr${undo ? ' class="r-undo"' : ''}><td class="r-time">${e(time)}</td><td class="r-time">${e(offset)}</td>` +
+        `<td>${e(row.table)}</td><td class="r-mono">${e(row.sk)}</td><td class="r-text">${e(row.detail)}</td></tr>`
+      );
+    })
+    .join('');
+  return (
+    '<div class="r-scroll"><table class="r-ledger-rows"><thead><tr><th>Written (UTC)</th><th>Since start</th><th>Table</th>' +
+    `<th>Row</th><th>Holds</th></tr></thead><tbody>${lines}</tbody></table></div>`
+  );
 }
 
 /** At most this many log lines are written (the first ones, then a note). */
@@ -294,7 +326,7 @@ export function buildReport(input: ReportInput): Report {
     graphSection(graph),
     ganttSection(timeline, input.events),
     stepsSection(timeline),
-    ledgerSection(input.ledger, missing),
+    ledgerSection(input.ledger, input.ledgerRows, timeline.summary.startMs, missing),
     logsSection(input.logs, timeline.summary.startMs, missing),
     `<footer>saga report${input.generatedAtMs === undefined ? '' : ` · generated ${e(iso(input.generatedAtMs))}`} · one self-contained file: no script, no network</footer>`,
   ].join('\n');

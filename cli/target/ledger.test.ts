@@ -1,8 +1,15 @@
-import { BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createTestTable, TEST_AWS, testDynamoDbClient } from '../../test/support/dynamodb.ts';
 import type { StackOutputs } from './context.ts';
-import { type Ledger, newSideEffects, readLedger } from './ledger.ts';
+import {
+  describeLedgerItem,
+  type Ledger,
+  ledgerOf,
+  newSideEffects,
+  readLedger,
+  readLedgerRows,
+} from './ledger.ts';
 import type { ResolvedTarget } from './target.ts';
 
 const zero: Ledger = { charges: 0, refunds: 0, reservations: 0, releases: 0, shipments: 0 };
@@ -84,6 +91,62 @@ describe('readLedger against DynamoDB Local', () => {
     const b = await readLedger(target(), 'B', ddb);
     expect(b).toEqual({ charges: 1, refunds: 0, reservations: 1, releases: 0, shipments: 1 });
     expect(await readLedger(target(), 'C', ddb)).toEqual(zero);
+  });
+
+  test("readLedgerRows: every row of the order, in the order written, each in brief; its counts are readLedger's", async () => {
+    const row = (table: string, sk: string, at: string | undefined, extra: Record<string, unknown>) =>
+      ddb.send(
+        new PutItemCommand({
+          TableName: table,
+          Item: {
+            pk: { S: 'ORDER#E' },
+            sk: { S: sk },
+            ...(at === undefined ? {} : { at: { S: at } }),
+            ...Object.fromEntries(
+              Object.entries(extra).map(([k, v]) => [
+                k,
+                typeof v === 'number' ? { N: String(v) } : { S: String(v) },
+              ]),
+            ),
+          },
+        }),
+      );
+    await row(tables.payments, 'REFUND', '2026-12-03T10:00:03.000Z', {
+      amount: 4850,
+      currency: 'EUR',
+      refundId: 're_1',
+    });
+    await row(tables.payments, 'CHARGE', '2026-12-03T10:00:00.500Z', {
+      amount: 4850,
+      currency: 'EUR',
+      chargeId: 'ch_1',
+    });
+    await row(tables.inventory, 'RESERVATION#ceramic-mug', '2026-12-03T10:00:01.000Z', {
+      sku: 'ceramic-mug',
+      qty: 2,
+    });
+    await row(tables.inventory, 'RELEASE#ceramic-mug', '2026-12-03T10:00:02.000Z', {
+      sku: 'ceramic-mug',
+      qty: 2,
+    });
+    await row(tables.shipments, 'SHIPMENT', undefined, { carrier: 'local', trackingId: 'TRK1' });
+
+    const rows = await readLedgerRows(target(), 'E', ddb);
+    expect(rows.map((r) => [r.table, r.sk, r.detail])).toEqual([
+      ['Payments', 'CHARGE', '48.50 EUR · ch_1'],
+      ['Inventory', 'RESERVATION#ceramic-mug', 'ceramic-mug ×2'],
+      ['Inventory', 'RELEASE#ceramic-mug', 'ceramic-mug ×2'],
+      ['Payments', 'REFUND', '48.50 EUR · re_1'],
+      // No time recorded: last.
+      ['Shipments', 'SHIPMENT', 'local · TRK1'],
+    ]);
+    expect(ledgerOf(rows)).toEqual(await readLedger(target(), 'E', ddb));
+  });
+
+  test('describeLedgerItem: what a row without its usual attributes still says', () => {
+    expect(describeLedgerItem({ sk: { S: 'RESERVATION#paper-filters' } })).toBe('paper-filters');
+    expect(describeLedgerItem({ sk: { S: 'CHARGE' } })).toBe('');
+    expect(describeLedgerItem({ sk: { S: 'SHIPMENT' }, trackingId: { S: 'T9' } })).toBe('T9');
   });
 
   test('a new side effect shows up as the difference', async () => {
