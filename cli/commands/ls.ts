@@ -4,7 +4,7 @@ import type { CommandContext } from '../command.ts';
 import type { ArgsOf, lsCommand, OptionsOf } from '../definitions.ts';
 import { ISO_TIME, type OrderStatus } from '../saga/order-filters.ts';
 import { type ResolvedTarget, resolveTarget } from '../target/target.ts';
-import { formatDuration, plural } from '../ui/format.ts';
+import { formatDuration, formatMoney, plural } from '../ui/format.ts';
 import type { Output } from '../ui/output.ts';
 
 /** Options of `saga ls`. */
@@ -272,7 +272,7 @@ export function renderOrderList(out: Output, list: OrderList, options: LsOptions
             : style.dim('none'),
           r.durationMs === null ? style.dim('—') : formatDuration(r.durationMs),
           r.failures.join(', ') || style.dim('—'),
-          `${(r.amount / 100).toFixed(2)} ${r.currency}`,
+          formatMoney(r.amount, r.currency),
           r.createdAt.replace('T', ' ').slice(0, 19),
         ]),
       ],

@@ -7,7 +7,18 @@
  * `TaskScheduled` follows the previous attempt's `TaskFailed`, which follows its `TaskStarted`, ... back to the
  * entered event), so concurrent Map iterations and Parallel branches are told apart as the model tells them apart.
  */
-import { type HistoryEventLike, normalizeOrder, type TimelineEntry, timestampMs } from '../timeline/index.ts';
+import {
+  detailsOf,
+  TASK_FAILED as FAILED,
+  type HistoryEventLike,
+  normalizeOrder,
+  SCHEDULE_FAILED,
+  TASK_SCHEDULED as SCHEDULED,
+  TASK_SUCCEEDED as SUCCEEDED,
+  TASK_TIMED_OUT as TIMED_OUT,
+  type TimelineEntry,
+  timestampMs,
+} from '../timeline/index.ts';
 
 /** How one attempt ended. `running`: no outcome yet (the execution is running, or was cut short). */
 export type AttemptOutcome = 'succeeded' | 'failed' | 'timed-out' | 'running';
@@ -27,27 +38,10 @@ export interface AttemptSpan {
   readonly estimated: boolean;
 }
 
-const SCHEDULED = new Set(['TaskScheduled', 'LambdaFunctionScheduled', 'ActivityScheduled']);
-const SUCCEEDED = new Set(['TaskSucceeded', 'LambdaFunctionSucceeded', 'ActivitySucceeded']);
-const FAILED = new Set([
-  'TaskFailed',
-  'TaskStartFailed',
-  'TaskSubmitFailed',
-  'LambdaFunctionFailed',
-  'LambdaFunctionStartFailed',
-  'ActivityFailed',
-]);
-const TIMED_OUT = new Set(['TaskTimedOut', 'LambdaFunctionTimedOut', 'ActivityTimedOut']);
-const SCHEDULE_FAILED = new Set(['LambdaFunctionScheduleFailed', 'ActivityScheduleFailed']);
-
+/** The error an attempt's failure event names, if any. */
 function errorOf(event: HistoryEventLike): string | undefined {
-  for (const [key, value] of Object.entries(event)) {
-    if (key.endsWith('EventDetails') && typeof value === 'object' && value !== null) {
-      const error = (value as { error?: unknown }).error;
-      if (typeof error === 'string' && error !== '') return error;
-    }
-  }
-  return undefined;
+  const error = detailsOf(event).error;
+  return typeof error === 'string' && error !== '' ? error : undefined;
 }
 
 type MutableSpan = { -readonly [K in keyof AttemptSpan]: AttemptSpan[K] };

@@ -4,7 +4,7 @@
  * histories into plain rows; {@link judgeInvariants} (pure) turns the rows into one result per invariant,
  * naming the orders that break it.
  */
-import { type AttributeValue, DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { CATALOG } from '../../services/shared/catalog.ts';
 import {
@@ -23,6 +23,7 @@ import {
   type SagaDefinition,
   sagaDefinition,
 } from './expectations.ts';
+import { readOrderItems } from './ledger.ts';
 import type { ResolvedTarget } from './target.ts';
 
 /** An order to check, with the failures injected on it. */
@@ -431,29 +432,6 @@ export async function readStock(
   return levels;
 }
 
-async function rows(
-  ddb: DynamoDBClient,
-  table: string,
-  pk: string,
-): Promise<Record<string, AttributeValue>[]> {
-  const items: Record<string, AttributeValue>[] = [];
-  let start: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await ddb.send(
-      new QueryCommand({
-        TableName: table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': { S: pk } },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return items;
-}
-
 /** Runs `work` over `items`, `concurrency` at a time. */
 async function pool<T, R>(
   items: readonly T[],
@@ -501,10 +479,10 @@ export async function readInvariantFacts(
   const facts = await pool(orders, 8, async (o): Promise<OrderFacts> => {
     const id = o.orderId;
     const [orderRows, payments, inventory, shipments] = await Promise.all([
-      rows(ddb, target.outputs.OrdersTableName, `ORDER#${id}`),
-      rows(ddb, target.outputs.PaymentsTableName, `ORDER#${id}`),
-      rows(ddb, target.outputs.InventoryTableName, `ORDER#${id}`),
-      rows(ddb, target.outputs.ShipmentsTableName, `ORDER#${id}`),
+      readOrderItems(ddb, target.outputs.OrdersTableName, id),
+      readOrderItems(ddb, target.outputs.PaymentsTableName, id),
+      readOrderItems(ddb, target.outputs.InventoryTableName, id),
+      readOrderItems(ddb, target.outputs.ShipmentsTableName, id),
     ]);
     const executions: ExecutionFacts[] = [];
     for (const e of byOrder.get(id) ?? []) {

@@ -1,4 +1,5 @@
 import { type AttributeValue, DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { formatMoney } from '../ui/format.ts';
 import type { ResolvedTarget } from './target.ts';
 
 /** The side effects recorded for one order (design §6 `replay` JSON contract). */
@@ -25,8 +26,8 @@ export interface LedgerRow {
 
 type Item = Record<string, AttributeValue>;
 
-/** An order's rows in one table, consistently read, every page. */
-async function orderItems(
+/** An order's rows (partition `ORDER#<orderId>`) in one table, strongly consistent, every page. */
+export async function readOrderItems(
   ddb: DynamoDBClient,
   table: string,
   orderId: string,
@@ -75,7 +76,7 @@ export async function readLedger(
     target.outputs.InventoryTableName,
     target.outputs.ShipmentsTableName,
   ];
-  const items = await Promise.all(tables.map((t) => orderItems(ddb, t, orderId, 'sk')));
+  const items = await Promise.all(tables.map((t) => readOrderItems(ddb, t, orderId, 'sk')));
   return ledgerOf(items.flat().map((item) => ({ sk: item.sk?.S ?? '' })));
 }
 
@@ -86,7 +87,7 @@ export function describeLedgerItem(item: Item): string {
   const num = (name: string) => (item[name]?.N === undefined ? undefined : Number(item[name]?.N));
   if (sk === 'CHARGE' || sk === 'REFUND') {
     const amount = num('amount');
-    const money = amount === undefined ? '' : `${(amount / 100).toFixed(2)} ${text('currency') ?? ''}`.trim();
+    const money = amount === undefined ? '' : formatMoney(amount, text('currency'));
     const id = sk === 'CHARGE' ? text('chargeId') : text('refundId');
     return [money, id].filter(Boolean).join(' · ');
   }
@@ -112,7 +113,7 @@ export async function readLedgerRows(
   ] as const;
   const read = await Promise.all(
     tables.map(async ([table, name]) =>
-      (await orderItems(ddb, name, orderId)).map(
+      (await readOrderItems(ddb, name, orderId)).map(
         (item): LedgerRow => ({
           table,
           sk: item.sk?.S ?? '',

@@ -244,10 +244,23 @@ interface Visit {
   readonly childScopes: Map<string, Scope>;
 }
 
-const TASK_SCHEDULED = new Set(['TaskScheduled', 'LambdaFunctionScheduled', 'ActivityScheduled']);
-const TASK_STARTED = new Set(['TaskStarted', 'LambdaFunctionStarted', 'ActivityStarted', 'TaskSubmitted']);
-const TASK_SUCCEEDED = new Set(['TaskSucceeded', 'LambdaFunctionSucceeded', 'ActivitySucceeded']);
-const TASK_FAILED = new Set([
+export const TASK_SCHEDULED: ReadonlySet<string> = new Set([
+  'TaskScheduled',
+  'LambdaFunctionScheduled',
+  'ActivityScheduled',
+]);
+export const TASK_STARTED: ReadonlySet<string> = new Set([
+  'TaskStarted',
+  'LambdaFunctionStarted',
+  'ActivityStarted',
+  'TaskSubmitted',
+]);
+export const TASK_SUCCEEDED: ReadonlySet<string> = new Set([
+  'TaskSucceeded',
+  'LambdaFunctionSucceeded',
+  'ActivitySucceeded',
+]);
+export const TASK_FAILED: ReadonlySet<string> = new Set([
   'TaskFailed',
   'TaskStartFailed',
   'TaskSubmitFailed',
@@ -255,14 +268,21 @@ const TASK_FAILED = new Set([
   'LambdaFunctionStartFailed',
   'ActivityFailed',
 ]);
-const TASK_TIMED_OUT = new Set(['TaskTimedOut', 'LambdaFunctionTimedOut', 'ActivityTimedOut']);
+export const TASK_TIMED_OUT: ReadonlySet<string> = new Set([
+  'TaskTimedOut',
+  'LambdaFunctionTimedOut',
+  'ActivityTimedOut',
+]);
 /** Failures that happen instead of a scheduling: each is an attempt of its own. */
-const SCHEDULE_FAILED = new Set(['LambdaFunctionScheduleFailed', 'ActivityScheduleFailed']);
+export const SCHEDULE_FAILED: ReadonlySet<string> = new Set([
+  'LambdaFunctionScheduleFailed',
+  'ActivityScheduleFailed',
+]);
 
 type Details = Record<string, unknown>;
 
 /** The `...EventDetails` object of an event, whichever it is. */
-function detailsOf(event: HistoryEventLike): Details {
+export function detailsOf(event: HistoryEventLike): Details {
   const record = event as Record<string, unknown>;
   for (const key in record) {
     const value = record[key];

@@ -1,4 +1,13 @@
 /** The saga timeline: execution history -> model (pure) -> terminal lines and `--json` objects (pure). */
+
+export {
+  detailsOf,
+  SCHEDULE_FAILED,
+  TASK_FAILED,
+  TASK_SCHEDULED,
+  TASK_SUCCEEDED,
+  TASK_TIMED_OUT,
+} from './fold.ts';
 export {
   createHistoryCursor,
   executionInput,

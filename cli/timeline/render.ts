@@ -7,6 +7,7 @@ import {
   displayWidth,
   formatDuration,
   formatLocalTime,
+  formatMoney,
   formatShortDuration,
   PLAIN_STYLE,
   plural,
@@ -465,8 +466,8 @@ export function briefInput(input: unknown): string | undefined {
         const { sku, qty } = (item ?? {}) as { sku?: unknown; qty?: unknown };
         return `${String(sku)} ×${String(qty)}`;
       });
-      const currency = typeof order.currency === 'string' ? ` ${order.currency}` : '';
-      return `customer ${order.customerId} · ${lines.join(', ')} · ${(order.amount / 100).toFixed(2)}${currency}`;
+      const currency = typeof order.currency === 'string' ? order.currency : undefined;
+      return `customer ${order.customerId} · ${lines.join(', ')} · ${formatMoney(order.amount, currency)}`;
     }
   }
   return JSON.stringify(value);

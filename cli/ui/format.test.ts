@@ -4,6 +4,7 @@ import type { TimelineStyle } from '../timeline/render.ts';
 import {
   displayWidth,
   formatDuration,
+  formatMoney,
   formatShortDuration,
   formatWholeSeconds,
   PLAIN_STYLE,
@@ -105,5 +106,13 @@ describe('the one style', () => {
     const style: Style = timeline;
     for (const key of ['ok', 'fail', 'warn', 'dim', 'bold', 'accent'] as const)
       expect(style[key]('text')).toBe('text');
+  });
+});
+
+describe('formatMoney', () => {
+  test('cents as the saga shows money, with or without a currency', () => {
+    expect(formatMoney(4850, 'EUR')).toBe('48.50 EUR');
+    expect(formatMoney(5, 'USD')).toBe('0.05 USD');
+    expect(formatMoney(2500)).toBe('25.00');
   });
 });

@@ -148,3 +148,8 @@ export function formatLocalTime(ms: number): string {
     `${sign}${two(Math.floor(Math.abs(offset) / 60))}:${two(Math.abs(offset) % 60)}`
   );
 }
+
+/** An amount in cents as the saga shows money: `48.50 EUR` (`48.50` without a currency). */
+export function formatMoney(cents: number, currency?: string): string {
+  return `${(cents / 100).toFixed(2)}${currency ? ` ${currency}` : ''}`;
+}

@@ -3,12 +3,8 @@
  * ORDER row, and the two things a re-run test clears — its failure flags and its Idempotency records (which
  * Powertools keys by a hash of the idempotency key, not by the order id).
  */
-import {
-  type AttributeValue,
-  type DynamoDBClient,
-  GetItemCommand,
-  QueryCommand,
-} from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { readOrderItems } from '../../cli/target/ledger.ts';
 import { deleteFailureFlag, STEPS } from '../../services/shared/failure-flags.ts';
 
 // The Idempotency records of an order: the same code `saga chaos` and the demo use.
@@ -18,24 +14,8 @@ export { deleteIdempotencyRecords, IDEMPOTENCY_ACTIONS, idempotencyKeyHash } fro
 export type Row = Record<string, AttributeValue>;
 
 /** Every row of the order in a table (partition `ORDER#<orderId>`), strongly consistent, all pages. */
-export async function orderRows(ddb: DynamoDBClient, table: string, orderId: string): Promise<Row[]> {
-  const rows: Row[] = [];
-  let ExclusiveStartKey: Row | undefined;
-  do {
-    const page = await ddb.send(
-      new QueryCommand({
-        TableName: table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': { S: `ORDER#${orderId}` } },
-        ConsistentRead: true,
-        ExclusiveStartKey,
-      }),
-    );
-    rows.push(...(page.Items ?? []));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  return rows;
-}
+export const orderRows: (ddb: DynamoDBClient, table: string, orderId: string) => Promise<Row[]> =
+  readOrderItems;
 
 /** The order's `ORDER#<id>`/`ORDER` row (strongly consistent), or undefined. */
 export async function orderItem(
