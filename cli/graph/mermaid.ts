@@ -1,10 +1,4 @@
-/**
- * The graph as Mermaid `flowchart TD` text: one node per state (Choice a rhombus, Succeed/Fail a stadium), Parallel and
- * Map states as subgraphs around their inner states, Catch edges dotted and labelled with their errors, the path of
- * the execution highlighted with classDef (states) and linkStyle (transitions walked). Pure.
- */
-import { describeRetry } from './asl.ts';
-import { childrenOf, type GraphModel, type GraphNode, nodeOutcome } from './model.ts';
+import { childrenOf, type GraphModel, type GraphNode, nodeLabelLines, nodeOutcome } from './model.ts';
 
 /** Colours of the path, shared with the SVG. */
 export const PATH_COLOURS = {
@@ -27,18 +21,7 @@ function quote(text: string, raw = false): string {
 }
 
 function nodeLabel(node: GraphNode): string {
-  const lines = [node.name, `${node.type}${node.detail ? ` · ${node.detail}` : ''}`];
-  const retry = describeRetry(node.retry);
-  if (retry) lines.push(retry);
-  if (node.visited) {
-    const facts: string[] = [];
-    if (node.visits > 1) facts.push(`${node.visits} visits`);
-    if (node.attempts > 1) facts.push(`${node.attempts} attempts`);
-    if (node.error !== undefined && (node.failed || node.caught) && node.type !== 'Fail')
-      facts.push(node.error);
-    if (facts.length > 0) lines.push(facts.join(', '));
-  }
-  return lines.map(escapeLabel).join('<br/>');
+  return nodeLabelLines(node).map(escapeLabel).join('<br/>');
 }
 
 function shape(node: GraphNode, label: string): string {

@@ -18,6 +18,7 @@ import {
 import {
   type AslState,
   type AslStates,
+  describeRetry,
   describeRule,
   type RetrySummary,
   shortResource,
@@ -443,4 +444,25 @@ export function nodeOutcome(node: GraphNode): NodeOutcome {
   if (node.compensation) return 'compensated';
   if (node.retries > 0) return 'retried';
   return 'succeeded';
+}
+
+/** What a visit did, in brief (`2 visits, 3 attempts, TransientError`); empty for a state not visited. */
+export function visitFacts(node: GraphNode): string {
+  if (!node.visited) return '';
+  const facts: string[] = [];
+  if (node.visits > 1) facts.push(`${node.visits} visits`);
+  if (node.attempts > 1) facts.push(`${node.attempts} attempts`);
+  if (node.error !== undefined && (node.failed || node.caught) && node.type !== 'Fail')
+    facts.push(node.error);
+  return facts.join(', ');
+}
+
+/** A node's label as lines: its name, type and detail, its retriers, what its visits did (the last two if any). */
+export function nodeLabelLines(node: GraphNode): string[] {
+  const lines = [node.name, `${node.type}${node.detail ? ` · ${node.detail}` : ''}`];
+  const retry = describeRetry(node.retry);
+  if (retry) lines.push(retry);
+  const facts = visitFacts(node);
+  if (facts) lines.push(facts);
+  return lines;
 }

@@ -9,9 +9,8 @@
  */
 import dagre from '@dagrejs/dagre';
 import { displayWidth, truncate } from '../ui/format.ts';
-import { describeRetry } from './asl.ts';
 import { PATH_COLOURS } from './mermaid.ts';
-import { type GraphEdge, type GraphModel, type GraphNode, nodeOutcome } from './model.ts';
+import { type GraphEdge, type GraphModel, type GraphNode, nodeLabelLines, nodeOutcome } from './model.ts';
 
 /** Monospace metrics the sizes are computed with (the font the SVG asks for). */
 const FONT = 'ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace';
@@ -32,18 +31,8 @@ function escapeXml(text: string): string {
 }
 
 function nodeLines(node: GraphNode): string[] {
-  const lines = [node.name, truncate(`${node.type}${node.detail ? ` · ${node.detail}` : ''}`, 48)];
-  const retry = describeRetry(node.retry);
-  if (retry) lines.push(truncate(retry, 48));
-  if (node.visited) {
-    const facts: string[] = [];
-    if (node.visits > 1) facts.push(`${node.visits} visits`);
-    if (node.attempts > 1) facts.push(`${node.attempts} attempts`);
-    if (node.error !== undefined && (node.failed || node.caught) && node.type !== 'Fail')
-      facts.push(node.error);
-    if (facts.length > 0) lines.push(truncate(facts.join(', '), 48));
-  }
-  return lines;
+  const [name = node.name, ...rest] = nodeLabelLines(node);
+  return [name, ...rest.map((line) => truncate(line, 48))];
 }
 
 interface Box {

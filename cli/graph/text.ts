@@ -5,7 +5,14 @@
 import { GLYPHS } from '../timeline/glyphs.ts';
 import { displayWidth, PLAIN_STYLE, type Style, truncate } from '../ui/format.ts';
 import { describeRetry } from './asl.ts';
-import { childrenOf, type GraphEdge, type GraphModel, type GraphNode, nodeOutcome } from './model.ts';
+import {
+  childrenOf,
+  type GraphEdge,
+  type GraphModel,
+  type GraphNode,
+  nodeOutcome,
+  visitFacts,
+} from './model.ts';
 
 /** Colours: the CLI's one style (cli/ui passes chalk's; tests pass identity). */
 export type GraphTextStyle = Style;
@@ -45,16 +52,6 @@ function glyph(node: GraphNode, style: GraphTextStyle, marked: boolean): string 
     default:
       return style.ok(GLYPHS.succeeded);
   }
-}
-
-function visitFacts(node: GraphNode): string {
-  if (!node.visited) return '';
-  const facts: string[] = [];
-  if (node.visits > 1) facts.push(`${node.visits} visits`);
-  if (node.attempts > 1) facts.push(`${node.attempts} attempts`);
-  if (node.error !== undefined && (node.failed || node.caught) && node.type !== 'Fail')
-    facts.push(node.error);
-  return facts.join(', ');
 }
 
 /** The graph as lines of text. */
